@@ -1,0 +1,180 @@
+"""Input and parameter checks, in one place, with one wording.
+
+Everything a user can get wrong is caught here, before any kernel runs, so that no numba
+typing error or out-of-bounds read can reach a user. Messages give the expected and the
+received value, in scikit-learn's wording where scikit-learn has one.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+FLOAT_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+# ---------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class Interval:
+    """A number of ``kind`` (int or float) in a range; ``None`` ends are unbounded."""
+
+    kind: type
+    low: float | None
+    high: float | None
+    closed: str = "left"  # "left", "right", "both" or "neither"
+
+    def accepts(self, value) -> bool:
+        if isinstance(value, bool | np.bool_):
+            return False
+        if self.kind is int and not isinstance(value, numbers.Integral):
+            return False
+        if not isinstance(value, numbers.Real) or not np.isfinite(value):
+            return False
+        if self.low is not None:
+            if value < self.low or (value == self.low and self.closed in ("right", "neither")):
+                return False
+        if self.high is not None:
+            if value > self.high or (value == self.high and self.closed in ("left", "neither")):
+                return False
+        return True
+
+    def describe(self) -> str:
+        left = "[" if self.closed in ("left", "both") else "("
+        right = "]" if self.closed in ("right", "both") else ")"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        name = "an int" if self.kind is int else "a float"
+        return f"{name} in the range {left}{low}, {high}{right}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values (strings or dtypes)."""
+
+    values: tuple
+
+    def accepts(self, value) -> bool:
+        try:
+            return any(value == v for v in self.values)
+        except (TypeError, ValueError):
+            return False
+
+    def describe(self) -> str:
+        return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
+
+
+class _Boolean:
+    def accepts(self, value) -> bool:
+        return isinstance(value, bool | np.bool_)
+
+    def describe(self) -> str:
+        return "a bool"
+
+
+class _NoneValue:
+    def accepts(self, value) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return "None"
+
+
+class _RandomState:
+    def accepts(self, value) -> bool:
+        return (
+            value is None
+            or (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0)
+            or isinstance(value, np.random.RandomState | np.random.Generator)
+        )
+
+    def describe(self) -> str:
+        return "an int >= 0, a numpy RandomState or Generator, or None"
+
+
+BOOLEAN = _Boolean()
+NONE = _NoneValue()
+RANDOM_STATE = _RandomState()
+
+
+def validate_params(estimator, constraints: dict[str, list]) -> None:
+    """Check every constructor parameter of ``estimator`` against ``constraints``."""
+    for name, allowed in constraints.items():
+        value = getattr(estimator, name)
+        if not any(c.accepts(value) for c in allowed):
+            expected = " or ".join(c.describe() for c in allowed)
+            raise ValueError(
+                f"The '{name}' parameter of {type(estimator).__name__} must be {expected}. "
+                f"Got {value!r} instead."
+            )
+
+
+def resolve_dtype(dtype) -> type:
+    """Map the ``dtype`` parameter (string or numpy type) to np.float32/np.float64."""
+    return FLOAT_DTYPES[np.dtype(dtype).name]
+
+
+def make_rng(random_state) -> np.random.Generator:
+    """A numpy Generator from ``random_state`` (None, int, RandomState or Generator)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(random_state)
+
+
+# ---------------------------------------------------------------------------- data
+def as_canonical_csr(X, dtype) -> sp.csr_matrix:
+    """CSR with sorted, duplicate-free int32 indices and float ``dtype`` data.
+
+    Duplicates are summed: the FM identity needs each feature at most once per row,
+    otherwise a feature would interact with itself. Dense input becomes CSR (it is
+    already materialised, so this never densifies anything). Input is copied only when a
+    conversion is needed.
+    """
+    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    if X.indices.dtype != np.int32 and X.shape[1] < np.iinfo(np.int32).max:
+        X = sp.csr_matrix(
+            (X.data, X.indices.astype(np.int32), X.indptr.astype(np.int64)), shape=X.shape
+        )
+    return X
+
+
+def csr_arrays(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``(indptr, indices, data)`` triplet in the dtypes kernels are compiled for."""
+    return (
+        X.indptr.astype(np.int64, copy=False),
+        X.indices.astype(np.int32, copy=False),
+        X.data,
+    )
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Float64 weights of length ``n_samples``: finite and non-negative (ones if None)."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float64)
+    if isinstance(sample_weight, numbers.Number):
+        return np.full(n_samples, float(sample_weight), dtype=np.float64)
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numeric; got dtype {sw.dtype}.")
+    sw = sw.astype(np.float64)
+    if sw.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-dimensional; got shape {sw.shape}.")
+    if sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {sw.shape[0]} elements, but X has {n_samples} rows; "
+            "they must match."
+        )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative; got a negative weight.")
+    return sw

@@ -1,0 +1,158 @@
+"""FMClassifier: binary classification with the logistic loss on labels mapped to ±1."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.multiclass import check_classification_targets
+
+from fmlearn._base import BaseFM
+from fmlearn.kernels.losses import LOGISTIC
+
+
+class FMClassifier(ClassifierMixin, BaseFM):
+    """Factorization Machine for binary classification (logistic loss).
+
+    Any two labels work (ints, strings, bools): ``classes_[1]`` is the positive class,
+    ``decision_function`` > 0 predicts it, and ``predict_proba[:, 1]`` is its probability
+    ``σ(ŷ(x))``. Parameters are those of :class:`FMRegressor` (except
+    ``clip_predictions``); early stopping watches the validation log-loss, and
+    ``history_.valid`` records ``logloss`` and ``auc``.
+    """
+
+    _loss = LOGISTIC
+
+    def __init__(
+        self,
+        n_factors: int = 8,
+        *,
+        solver: str = "sgd",
+        learning_rate: float | None = None,
+        max_iter: int = 100,
+        reg_bias: float = 0.0,
+        reg_linear: float = 0.0,
+        reg_factors: float = 0.01,
+        init_std: float = 0.1,
+        fit_intercept: bool = True,
+        fit_linear: bool = True,
+        batch_size: int = 1,
+        shuffle: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float | None = 1e-4,
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        dtype="float64",
+        n_jobs: int | None = None,
+    ):
+        self.n_factors = n_factors
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.reg_bias = reg_bias
+        self.reg_linear = reg_linear
+        self.reg_factors = reg_factors
+        self.init_std = init_std
+        self.fit_intercept = fit_intercept
+        self.fit_linear = fit_linear
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+
+    def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
+        check_classification_targets(y)
+        if reset:
+            found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if found.size != 2:
+                raise ValueError(
+                    f"FMClassifier is a binary classifier: y must have exactly 2 classes, "
+                    f"got {found.size} ({_preview(found)})."
+                )
+            return {"classes_": found}
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={_preview(np.unique(classes))} differs from the classes of the first "
+                f"call to partial_fit ({_preview(self.classes_)})."
+            )
+        return {"classes_": self.classes_}
+
+    def _encode_target(self, y, target: dict) -> np.ndarray:
+        classes = target["classes_"]
+        y = np.asarray(y).ravel()
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels {_preview(np.unique(y[unknown]))} that are not among the "
+                f"classes {_preview(classes)}."
+            )
+        return np.where(y == classes[1], 1.0, -1.0)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One pass over ``(X, y)``; ``classes`` (both labels) is required on the first call."""
+        if classes is None and not hasattr(self, "classes_"):
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: "
+                "a single batch may not contain both labels."
+            )
+        return super().partial_fit(X, y, sample_weight, classes=classes)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw FM score ŷ(x); positive means ``classes_[1]``."""
+        return self._decision(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, 2), columns ordered as ``classes_``."""
+        p = _sigmoid(self._decision(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        raw = self._decision(X)
+        return np.column_stack([-np.logaddexp(0.0, raw), -np.logaddexp(0.0, -raw)])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self._decision(X) > 0).astype(np.intp)]
+
+    def _metrics_for(self, target: dict):
+        return _classification_metrics
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+def _classification_metrics(raw, y, sample_weight) -> dict:
+    """Log-loss (watched by early stopping) and AUC of raw scores against ±1 targets."""
+    if sample_weight.sum() <= 0:
+        return {"logloss": float("nan"), "auc": float("nan")}
+    logloss = float(np.average(np.logaddexp(0.0, -y * raw), weights=sample_weight))
+    auc = float("nan")
+    if np.unique(y).size == 2:
+        auc = float(roc_auc_score(y, raw, sample_weight=sample_weight))
+    return {"logloss": logloss, "auc": auc}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    e = np.exp(z[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _preview(values, limit: int = 5) -> str:
+    values = list(np.asarray(values).tolist())
+    text = ", ".join(repr(v) for v in values[:limit])
+    return "[" + text + (", …" if len(values) > limit else "") + "]"
