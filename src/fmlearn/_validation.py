@@ -177,4 +177,6 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
         raise ValueError("sample_weight contains NaN or infinity.")
     if np.any(sw < 0):
         raise ValueError("sample_weight must be non-negative; got a negative weight.")
+    if n_samples and not np.any(sw > 0):
+        raise ValueError("sample_weight is zero for every sample; at least one must be > 0.")
     return sw

@@ -27,7 +27,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self,
         n_factors: int = 8,
         *,
-        solver: str = "sgd",
+        solver: str = "adagrad",
         learning_rate: float | None = None,
         max_iter: int = 100,
         reg_bias: float = 0.0,
@@ -76,8 +76,9 @@ class FMClassifier(ClassifierMixin, BaseFM):
             found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
             if found.size != 2:
                 raise ValueError(
-                    f"FMClassifier is a binary classifier: y must have exactly 2 classes, "
-                    f"got {found.size} ({_preview(found)})."
+                    "Only binary classification is supported by FMClassifier: y must have "
+                    f"exactly 2 classes, got {found.size} class"
+                    f"{'es' if found.size != 1 else ''} ({_preview(found)})."
                 )
             return {"classes_": found}
         if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -121,7 +122,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
         return np.column_stack([-np.logaddexp(0.0, raw), -np.logaddexp(0.0, -raw)])
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self._decision(X) > 0).astype(np.intp)]
+        positive = self._decision(X) > 0
+        return self.classes_[positive.astype(np.intp)]
 
     def _metrics_for(self, target: dict):
         return _classification_metrics

@@ -86,7 +86,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         self,
         n_factors: int = 8,
         *,
-        solver: str = "sgd",
+        solver: str = "adagrad",
         learning_rate: float | None = None,
         max_iter: int = 100,
         reg_bias: float = 0.0,

@@ -1,0 +1,185 @@
+"""save/load: exact round trips, atomic writes, clear errors for damaged files."""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import fmlearn
+from fmlearn import FMClassifier, FMRegressor
+from fmlearn.datasets import make_ctr, make_recommendation
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_recommendation(n_samples=3000, n_users=50, n_items=40, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return FMRegressor(n_factors=3, max_iter=3, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_regressor_round_trip_is_exact(tmp_path, data, dtype):
+    X, y = data
+    fm = FMRegressor(n_factors=3, max_iter=3, random_state=0, dtype=dtype).fit(X, y)
+    fm.save(tmp_path / "m.fmlearn")
+    loaded = fmlearn.load(tmp_path / "m.fmlearn")
+    assert type(loaded) is FMRegressor
+    assert loaded.get_params() == fm.get_params()
+    assert np.array_equal(loaded.predict(X), fm.predict(X))
+    assert loaded.V_.dtype == fm.V_.dtype
+    assert (loaded.y_min_, loaded.y_max_, loaded.n_iter_) == (fm.y_min_, fm.y_max_, 3)
+    assert loaded.history_.to_dict() == fm.history_.to_dict()
+
+
+def test_classifier_round_trip_with_string_labels(tmp_path):
+    X, y, _ = make_ctr(n_samples=2000, n_fields=4, n_features=60, random_state=0)
+    labels = np.where(y == 1, "yes", "no")
+    clf = FMClassifier(max_iter=2, random_state=0).fit(X, labels)
+    clf.save(tmp_path / "c.fmlearn")
+    loaded = fmlearn.load(tmp_path / "c.fmlearn")
+    assert np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert list(loaded.predict(X)) == list(clf.predict(X))
+
+
+def test_feature_names_survive(tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(100, 2)), columns=["age", "price"])
+    fm = FMRegressor(max_iter=2, random_state=0).fit(df, rng.normal(size=100))
+    fm.save(tmp_path / "m")
+    loaded = fmlearn.load(tmp_path / "m")
+    assert list(loaded.feature_names_in_) == ["age", "price"]
+    assert np.array_equal(loaded.predict(df), fm.predict(df))
+
+
+def test_loaded_model_continues_training(tmp_path, data):
+    X, y = data
+    fm = FMRegressor(max_iter=2, tol=None, warm_start=True, random_state=0).fit(X, y)
+    fm.save(tmp_path / "m")
+    loaded = fmlearn.load(tmp_path / "m")
+    loaded.fit(X, y)
+    fm.fit(X, y)
+    assert loaded.n_iter_ == 4
+    # same parameters and AdaGrad state: only the shuffling seed stream differs
+    assert np.sqrt(np.mean((loaded.predict(X) - fm.predict(X)) ** 2)) < 0.05
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, fitted, monkeypatch):
+    target = tmp_path / "m.fmlearn"
+    fitted.save(target)
+    before = target.read_bytes()
+
+    def broken_write(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np.lib.format, "write_array", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        fitted.save(target)
+    assert target.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.fmlearn"]
+
+
+def test_unfitted_model_cannot_be_saved(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FMRegressor().save(tmp_path / "m")
+
+
+def _rewrite(src, dst, change):
+    """Copy a model zip, letting ``change(name, bytes)`` alter (or drop: None) entries."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            content = change(name, zin.read(name))
+            if content is not None:
+                zout.writestr(name, content)
+
+
+def _meta_change(key, value):
+    def change(name, content):
+        if name != "metadata.json":
+            return content
+        meta = json.loads(content)
+        meta[key] = value
+        return json.dumps(meta)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[: len(b) // 2], "not a readable fmlearn model"),
+        (lambda b: b"hello world", "not a readable fmlearn model"),
+        (lambda b: b"", "not a readable fmlearn model"),
+    ],
+)
+def test_damaged_files_raise_clear_errors(tmp_path, fitted, damage, message):
+    good = tmp_path / "good"
+    fitted.save(good)
+    bad = tmp_path / "bad"
+    bad.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(ValueError, match=message) as info:
+        fmlearn.load(bad)
+    assert str(bad) in str(info.value)
+
+
+def test_flipped_bytes_are_detected(tmp_path, fitted):
+    good = tmp_path / "good"
+    fitted.save(good)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("V_.npy")
+    data[info.header_offset + 30 + len("V_.npy") + 200] ^= 0xFF  # inside V_'s payload
+    bad = tmp_path / "bad"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not a readable fmlearn model"):
+        fmlearn.load(bad)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_meta_change("format_version", 99), "Upgrade fmlearn"),
+        (_meta_change("format", "something-else"), "not an fmlearn model file"),
+        (_meta_change("estimator", "os.system"), "unknown estimator"),
+        (_meta_change("params", {"n_factors": -1}), "n_factors"),
+        (lambda n, c: None if n == "V_.npy" else c, "missing array V_"),
+        (lambda n, c: None if n == "metadata.json" else c, "no metadata.json"),
+        (lambda n, c: b"{not json" if n == "metadata.json" else c, "corrupt model metadata"),
+    ],
+)
+def test_inconsistent_files_raise_clear_errors(tmp_path, fitted, change, message):
+    fitted.save(tmp_path / "good")
+    _rewrite(tmp_path / "good", tmp_path / "bad", change)
+    with pytest.raises(ValueError, match=message):
+        fmlearn.load(tmp_path / "bad")
+
+
+def test_pickled_arrays_are_refused(tmp_path, fitted):
+    import io
+
+    fitted.save(tmp_path / "good")
+
+    def swap(name, content):
+        if name != "w_.npy":
+            return content
+        buf = io.BytesIO()
+        np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
+        return buf.getvalue()
+
+    _rewrite(tmp_path / "good", tmp_path / "bad", swap)
+    with pytest.raises(ValueError, match="corrupt array w_"):
+        fmlearn.load(tmp_path / "bad")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        fmlearn.load(tmp_path / "nope")
