@@ -17,8 +17,12 @@ def Xy():
 @pytest.mark.parametrize(
     "param, value, expected",
     [
-        ("n_factors", 0, "The 'n_factors' parameter of FMRegressor must be an int in the "
-         "range [1, inf). Got 0 instead."),
+        (
+            "n_factors",
+            0,
+            "The 'n_factors' parameter of FMRegressor must be an int in the "
+            "range [1, inf). Got 0 instead.",
+        ),
         ("n_factors", -3, "must be an int in the range [1, inf). Got -3"),
         ("n_factors", 2.5, "must be an int"),
         ("learning_rate", 0.0, "must be a float in the range (0, inf) or None. Got 0.0"),
@@ -45,7 +49,7 @@ def test_non_finite_X(Xy, bad):
     X, y = Xy
     X = X.copy()
     X.data[3] = bad
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         FMRegressor().fit(X, y)
     fm = FMRegressor(max_iter=1).fit(*Xy)
     with pytest.raises(ValueError, match="Input X contains"):
@@ -57,7 +61,7 @@ def test_non_finite_y(Xy, bad):
     X, y = Xy
     y = y.copy()
     y[5] = bad
-    with pytest.raises(ValueError, match="y contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"y contains (NaN|infinity)"):
         FMRegressor().fit(X, y)
 
 
@@ -69,7 +73,7 @@ def test_wrong_feature_count_at_predict(Xy):
 
 def test_non_numeric_regression_target(Xy):
     X, _ = Xy
-    with pytest.raises((TypeError, ValueError), match="numeric|float"):
+    with pytest.raises((TypeError, ValueError), match=r"numeric|float"):
         FMRegressor().fit(X, np.array(["a"] * 200))
 
 

@@ -162,8 +162,14 @@ def test_early_stopping_restores_best_epoch(ratings):
     X, y, X_test, y_test, _ = ratings
     # an overfitting configuration: no regularisation, large steps
     fm = FMRegressor(
-        n_factors=16, solver="sgd", learning_rate=0.05, reg_factors=0.0, max_iter=200,
-        early_stopping=True, n_iter_no_change=3, random_state=0,
+        n_factors=16,
+        solver="sgd",
+        learning_rate=0.05,
+        reg_factors=0.0,
+        max_iter=200,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
     ).fit(X, y, eval_set=[(X_test, y_test)])
     valid = np.array(fm.history_.valid["rmse"])
     assert fm.n_iter_ < 200
@@ -192,7 +198,7 @@ def test_partial_fit_learns_online(ratings):
     X, y, X_test, y_test, _ = ratings
     fm = FMRegressor(random_state=0)
     errors = []
-    for epoch in range(3):
+    for _ in range(3):
         for start in range(0, X.shape[0], 5000):
             fm.partial_fit(X[start : start + 5000], y[start : start + 5000])
         errors.append(rmse(fm.predict(X_test), y_test))

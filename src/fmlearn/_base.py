@@ -9,6 +9,7 @@ intact. Task subclasses supply only the target encoding, the loss code and the m
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import numba
 import numpy as np
@@ -45,7 +46,7 @@ PREDICT_BLOCK_ROWS = 4096
 class BaseFM(BaseEstimator):
     """Shared implementation of :class:`FMRegressor` and :class:`FMClassifier`."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_factors": [Interval(int, 1, None)],
         "solver": [Options(("sgd", "adagrad", "adam"))],
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],

@@ -28,8 +28,12 @@ class DemoResult:
 def run_demo(n_samples: int = 200_000, random_state: int = 0, verbose: int = 0):
     """Fit the three models and return ``(results, info)``; prints nothing itself."""
     X, y, truth = make_recommendation(
-        n_samples=n_samples, n_users=2_000, n_items=1_000, n_contexts=12,
-        noise=0.5, random_state=random_state,
+        n_samples=n_samples,
+        n_users=2_000,
+        n_items=1_000,
+        n_contexts=12,
+        noise=0.5,
+        random_state=random_state,
     )
     n_train = int(0.9 * n_samples)
     X_train, X_test, y_train, y_test = X[:n_train], X[n_train:], y[:n_train], y[n_train:]
@@ -39,21 +43,38 @@ def run_demo(n_samples: int = 200_000, random_state: int = 0, verbose: int = 0):
 
     results = []
     start = time.perf_counter()
-    results.append(DemoResult("mean predictor", rmse(np.full_like(y_test, y_train.mean())),
-                              time.perf_counter() - start))
+    results.append(
+        DemoResult(
+            "mean predictor",
+            rmse(np.full_like(y_test, y_train.mean())),
+            time.perf_counter() - start,
+        )
+    )
     start = time.perf_counter()
     ridge = Ridge(alpha=1.0).fit(X_train, y_train)
-    results.append(DemoResult("linear (ridge, one-hot)", rmse(ridge.predict(X_test)),
-                              time.perf_counter() - start))
+    results.append(
+        DemoResult(
+            "linear (ridge, one-hot)", rmse(ridge.predict(X_test)), time.perf_counter() - start
+        )
+    )
     start = time.perf_counter()
-    fm = FMRegressor(n_factors=8, max_iter=30, early_stopping=True, random_state=random_state,
-                     verbose=verbose)
+    fm = FMRegressor(
+        n_factors=8, max_iter=30, early_stopping=True, random_state=random_state, verbose=verbose
+    )
     fm.fit(X_train, y_train)
-    results.append(DemoResult(f"FMRegressor (k=8, {fm.n_iter_} epochs)",
-                              rmse(fm.predict(X_test)), time.perf_counter() - start))
+    results.append(
+        DemoResult(
+            f"FMRegressor (k=8, {fm.n_iter_} epochs)",
+            rmse(fm.predict(X_test)),
+            time.perf_counter() - start,
+        )
+    )
     info = {
-        "n_train": n_train, "n_test": n_samples - n_train, "n_features": X.shape[1],
-        "noise": truth.noise, "oracle_rmse": rmse(truth.decision(X_test)),
+        "n_train": n_train,
+        "n_test": n_samples - n_train,
+        "n_features": X.shape[1],
+        "noise": truth.noise,
+        "oracle_rmse": rmse(truth.decision(X_test)),
     }
     return results, info
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.base import RegressorMixin
 
@@ -77,7 +79,7 @@ class FMRegressor(RegressorMixin, BaseFM):
     """
 
     _loss = SQUARED
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseFM._parameter_constraints,
         "clip_predictions": [BOOLEAN],
     }
