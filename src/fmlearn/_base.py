@@ -15,6 +15,7 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fmlearn._params import FitHistory, FMParams
@@ -32,15 +33,24 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.kernels.predict import predict_csr, predict_csr_parallel
+from fmlearn.solvers import coordinate as coordinate_solver
 from fmlearn.solvers import sgd as sgd_solver
 
 #: Learning rate used when ``learning_rate=None``, per solver (tuned on ML-100K and on
 #: generated CTR data; see benchmarks/README.md).
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.01}
 
+#: Solvers that sweep coordinate-wise over the parameters instead of passing over rows.
+COORDINATE_SOLVERS = ("als", "mcmc")
+
 #: Below this many rows ``predict`` stays on one thread: spawning work costs more.
 PARALLEL_PREDICT_MIN_ROWS = 20_000
 PREDICT_BLOCK_ROWS = 4096
+
+
+def _online_solver(estimator) -> bool:
+    """``partial_fit`` exists only for the SGD family: ALS and MCMC sweep the whole data."""
+    return estimator.solver not in COORDINATE_SOLVERS
 
 
 class BaseFM(BaseEstimator):
@@ -48,7 +58,7 @@ class BaseFM(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_factors": [Interval(int, 1, None)],
-        "solver": [Options(("sgd", "adagrad", "adam"))],
+        "solver": [Options(("sgd", "adagrad", "adam", "als", "mcmc"))],
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],
         "max_iter": [Interval(int, 1, None)],
         "reg_bias": [Interval(float, 0, None)],
@@ -68,6 +78,8 @@ class BaseFM(BaseEstimator):
         "verbose": [Interval(int, 0, None)],
         "dtype": [Options(("float64", "float32", np.float64, np.float32))],
         "n_jobs": [Interval(int, -1, None), NONE],
+        "n_kept_samples": [Interval(int, 1, None), NONE],
+        "keep_samples": [BOOLEAN],
     }
 
     # Task hooks -------------------------------------------------------------------------
@@ -89,14 +101,25 @@ class BaseFM(BaseEstimator):
         """``metrics(raw, y_encoded, sample_weight) -> {name: value}``; first is watched."""
         raise NotImplementedError
 
+    def _links(self, target: dict | None = None):
+        """``(link, inverse)`` between ŷ and the scale MCMC averages on (identity here).
+
+        ``target`` is the fitted-attribute dict during ``fit`` (None: use the fitted model).
+        """
+        return None, None
+
     # Fitting ----------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, eval_set=None):
+    def fit(self, X, y, sample_weight=None, eval_set=None, groups=None):
         """Fit the FM to ``X`` (n_samples, n_features; dense, any sparse format, DataFrame).
 
         ``eval_set`` is a list of ``(X, y)`` or ``(X, y, sample_weight)`` tuples whose
         metrics are recorded in ``history_`` each epoch; with ``early_stopping=True`` the
         first one is watched (otherwise ``validation_fraction`` of the training rows is
-        held out).
+        held out). For ``solver="mcmc"`` the metrics are those of the averaged prediction.
+
+        ``groups`` (``solver="mcmc"`` only; libFM's ``-meta``): an int array giving each
+        feature's group 0..G−1, e.g. 0 for user ids, 1 for item ids, 2 for genres. Each
+        group gets its own prior mean and precision for w and for every factor column.
         """
         validate_params(self, self._parameter_constraints)
         warm = self.warm_start and hasattr(self, "w_")
@@ -106,6 +129,13 @@ class BaseFM(BaseEstimator):
         sw = check_sample_weight(sample_weight, X.shape[0])
         rng = make_rng(self.random_state)
         evals = self._eval_sets(eval_set, target)
+        if self.solver in COORDINATE_SOLVERS:
+            return self._fit_coordinate(X, y, sw, rng, evals, target, warm, groups)
+        if groups is not None:
+            raise ValueError(
+                f"groups are the hyperprior groups of solver='mcmc'; solver={self.solver!r} "
+                "does not use them."
+            )
         if self.early_stopping and not evals:
             X, y, sw, held_out = self._hold_out(X, y, sw, rng)
             evals = [held_out]
@@ -118,6 +148,7 @@ class BaseFM(BaseEstimator):
         self._set_fitted(params, state, history, target)
         return self
 
+    @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
         """One pass over the given rows, continuing from the current model (online).
 
@@ -139,6 +170,78 @@ class BaseFM(BaseEstimator):
             )
         self._set_fitted(params, state, history, target)
         return self
+
+    def _fit_coordinate(self, X, y, sw, rng, evals, target, warm, groups):
+        """``fit`` for ALS and MCMC: sweeps over the whole data, no learning rate."""
+        if self.early_stopping:
+            raise ValueError(
+                f"early_stopping is not available for solver={self.solver!r}: it needs no "
+                "validation set to pick a stopping point (pass eval_set to watch the "
+                "learning curve in history_)."
+            )
+        mcmc = self.solver == "mcmc"
+        n_kept = _n_kept(self.n_kept_samples, self.max_iter) if mcmc else 0
+        groups = _check_groups(groups, X.shape[1]) if mcmc or groups is not None else None
+        if groups is None:
+            groups = np.zeros(X.shape[1], dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if groups.size else 1
+        params, chain, history = self._start_chain(X.shape[1], rng, warm, n_groups)
+        config = coordinate_solver.CoordinateConfig(
+            task=coordinate_solver.K.PROBIT if self._loss == 1 else coordinate_solver.K.REGRESSION,
+            sample=mcmc,
+            n_sweeps=int(self.max_iter),
+            n_kept=n_kept,
+            reg_bias=float(self.reg_bias),
+            reg_linear=float(self.reg_linear),
+            reg_factors=float(self.reg_factors),
+            fit_intercept=bool(self.fit_intercept),
+            fit_linear=bool(self.fit_linear),
+            keep_samples=bool(self.keep_samples),
+            verbose=int(self.verbose),
+        )
+        link, inverse = self._links(target)
+        params, chain, history = coordinate_solver.solve(
+            X, y, sw, params, chain, groups, config, rng, evals,
+            self._metrics_for(target), history, link, inverse,
+        )  # fmt: skip
+        self._set_fitted(params, None, history, target)
+        self._chain = chain if mcmc else None
+        if mcmc:  # the model is the posterior mean; the chain's position is kept to continue
+            self._chain_params = params
+            mean = chain.mean
+            dtype = params.V.dtype
+            self.w0_ = float(mean.w0[0])
+            self.w_ = mean.w.astype(dtype)
+            self.V_ = mean.V.astype(dtype)
+        return self
+
+    def _start_chain(self, n_features, rng, warm, n_groups):
+        """Initial (or continued) parameters, chain state and history for ALS/MCMC."""
+        chain = getattr(self, "_chain", None) if warm else None
+        if warm and self.V_.shape != (n_features, self.n_factors):
+            raise ValueError(
+                f"Cannot continue training: the model has V_ of shape {self.V_.shape} but "
+                f"n_factors={self.n_factors} and X has {n_features} features. "
+                "Set warm_start=False to start afresh."
+            )
+        if chain is not None and chain.n_groups != n_groups:
+            raise ValueError(
+                f"Cannot continue the chain: it has {chain.n_groups} groups, groups has "
+                f"{n_groups}. Set warm_start=False to start afresh."
+            )
+        if warm:
+            source = getattr(self, "_chain_params", None) if chain is not None else None
+            params = source.copy() if source is not None else self._params().copy()
+            history = FitHistory.from_dict(self.history_.to_dict())
+        else:
+            dtype = resolve_dtype(self.dtype)
+            params = FMParams.initial(n_features, self.n_factors, self.init_std, rng, dtype)
+            history = FitHistory()
+        if chain is None or self.solver != "mcmc":
+            chain = coordinate_solver.ChainState.fresh(n_groups, self.n_factors)
+        else:
+            chain = chain.copy()
+        return params, chain, history
 
     def _validate_Xy(self, X, y, *, reset: bool):
         X, y = validate_data(self, X, y, accept_sparse=True, dtype=self._dtype(reset), reset=reset)
@@ -243,6 +346,8 @@ class BaseFM(BaseEstimator):
         self.w_ = params.w
         self.V_ = params.V
         self._optimizer_state = state
+        self._chain = None
+        self._chain_params = None
         self.history_ = history
         self.n_iter_ = len(history)
 
@@ -254,6 +359,21 @@ class BaseFM(BaseEstimator):
     def _decision(self, X) -> np.ndarray:
         """Raw FM output ŷ(x) for each row (float64); any row count, including 0."""
         check_is_fitted(self, "V_")
+        X = self._check_predict_X(X)
+        samples = self._samples()
+        if not samples:
+            return self._predict_params(X, self._params())
+        # Posterior predictive mean: average the kept samples' predictions on the scale
+        # the link gives (probabilities for classification), as libFM and myFM do.
+        link, inverse = self._links()
+        link = link or (lambda z: z)
+        inverse = inverse or (lambda z: z)
+        total = np.zeros(X.shape[0])
+        for params in samples:
+            total += link(self._predict_params(X, params))
+        return inverse(total / len(samples))
+
+    def _check_predict_X(self, X):
         X = validate_data(
             self,
             X,
@@ -262,17 +382,23 @@ class BaseFM(BaseEstimator):
             reset=False,
             ensure_min_samples=0,
         )
-        X = as_canonical_csr(X, self.V_.dtype.type)
+        return as_canonical_csr(X, self.V_.dtype.type)
+
+    def _samples(self) -> list:
+        chain = getattr(self, "_chain", None)
+        return chain.samples if chain is not None else []
+
+    def _predict_params(self, X, params: FMParams) -> np.ndarray:
         out = np.empty(X.shape[0], dtype=np.float64)
         indptr, indices, data = csr_arrays(X)
-        w0 = float(self.w0_)
+        w0 = float(params.w0[0])
         n_threads = _n_threads(self.n_jobs, default=numba.config.NUMBA_NUM_THREADS)
         if X.shape[0] < PARALLEL_PREDICT_MIN_ROWS or n_threads == 1:
-            predict_csr(indptr, indices, data, w0, self.w_, self.V_, out)
+            predict_csr(indptr, indices, data, w0, params.w, params.V, out)
         else:
             with _numba_threads(n_threads):
                 predict_csr_parallel(
-                    indptr, indices, data, w0, self.w_, self.V_, out, PREDICT_BLOCK_ROWS
+                    indptr, indices, data, w0, params.w, params.V, out, PREDICT_BLOCK_ROWS
                 )
         return out
 
@@ -287,6 +413,44 @@ class BaseFM(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _n_kept(n_kept_samples, max_iter) -> int:
+    """MCMC samples averaged: the given number, or all but the first 10% of the sweeps."""
+    if n_kept_samples is None:
+        return max(1, max_iter - max_iter // 10)
+    if n_kept_samples > max_iter:
+        raise ValueError(
+            f"n_kept_samples={n_kept_samples} is larger than max_iter={max_iter}: only "
+            f"{max_iter} samples are drawn. Lower n_kept_samples or raise max_iter."
+        )
+    return int(n_kept_samples)
+
+
+def _check_groups(groups, n_features: int) -> np.ndarray:
+    """Feature → group ids as int64 0..G−1 with every group used (libFM's -meta)."""
+    if groups is None:
+        return np.zeros(n_features, dtype=np.int64)
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.shape[0] != n_features:
+        raise ValueError(
+            f"groups must give one group id per feature: expected shape ({n_features},), "
+            f"got {groups.shape}."
+        )
+    if groups.dtype.kind not in "iu" and not (
+        groups.dtype.kind == "f" and np.all(np.isfinite(groups)) and np.all(groups % 1 == 0)
+    ):
+        raise ValueError(f"groups must hold integer group ids; got dtype {groups.dtype}.")
+    groups = groups.astype(np.int64)
+    if groups.size and groups.min() < 0:
+        raise ValueError(f"groups must be ≥ 0; got {groups.min()}.")
+    used = np.unique(groups)
+    if used.size and used.size != used[-1] + 1:
+        missing = sorted(set(range(int(used[-1]) + 1)) - set(used.tolist()))[:5]
+        raise ValueError(
+            f"groups must number groups 0..G−1 without gaps; ids {missing} are unused."
+        )
+    return groups
 
 
 def _n_threads(n_jobs, default: int) -> int:

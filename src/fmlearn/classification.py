@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import log_ndtr, ndtr, ndtri
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import roc_auc_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from fmlearn._base import BaseFM
+from fmlearn._base import COORDINATE_SOLVERS, BaseFM, _online_solver
 from fmlearn.kernels.losses import LOGISTIC
 
 
@@ -22,6 +24,11 @@ class FMClassifier(ClassifierMixin, BaseFM):
     overfits) — the logistic loss has smaller gradients than squared error on ratings,
     so it needs less shrinkage. Early stopping watches the validation log-loss, and
     ``history_.valid`` records ``logloss`` and ``auc``.
+
+    The SGD solvers use the logit link, ``P(y = classes_[1]) = σ(ŷ)``; ``"als"`` and
+    ``"mcmc"`` use the probit link ``Φ(ŷ)`` (libFM's MCMC classification: latent
+    Gaussian targets, drawn by MCMC and set to their expectation by ALS, which makes it
+    EM). ``link_`` records which one a fitted model uses.
 
     On click-through data, where most ids are rare, the validation log-loss is usually
     best after one or two epochs; use ``early_stopping=True`` (or a small ``max_iter``).
@@ -53,6 +60,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
         verbose: int = 0,
         dtype="float64",
         n_jobs: int | None = None,
+        n_kept_samples: int | None = None,
+        keep_samples: bool = False,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -75,6 +84,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.verbose = verbose
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.n_kept_samples = n_kept_samples
+        self.keep_samples = keep_samples
 
     def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
         check_classification_targets(y)
@@ -86,13 +97,22 @@ class FMClassifier(ClassifierMixin, BaseFM):
                     f"exactly 2 classes, got {found.size} class"
                     f"{'es' if found.size != 1 else ''} ({_preview(found)})."
                 )
-            return {"classes_": found}
+            return {"classes_": found, "link_": self._link_name()}
         if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
                 f"classes={_preview(np.unique(classes))} differs from the classes of the first "
                 f"call to partial_fit ({_preview(self.classes_)})."
             )
-        return {"classes_": self.classes_}
+        return {"classes_": self.classes_, "link_": self._link_name()}
+
+    def _link_name(self) -> str:
+        return "probit" if self.solver in COORDINATE_SOLVERS else "logit"
+
+    def _links(self, target: dict | None = None):
+        link = (target or {}).get("link_") or getattr(self, "link_", "logit")
+        if link == "probit":
+            return ndtr, _probit_inverse
+        return None, None
 
     def _encode_target(self, y, target: dict) -> np.ndarray:
         classes = target["classes_"]
@@ -105,6 +125,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
             )
         return np.where(y == classes[1], 1.0, -1.0)
 
+    @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over ``(X, y)``; ``classes`` (both labels) is required on the first call."""
         if classes is None and not hasattr(self, "classes_"):
@@ -120,11 +141,16 @@ class FMClassifier(ClassifierMixin, BaseFM):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, 2), columns ordered as ``classes_``."""
-        p = _sigmoid(self._decision(X))
+        raw = self._decision(X)
+        if self.link_ == "probit":
+            return np.column_stack([ndtr(-raw), ndtr(raw)])
+        p = _sigmoid(raw)
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X) -> np.ndarray:
         raw = self._decision(X)
+        if self.link_ == "probit":
+            return np.column_stack([log_ndtr(-raw), log_ndtr(raw)])
         return np.column_stack([-np.logaddexp(0.0, raw), -np.logaddexp(0.0, -raw)])
 
     def predict(self, X) -> np.ndarray:
@@ -132,7 +158,12 @@ class FMClassifier(ClassifierMixin, BaseFM):
         return self.classes_[positive.astype(np.intp)]
 
     def _metrics_for(self, target: dict):
-        return _classification_metrics
+        probit = target.get("link_") == "probit"
+
+        def metrics(raw, y, sample_weight):
+            return _classification_metrics(raw, y, sample_weight, probit)
+
+        return metrics
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -140,15 +171,21 @@ class FMClassifier(ClassifierMixin, BaseFM):
         return tags
 
 
-def _classification_metrics(raw, y, sample_weight) -> dict:
+def _classification_metrics(raw, y, sample_weight, probit: bool = False) -> dict:
     """Log-loss (watched by early stopping) and AUC of raw scores against ±1 targets."""
     if sample_weight.sum() <= 0:
         return {"logloss": float("nan"), "auc": float("nan")}
-    logloss = float(np.average(np.logaddexp(0.0, -y * raw), weights=sample_weight))
+    nll = -log_ndtr(y * raw) if probit else np.logaddexp(0.0, -y * raw)
+    logloss = float(np.average(nll, weights=sample_weight))
     auc = float("nan")
     if np.unique(y).size == 2:
         auc = float(roc_auc_score(y, raw, sample_weight=sample_weight))
     return {"logloss": logloss, "auc": auc}
+
+
+def _probit_inverse(p: np.ndarray) -> np.ndarray:
+    """Φ⁻¹ of averaged probabilities, kept finite (|ŷ| ≤ ~8.3) at 0 and 1."""
+    return ndtri(np.clip(p, 1e-16, 1.0 - 1e-16))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -9,6 +9,9 @@ File layout (format version 1)::
     classes_.npy                        classifier labels (numbers or unicode strings)
     feature_names_in_.npy               for models fitted on DataFrames
     optimizer_<j>.npy                   AdaGrad/Adam state, to continue training
+    chain_<name>.npy                    MCMC: hyper-parameters, current sample and
+                                        float64 posterior means, to continue the chain
+    sample_<j>_<w0|w|V>.npy             MCMC kept samples (keep_samples=True)
 
 No pickle anywhere: arrays are read with ``allow_pickle=False`` and the estimator class
 is looked up in a fixed table, so loading a file never executes code. Every entry is
@@ -29,13 +32,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from fmlearn._params import FitHistory
+from fmlearn._params import FitHistory, FMParams
 from fmlearn._validation import FLOAT_DTYPES, validate_params
+from fmlearn.solvers.coordinate import ChainState
 from fmlearn.solvers.sgd import OptimizerState
 
 FORMAT_NAME = "fmlearn-model"
 FORMAT_VERSION = 1
 _N_OPTIMIZER_ARRAYS = 6
+_CHAIN_HYPER = ("alpha", "mu_w", "lam_w", "mu_v", "lam_v")
+_PARAM_NAMES = ("w0", "w", "V")
 
 
 def _estimator_classes() -> dict:
@@ -70,6 +76,22 @@ def save(estimator, path: str | os.PathLike) -> None:
     for attr in ("y_min_", "y_max_"):
         if hasattr(estimator, attr):
             fitted[attr] = float(getattr(estimator, attr))
+    if hasattr(estimator, "link_"):
+        fitted["link_"] = str(estimator.link_)
+    chain = getattr(estimator, "_chain", None)
+    chain_meta = None
+    if chain is not None:
+        chain_meta = {"n_averaged": int(chain.n_averaged), "n_samples": len(chain.samples)}
+        for name, a in zip(_CHAIN_HYPER, chain.hyper(), strict=True):
+            arrays[f"chain_{name}"] = a
+        for name, a in zip(_PARAM_NAMES, estimator._chain_params.as_tuple(), strict=True):
+            arrays[f"chain_{name}"] = a
+        for name, a in zip(_PARAM_NAMES, chain.mean.as_tuple(), strict=True):
+            arrays[f"chain_mean_{name}"] = a
+        arrays["chain_sample_alpha"] = np.asarray(chain.sample_alpha, dtype=np.float64)
+        for j, sample in enumerate(chain.samples):
+            for name, a in zip(_PARAM_NAMES, sample.as_tuple(), strict=True):
+                arrays[f"sample_{j}_{name}"] = a
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -79,6 +101,7 @@ def save(estimator, path: str | os.PathLike) -> None:
         "fitted": fitted,
         "history": estimator.history_.to_dict(),
         "optimizer": {"n_updates": int(state.n_updates) if state is not None else 0},
+        "chain": chain_meta,
     }
     _write_atomic(Path(path), metadata, arrays)
 
@@ -217,4 +240,38 @@ def _build(metadata: dict, arrays: dict, path: Path):
     if all(a is not None for a in state):
         n_updates = int(metadata.get("optimizer", {}).get("n_updates", 0))
         estimator._optimizer_state = OptimizerState(tuple(state), n_updates)
+    if cls.__name__ == "FMClassifier" and not hasattr(estimator, "link_"):
+        estimator.link_ = "logit"
+    chain_meta = metadata.get("chain")
+    if chain_meta:
+        try:
+            _load_chain(estimator, chain_meta, arrays)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise corrupt(f"MCMC chain: {exc}") from None
+    else:
+        estimator._chain = None
+        estimator._chain_params = None
     return estimator
+
+
+def _load_chain(estimator, meta: dict, arrays: dict) -> None:
+    def params(prefix: str) -> FMParams:
+        w0, w, V = (arrays[f"{prefix}{name}"] for name in _PARAM_NAMES)
+        if V.shape != estimator.V_.shape or w.shape != estimator.w_.shape or w0.shape != (1,):
+            raise ValueError(f"{prefix} arrays have shapes {w0.shape}, {w.shape}, {V.shape}")
+        return FMParams(w0, w, V)
+
+    hyper = [arrays[f"chain_{name}"] for name in _CHAIN_HYPER]
+    n_samples = int(meta["n_samples"])
+    samples = [params(f"sample_{j}_") for j in range(n_samples)]
+    sample_alpha = arrays["chain_sample_alpha"]
+    if sample_alpha.shape != (int(meta["n_averaged"]),):
+        raise ValueError(f"chain_sample_alpha has shape {sample_alpha.shape}")
+    estimator._chain = ChainState(
+        *hyper,
+        n_averaged=int(meta["n_averaged"]),
+        mean=params("chain_mean_"),
+        samples=samples,
+        sample_alpha=list(sample_alpha.tolist()),
+    )
+    estimator._chain_params = params("chain_")

@@ -6,8 +6,10 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
-from fmlearn._base import BaseFM
+from fmlearn._base import BaseFM, _online_solver
 from fmlearn._validation import BOOLEAN
 from fmlearn.kernels.losses import SQUARED
 
@@ -113,6 +115,8 @@ class FMRegressor(RegressorMixin, BaseFM):
         dtype="float64",
         n_jobs: int | None = None,
         clip_predictions: bool = True,
+        n_kept_samples: int | None = None,
+        keep_samples: bool = False,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -136,6 +140,8 @@ class FMRegressor(RegressorMixin, BaseFM):
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.clip_predictions = clip_predictions
+        self.n_kept_samples = n_kept_samples
+        self.keep_samples = keep_samples
 
     def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
         if classes is not None:
@@ -149,16 +155,42 @@ class FMRegressor(RegressorMixin, BaseFM):
     def _encode_target(self, y, target: dict) -> np.ndarray:
         return _numeric_target(y, type(self).__name__)
 
+    @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over ``(X, y)``, continuing from the current model (online learning)."""
         return super().partial_fit(X, y, sample_weight)
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted targets, clipped to ``[y_min_, y_max_]`` if ``clip_predictions``."""
+    def predict(self, X, return_std: bool = False):
+        """Predicted targets, clipped to ``[y_min_, y_max_]`` if ``clip_predictions``.
+
+        ``return_std=True`` (``solver="mcmc"`` with ``keep_samples=True``) also returns
+        the standard deviation of the posterior predictive distribution of y: the spread
+        of the kept samples' predictions and the sampled noise, ``√(Var_s ŷ_s + E_s 1/α_s)``.
+        """
+        if return_std:
+            return self._predict_with_std(X)
         raw = self._decision(X)
         if self.clip_predictions:
             np.clip(raw, self.y_min_, self.y_max_, out=raw)
         return raw
+
+    def _predict_with_std(self, X):
+        check_is_fitted(self, "V_")
+        samples = self._samples()
+        if not samples:
+            raise ValueError(
+                "return_std=True needs the posterior samples: fit with solver='mcmc' and "
+                f"keep_samples=True (this model: solver={self.solver!r}, "
+                f"keep_samples={self.keep_samples})."
+            )
+        X = self._check_predict_X(X)
+        preds = np.stack([self._predict_params(X, p) for p in samples])
+        mean = preds.mean(axis=0)
+        noise = np.mean(1.0 / np.asarray(self._chain.sample_alpha[-len(samples) :]))
+        std = np.sqrt(preds.var(axis=0) + noise)
+        if self.clip_predictions:
+            np.clip(mean, self.y_min_, self.y_max_, out=mean)
+        return mean, std
 
     def _metrics_for(self, target: dict):
         low, high = target["y_min_"], target["y_max_"]

@@ -6,7 +6,10 @@ eq. 7), so an update costs O(k · nnz(x)) like a prediction.
 
 Regularisation is *lazy*, as in libFM: only parameters of features present in the row
 (or mini-batch) are updated and shrunk. This keeps an update O(k · nnz) on sparse data;
-the price is that a feature's effective L2 strength grows with its frequency.
+the price is that a feature's effective L2 strength grows with its frequency. Precisely,
+the objective is Σ_n s_n [loss(ŷ_n, y_n) + ½ Σ_{i ∈ x_n} (λ_w w_i² + λ_v ‖v_i‖²)]: each row's
+penalty is weighted by its sample weight s_n like its loss, so weight 2 means the row
+twice and weight 0 means no row. ALS (kernels/coordinate.py) minimises the same objective.
 
 Optimiser codes (mirrored by :class:`Optimizer`): ``SGD`` — plain steps;
 ``ADAGRAD`` — per-parameter step ``lr / (√Σg² + ε)``; ``ADAM`` — bias-corrected moments
@@ -114,9 +117,11 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
         weight = sw[r] if weighted else 1.0
         total += weight * loss_value(loss, p, y[r])
         g = weight * loss_derivative(loss, p, y[r])
+        # The row's penalty is weighted like its loss: weight 2 = the row twice.
+        r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
         if fit_intercept:
-            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + reg_bias * w0[0], ohp, c1, c2)
+            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
         for ptr in range(indptr[r], indptr[r + 1]):
             i = indices[ptr]
             x = np.float64(data[ptr])
@@ -126,16 +131,16 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
                 # (measured on ML-100K), as LLVM then cannot keep the loop tight.
                 lr = ohp[0]
                 if fit_linear:
-                    w[i] -= lr * (gx + reg_linear * w[i])
+                    w[i] -= lr * (gx + r_lin * w[i])
                 for f in range(k):
                     v = V[i, f]
-                    V[i, f] = v - lr * (gx * (q[f] - v * x) + reg_factors * v)
+                    V[i, f] = v - lr * (gx * (q[f] - v * x) + r_fac * v)
                 continue
             if fit_linear:
-                _update_vector(opt, w, s1_w, s2_w, i, gx + reg_linear * w[i], ohp, c1, c2)
+                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp, c1, c2)
             for f in range(k):
                 v = V[i, f]
-                gv = gx * (q[f] - v * x) + reg_factors * v
+                gv = gx * (q[f] - v * x) + r_fac * v
                 _update_matrix(opt, V, s1_V, s2_V, i, f, gv, ohp, c1, c2)
     return total
 
@@ -143,6 +148,10 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, batch_size):
     """Mini-batch updates for ``order[start:stop]``: mean gradient of each batch.
+
+    The gradient is the mean over the batch of the per-row objective that ``_sgd_rows``
+    descends (weighted loss plus the weighted penalty of the row's features), so
+    ``batch_size=1`` is the same algorithm and every batch size minimises the same thing.
 
     Gradients are gathered per *touched* feature (``slot`` maps a feature to its row in
     the scratch buffers), so memory is O(batch nnz · k), not O(n_features · k).
@@ -164,6 +173,7 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
     slot = np.full(w.shape[0], -1, dtype=np.int64)
     touched = np.empty(batch_size * max_nnz, dtype=np.int64)
     gw = np.empty(batch_size * max_nnz)
+    cw = np.empty(batch_size * max_nnz)  # Σ weights of the batch rows holding the feature
     gV = np.empty((batch_size * max_nnz, k))
     total = 0.0
     n_batches = 0
@@ -171,6 +181,7 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
         b_stop = min(b_start + batch_size, stop)
         n_batches += 1
         g0 = 0.0
+        c0 = 0.0
         for j in range(b_stop - b_start):
             r = order[b_start + j]
             p = row_predict(indptr, indices, data, r, w0[0], w, V, Q[j])
@@ -178,9 +189,11 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
             total += weight * loss_value(loss, p, y[r])
             G[j] = weight * loss_derivative(loss, p, y[r])
             g0 += G[j]
+            c0 += weight
         n_touched = 0
         for j in range(b_stop - b_start):
             r = order[b_start + j]
+            weight = sw[r] if weighted else 1.0
             for ptr in range(indptr[r], indptr[r + 1]):
                 i = indices[ptr]
                 x = np.float64(data[ptr])
@@ -191,24 +204,27 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
                     slot[i] = s
                     touched[s] = i
                     gw[s] = 0.0
+                    cw[s] = 0.0
                     gV[s, :] = 0.0
                 gx = G[j] * x
                 gw[s] += gx
+                cw[s] += weight
                 for f in range(k):
                     gV[s, f] += gx * (Q[j, f] - V[i, f] * x)
         scale = 1.0 / (b_stop - b_start)
         c1, c2 = _bias_corrections(opt, ohp, t0 + b_start // batch_size + 1)
         if fit_intercept:
-            g = g0 * scale + reg_bias * w0[0]
+            g = (g0 + c0 * reg_bias * w0[0]) * scale
             _update_vector(opt, w0, s1_w0, s2_w0, 0, g, ohp, c1, c2)
         for s in range(n_touched):
             i = touched[s]
             slot[i] = -1
             if fit_linear:
-                g = gw[s] * scale + reg_linear * w[i]
+                g = (gw[s] + cw[s] * reg_linear * w[i]) * scale
                 _update_vector(opt, w, s1_w, s2_w, i, g, ohp, c1, c2)
+            reg_s = cw[s] * reg_factors
             for f in range(k):
-                g = gV[s, f] * scale + reg_factors * V[i, f]
+                g = (gV[s, f] + reg_s * V[i, f]) * scale
                 _update_matrix(opt, V, s1_V, s2_V, i, f, g, ohp, c1, c2)
     return total
 

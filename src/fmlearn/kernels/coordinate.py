@@ -1,0 +1,273 @@
+"""One coordinate sweep over all FM parameters: Gibbs sampling (MCMC) or ALS.
+
+Both solvers share libFM's scheme (Rendle 2012, "Factorization Machines with libFM",
+sections 4.2–4.3). The model is linear in each single parameter θ:
+``ŷ(x) = g_θ(x) + θ h_θ(x)`` with ``h_w0 = 1``, ``h_wi = x_i`` and
+``h_vif = x_i (q_f − v_if x_i)`` where ``q_f = Σ_j v_jf x_j``. With the residual cache
+``e_n = ŷ_n − t_n`` (``t`` is the target, or the latent probit target), the conditional
+posterior of θ under a Gaussian likelihood of precision α and a prior N(μ, 1/λ) is normal
+with
+
+    var  = 1 / (α Σ_n s_n h_n² + λ)
+    mean = var · (α Σ_n s_n (θ h_n − e_n) h_n + μ λ)
+
+(``s_n`` are sample weights). MCMC draws θ from it; ALS sets θ to the mean (with α = 1
+and λ = reg · Σ_{n : x_ni ≠ 0} s_n, i.e. the exact minimiser in that coordinate of the
+squared error plus the L2 penalty that lazy SGD regularisation also minimises: a
+parameter is penalised once per (weighted) row its feature occurs in. So ``reg_*`` mean the same
+objective for ALS as for the SGD solvers, and the same defaults apply). After a change Δ
+the caches follow in O(nnz of the column): ``e_n += Δ h_n`` and, for factors,
+``q_nf += Δ x_ni``. One sweep is O(k · nnz).
+
+Hyper-parameters (MCMC only) follow the Bayesian FM of Freudenthaler, Schmidt-Thieme and
+Rendle (2011): per group g of features a Normal-Gamma hyperprior on the mean and
+precision of the linear weights and of every factor column, and a Gamma prior on the
+noise precision α. For classification (probit link) α = 1 and the latent targets are
+drawn from truncated normals (MCMC) or set to their expectations (ALS, which is then EM).
+
+Random numbers come from the caller's ``numpy.random.Generator`` (numba draws from it
+and advances its state), so ``random_state`` makes chains repeatable bit for bit.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from fmlearn.kernels.predict import row_predict
+
+# Task codes.
+REGRESSION = 0
+PROBIT = 1
+
+# Positions in the float prior vector ``prior``.
+ALPHA0, BETA0, GAMMA0, MU0, REG_W0, REG_LINEAR, REG_FACTORS = range(7)
+N_PRIOR = 7
+# Positions in the int code vector ``codes``.
+TASK, SAMPLE, FIT_INTERCEPT, FIT_LINEAR = range(4)
+N_CODES = 4
+# Positions in the hyper-parameter state vector (MCMC draws them each sweep).
+N_STATE_SCALARS = 1  # alpha
+
+
+@njit(cache=True, nogil=True, inline="always")
+def conditional(sum_hh, sum_rh, alpha, mu, lam):
+    """Mean and variance of one parameter's conditional posterior (module docstring).
+
+    ``sum_hh = Σ s h²`` and ``sum_rh = Σ s (θ h − e) h`` over the rows of its column.
+    """
+    precision = alpha * sum_hh + lam
+    if precision <= 0.0:  # a feature never seen, with a flat prior: keep it where it is
+        return np.nan, 0.0
+    var = 1.0 / precision
+    return var * (alpha * sum_rh + mu * lam), var
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw(rng, mean, var, sample):
+    if sample:
+        return mean + math.sqrt(var) * rng.standard_normal()
+    return mean
+
+
+@njit(cache=True, nogil=True)
+def _std_normal_above(rng, a):
+    """A draw from N(0, 1) truncated to (a, ∞) — Robert (1995) for the tail."""
+    if a < 0.45:
+        while True:  # acceptance ≥ 1 − Φ(0.45) ≈ 0.33
+            z = rng.standard_normal()
+            if z > a:
+                return z
+    lam = 0.5 * (a + math.sqrt(a * a + 4.0))
+    while True:
+        z = a + rng.exponential(1.0 / lam)
+        if rng.random() <= math.exp(-0.5 * (z - lam) * (z - lam)):
+            return z
+
+
+@njit(cache=True, nogil=True)
+def truncated_normal(rng, mean, positive):
+    """A draw from N(mean, 1) truncated to (0, ∞) if ``positive`` else (−∞, 0)."""
+    if positive:
+        return mean + _std_normal_above(rng, -mean)
+    return mean - _std_normal_above(rng, mean)
+
+
+@njit(cache=True, nogil=True)
+def _normal_pdf_over_cdf(z):
+    """φ(z) / Φ(z), stable for very negative z (Mills ratio asymptote)."""
+    if z < -30.0:
+        return -z
+    phi = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return phi / (0.5 * math.erfc(-z / math.sqrt(2.0)))
+
+
+@njit(cache=True, nogil=True)
+def probit_latent_mean(mean, positive):
+    """E[z] for z ~ N(mean, 1) truncated to the side of the label (the EM target)."""
+    if positive:
+        return mean + _normal_pdf_over_cdf(mean)
+    return mean - _normal_pdf_over_cdf(-mean)
+
+
+@njit(cache=True, nogil=True)
+def _weight(sw, n):
+    if sw.shape[0] == 0:
+        return 1.0
+    return sw[n]
+
+
+@njit(cache=True, nogil=True)
+def _refresh_caches(rng, Xr, y, sw, codes, w0, w, V, Q, e):
+    """Recompute ``q`` (k × n) and the residual ``e = ŷ − t`` from the parameters.
+
+    Done once per sweep so that rounding never accumulates in the caches. For probit the
+    latent target t is drawn (MCMC) or set to its expectation (ALS/EM) here.
+    """
+    indptr, indices, data = Xr
+    n_rows = indptr.shape[0] - 1
+    k = V.shape[1]
+    q = np.empty(k, dtype=np.float64)
+    sample = codes[SAMPLE] == 1
+    for n in range(n_rows):
+        p = row_predict(indptr, indices, data, n, w0[0], w, V, q)
+        for f in range(k):
+            Q[f, n] = q[f]
+        if codes[TASK] == PROBIT:
+            if sample:
+                t = truncated_normal(rng, p, y[n] > 0.0)
+            else:
+                t = probit_latent_mean(p, y[n] > 0.0)
+        else:
+            t = y[n]
+        e[n] = p - t
+
+
+@njit(cache=True, nogil=True)
+def _draw_group_prior(rng, values, groups, n_groups, mu, lam, prior):
+    """Draw (λ_g, μ_g) of each group from their Normal-Gamma posterior (BFM, eq. 12–13)."""
+    alpha0, beta0, gamma0, mu0 = prior[ALPHA0], prior[BETA0], prior[GAMMA0], prior[MU0]
+    count = np.zeros(n_groups)
+    total = np.zeros(n_groups)
+    squares = np.zeros(n_groups)
+    for i in range(values.shape[0]):
+        g = groups[i]
+        count[g] += 1.0
+        total[g] += values[i]
+        d = values[i] - mu[g]
+        squares[g] += d * d
+    for g in range(n_groups):
+        if count[g] == 0.0:
+            continue
+        d0 = mu[g] - mu0
+        shape = 0.5 * (alpha0 + count[g] + 1.0)
+        rate = 0.5 * (beta0 + squares[g] + gamma0 * d0 * d0)
+        lam[g] = rng.gamma(shape, 1.0 / rate)
+        n_post = count[g] + gamma0
+        mean = (total[g] + gamma0 * mu0) / n_post
+        mu[g] = mean + math.sqrt(1.0 / (n_post * lam[g])) * rng.standard_normal()
+
+
+@njit(cache=True, nogil=True)
+def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, e):
+    """One pass over w0, every w_i and every v_if; returns Σ s e² after the sweep.
+
+    ``Xr``/``Xc`` are the CSR and CSC triplets of the same matrix (CSC gives each
+    feature's rows). ``params = (w0, w, V)`` and ``hyper = (alpha, mu_w, lam_w, mu_v,
+    lam_v)`` (alpha shape (1,), mu_w/lam_w (n_groups,), mu_v/lam_v (n_groups, k)) are
+    updated in place. ``Q`` (k × n_rows) and ``e`` (n_rows) are scratch caches.
+    """
+    w0, w, V = params
+    alpha, mu_w, lam_w, mu_v, lam_v = hyper
+    cptr, crows, cdata = Xc
+    sample = codes[SAMPLE] == 1
+    n_rows = e.shape[0]
+    n_features, k = V.shape
+    _refresh_caches(rng, Xr, y, sw, codes, w0, w, V, Q, e)
+
+    if sample and codes[TASK] == REGRESSION:  # noise precision α | e
+        shape = prior[ALPHA0]
+        sse = prior[BETA0]
+        for n in range(n_rows):
+            s = _weight(sw, n)
+            shape += s
+            sse += s * e[n] * e[n]
+        alpha[0] = rng.gamma(0.5 * shape, 2.0 / sse)
+    a = alpha[0]
+
+    if codes[FIT_INTERCEPT] == 1:
+        sum_hh = 0.0
+        sum_rh = 0.0
+        for n in range(n_rows):
+            s = _weight(sw, n)
+            sum_hh += s
+            sum_rh += s * (w0[0] - e[n])
+        lam = 0.0 if sample else prior[REG_W0] * sum_hh  # Σ s: every row has the bias
+        mean, var = conditional(sum_hh, sum_rh, a, 0.0, lam)
+        if not np.isnan(mean):
+            old = np.float64(w0[0])
+            w0[0] = _draw(rng, mean, var, sample)
+            delta = np.float64(w0[0]) - old
+            for n in range(n_rows):
+                e[n] += delta
+
+    if codes[FIT_LINEAR] == 1:
+        if sample:
+            _draw_group_prior(rng, w, groups, n_groups, mu_w, lam_w, prior)
+        for i in range(n_features):
+            g = groups[i]
+            sum_hh = 0.0
+            sum_rh = 0.0
+            count = 0.0
+            for p in range(cptr[i], cptr[i + 1]):
+                n = crows[p]
+                h = np.float64(cdata[p])
+                s = _weight(sw, n)
+                sum_hh += s * h * h
+                sum_rh += s * (w[i] * h - e[n]) * h
+                count += s
+            lam = lam_w[g] if sample else prior[REG_LINEAR] * count
+            mu = mu_w[g] if sample else 0.0
+            mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
+            if np.isnan(mean):
+                continue
+            old = np.float64(w[i])
+            w[i] = _draw(rng, mean, var, sample)
+            delta = np.float64(w[i]) - old
+            for p in range(cptr[i], cptr[i + 1]):
+                e[crows[p]] += delta * np.float64(cdata[p])
+
+    for f in range(k):
+        if sample:
+            _draw_group_prior(rng, V[:, f], groups, n_groups, mu_v[:, f], lam_v[:, f], prior)
+        for i in range(n_features):
+            g = groups[i]
+            v = np.float64(V[i, f])
+            sum_hh = 0.0
+            sum_rh = 0.0
+            count = 0.0
+            for p in range(cptr[i], cptr[i + 1]):
+                n = crows[p]
+                x = np.float64(cdata[p])
+                h = x * (Q[f, n] - v * x)
+                s = _weight(sw, n)
+                sum_hh += s * h * h
+                sum_rh += s * (v * h - e[n]) * h
+                count += s
+            lam = lam_v[g, f] if sample else prior[REG_FACTORS] * count
+            mu = mu_v[g, f] if sample else 0.0
+            mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
+            if np.isnan(mean):
+                continue
+            V[i, f] = _draw(rng, mean, var, sample)
+            delta = np.float64(V[i, f]) - v  # the stored value (float32 models round)
+            for p in range(cptr[i], cptr[i + 1]):
+                n = crows[p]
+                x = np.float64(cdata[p])
+                e[n] += delta * x * (Q[f, n] - v * x)
+                Q[f, n] += delta * x
+
+    sse = 0.0
+    for n in range(n_rows):
+        sse += _weight(sw, n) * e[n] * e[n]
+    return sse
