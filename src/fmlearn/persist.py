@@ -82,16 +82,16 @@ def save(estimator, path: str | os.PathLike) -> None:
     chain_meta = None
     if chain is not None:
         chain_meta = {"n_averaged": int(chain.n_averaged), "n_samples": len(chain.samples)}
-        for name, a in zip(_CHAIN_HYPER, chain.hyper(), strict=True):
-            arrays[f"chain_{name}"] = a
-        for name, a in zip(_PARAM_NAMES, estimator._chain_params.as_tuple(), strict=True):
-            arrays[f"chain_{name}"] = a
-        for name, a in zip(_PARAM_NAMES, chain.mean.as_tuple(), strict=True):
-            arrays[f"chain_mean_{name}"] = a
+        for key, a in zip(_CHAIN_HYPER, chain.hyper(), strict=True):
+            arrays[f"chain_{key}"] = a
+        for key, a in zip(_PARAM_NAMES, estimator._chain_params.as_tuple(), strict=True):
+            arrays[f"chain_{key}"] = a
+        for key, a in zip(_PARAM_NAMES, chain.mean.as_tuple(), strict=True):
+            arrays[f"chain_mean_{key}"] = a
         arrays["chain_sample_alpha"] = np.asarray(chain.sample_alpha, dtype=np.float64)
         for j, sample in enumerate(chain.samples):
-            for name, a in zip(_PARAM_NAMES, sample.as_tuple(), strict=True):
-                arrays[f"sample_{j}_{name}"] = a
+            for key, a in zip(_PARAM_NAMES, sample.as_tuple(), strict=True):
+                arrays[f"sample_{j}_{key}"] = a
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

@@ -39,17 +39,21 @@ class CoordinateConfig:
     fit_linear: bool = True
     keep_samples: bool = False
     verbose: int = 0
-    # Hyperpriors of the Bayesian FM (libFM's fixed defaults): Gamma(α0/2, β0/2) on
-    # precisions, N(μ0, 1/(γ0 λ)) on group means.
+    # Hyperpriors of the Bayesian FM (libFM's fixed defaults): Gamma(α0/2, β0/2) on the
+    # group precisions, N(μ0, 1/(γ0 λ)) on group means, Gamma(a0/2, b0/2) on the noise
+    # precision α.
     alpha0: float = 1.0
     beta0: float = 1.0
     gamma0: float = 1.0
     mu0: float = 0.0
+    noise_shape0: float = 1.0
+    noise_rate0: float = 1.0
 
     def prior(self) -> np.ndarray:
         prior = np.empty(K.N_PRIOR, dtype=np.float64)
         prior[K.ALPHA0], prior[K.BETA0] = self.alpha0, self.beta0
         prior[K.GAMMA0], prior[K.MU0] = self.gamma0, self.mu0
+        prior[K.NOISE_SHAPE0], prior[K.NOISE_RATE0] = self.noise_shape0, self.noise_rate0
         prior[K.REG_W0] = self.reg_bias
         prior[K.REG_LINEAR] = self.reg_linear
         prior[K.REG_FACTORS] = self.reg_factors
@@ -158,9 +162,11 @@ def solve(
     unit = np.all(sample_weight == 1.0)
     weights = np.empty(0, dtype=np.float64) if unit else sample_weight
     weight_total = float(sample_weight.sum()) or 1.0
-    Q = np.empty((params.n_factors, n), dtype=np.float64)
+    Q = np.empty((n, params.n_factors), dtype=np.float64)
     e = np.empty(n, dtype=np.float64)
+    t = np.empty(n, dtype=np.float64)
     prior, codes = config.prior(), config.codes()
+    K.prepare_caches(rng, Xr, y, codes, *params.as_tuple(), Q, e, t)
     groups = groups.astype(np.int64)
     link = link or (lambda z: z)
     inverse_link = inverse_link or (lambda z: z)
@@ -172,7 +178,7 @@ def solve(
         t_start = time.perf_counter()
         sse = K.sweep(
             rng, Xr, Xc, y, weights, params.as_tuple(), chain.hyper(), groups,
-            chain.n_groups, prior, codes, Q, e,
+            chain.n_groups, prior, codes, Q, e, t,
         )  # fmt: skip
         mean_loss = 0.5 * sse / weight_total
         if not (np.isfinite(mean_loss) and all(np.isfinite(p).all() for p in params.as_tuple())):
