@@ -61,9 +61,9 @@ class BaseFM(BaseEstimator):
         "solver": [Options(("sgd", "adagrad", "adam", "als", "mcmc"))],
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],
         "max_iter": [Interval(int, 1, None)],
-        "reg_bias": [Interval(float, 0, None)],
-        "reg_linear": [Interval(float, 0, None)],
-        "reg_factors": [Interval(float, 0, None)],
+        "reg_bias": [Interval(float, 0, None), NONE],
+        "reg_linear": [Interval(float, 0, None), NONE],
+        "reg_factors": [Interval(float, 0, None), NONE],
         "init_std": [Interval(float, 0, None)],
         "fit_intercept": [BOOLEAN],
         "fit_linear": [BOOLEAN],
@@ -84,6 +84,8 @@ class BaseFM(BaseEstimator):
 
     # Task hooks -------------------------------------------------------------------------
     _loss: int
+    #: ``(reg_bias, reg_linear, reg_factors)`` used for None, per solver family.
+    _default_regularization: ClassVar[dict[str, tuple[float, float, float]]]
 
     def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
         """Fitted attributes the target determines (``classes_``, ``y_min_`` …).
@@ -191,9 +193,7 @@ class BaseFM(BaseEstimator):
             sample=mcmc,
             n_sweeps=int(self.max_iter),
             n_kept=n_kept,
-            reg_bias=float(self.reg_bias),
-            reg_linear=float(self.reg_linear),
-            reg_factors=float(self.reg_factors),
+            **self._regularization(),
             fit_intercept=bool(self.fit_intercept),
             fit_linear=bool(self.fit_linear),
             keep_samples=bool(self.keep_samples),
@@ -324,9 +324,7 @@ class BaseFM(BaseEstimator):
             loss=self._loss,
             optimizer=sgd_solver.OPTIMIZERS[self.solver],
             learning_rate=float(lr),
-            reg_bias=float(self.reg_bias),
-            reg_linear=float(self.reg_linear),
-            reg_factors=float(self.reg_factors),
+            **self._regularization(),
             fit_intercept=bool(self.fit_intercept),
             fit_linear=bool(self.fit_linear),
             batch_size=int(self.batch_size),
@@ -338,6 +336,20 @@ class BaseFM(BaseEstimator):
             n_threads=_n_threads(self.n_jobs, default=1),
             verbose=int(self.verbose),
         )
+
+    def _regularization(self) -> dict:
+        """``reg_bias/linear/factors`` with None replaced by the solver's default.
+
+        The SGD family regularises lazily, per update (a feature's penalty grows with its
+        frequency); ALS uses fixed strengths on the whole objective, as libFM does, so the
+        two scales differ by about the number of rows per feature. MCMC samples them.
+        """
+        defaults = self._default_regularization["als" if self.solver == "als" else "sgd"]
+        names = ("reg_bias", "reg_linear", "reg_factors")
+        return {
+            name: float(default if getattr(self, name) is None else getattr(self, name))
+            for name, default in zip(names, defaults, strict=True)
+        }
 
     def _set_fitted(self, params: FMParams, state, history: FitHistory, target: dict) -> None:
         for name, value in target.items():

@@ -12,10 +12,8 @@ with
     mean = var · (α Σ_n s_n (θ h_n − e_n) h_n + μ λ)
 
 (``s_n`` are sample weights). MCMC draws θ from it; ALS sets θ to the mean (with α = 1
-and λ = reg · Σ_{n : x_ni ≠ 0} s_n, i.e. the exact minimiser in that coordinate of the
-squared error plus the L2 penalty that lazy SGD regularisation also minimises: a
-parameter is penalised once per (weighted) row its feature occurs in. So ``reg_*`` mean the same
-objective for ALS as for the SGD solvers, and the same defaults apply). After a change Δ
+and λ the fixed L2 strength, as libFM's ``-method als``: the exact minimiser in that
+coordinate of ½ Σ s e² + ½ λ θ²). After a change Δ
 the caches follow in O(nnz of the column): ``e_n += Δ h_n`` and, for factors,
 ``q_nf += Δ x_ni``. One sweep is O(k · nnz).
 
@@ -237,7 +235,7 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
             s = sw[n] if weighted else 1.0
             sum_hh += s
             sum_rh += s * (w0[0] - e[n])
-        lam = 0.0 if sample else prior[REG_W0] * sum_hh  # Σ s: every row has the bias
+        lam = 0.0 if sample else prior[REG_W0]
         mean, var = conditional(sum_hh, sum_rh, a, 0.0, lam)
         if not np.isnan(mean):
             old = np.float64(w0[0])
@@ -255,9 +253,6 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
 
     for i in range(n_features):
         g = groups[i]
-        count = 0.0  # Σ s over the column: the ALS penalty's weight
-        for p in range(cptr[i], cptr[i + 1]):
-            count += sw[crows[p]] if weighted else 1.0
         delta = 0.0
         if fit_linear:
             sum_hh = 0.0
@@ -269,7 +264,7 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
                 s = sw[n] if weighted else 1.0
                 sum_hh += s * h * h
                 sum_rh += s * (wi * h - e[n]) * h
-            lam = lam_w[g] if sample else prior[REG_LINEAR] * count
+            lam = lam_w[g] if sample else prior[REG_LINEAR]
             mu = mu_w[g] if sample else 0.0
             mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
             if not np.isnan(mean):
@@ -280,7 +275,7 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
         )
         for f in range(k):
             v = np.float64(V[i, f])
-            lam = lam_v[g, f] if sample else prior[REG_FACTORS] * count
+            lam = lam_v[g, f] if sample else prior[REG_FACTORS]
             mu = mu_v[g, f] if sample else 0.0
             mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
             delta = 0.0
