@@ -3,18 +3,18 @@
 The reference treats ŷ as a black box: it finds each parameter's ``h = ∂ŷ/∂θ`` and the
 rest ``g`` by evaluating the naive O(n²k) FM at θ = 0 and θ = 1 (ŷ is linear in any one
 parameter), then sets θ to the minimiser of the weighted squared error plus the fixed
-L2 penalty ½ λ θ² (libFM's ALS). The kernel must produce the same parameters, and its caches must equal a fresh
-prediction, after each sweep.
+L2 penalty ½ λ θ² (libFM's ALS). The kernel must produce the same parameters, and its
+caches must equal a fresh prediction, after each sweep.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.reference import kernel_csr, naive_predict, random_csr, random_params
 
 from fmlearn.kernels import coordinate as K
 from fmlearn.solvers.coordinate import ChainState, CoordinateConfig
+from reference import kernel_csr, naive_predict, random_csr, random_params
 
 
 def _reference_als_sweep(X, y, sw, w0, w, V, reg, fit_intercept=True, fit_linear=True):
@@ -60,7 +60,7 @@ def _kernel_sweeps(X, y, sw, params, reg, n_sweeps, *, sample=False, task=K.REGR
     groups = np.zeros(X.shape[1], dtype=np.int64)
     Xr, Xc = kernel_csr(X), kernel_csr(X.tocsc())
     Xc = (Xc[0], Xc[1], Xc[2])
-    K.prepare_caches(rng, Xr, y, config.codes(), *params, Q, e, t)
+    K.prepare_caches(rng, Xr, y, config.codes(), *params, Q, e, t, chain.cut)
     for _ in range(n_sweeps):
         K.sweep(
             rng, Xr, Xc, y, sw, params, chain.hyper(), groups, 1,
