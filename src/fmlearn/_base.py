@@ -103,12 +103,20 @@ class BaseFM(BaseEstimator):
         """``metrics(raw, y_encoded, sample_weight) -> {name: value}``; first is watched."""
         raise NotImplementedError
 
-    def _links(self, target: dict | None = None):
+    def _links(self, target: dict | None = None, chain=None):
         """``(link, inverse)`` between ŷ and the scale MCMC averages on (identity here).
 
-        ``target`` is the fitted-attribute dict during ``fit`` (None: use the fitted model).
+        ``target`` is the fitted-attribute dict during ``fit`` (None: use the fitted model);
+        ``chain`` the chain being sampled (ordinal links read its current cutpoints).
         """
         return None, None
+
+    #: Which likelihood the coordinate solvers use (kernels.coordinate task code).
+    _coordinate_task: ClassVar[int] = coordinate_solver.K.REGRESSION
+
+    def _initial_cutpoints(self, y) -> np.ndarray | None:
+        """Ordinal regression's starting cutpoints (None: not an ordinal model)."""
+        return None
 
     # Fitting ----------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None, eval_set=None, groups=None):
@@ -187,19 +195,19 @@ class BaseFM(BaseEstimator):
         if groups is None:
             groups = np.zeros(X.shape[1], dtype=np.int64)
         n_groups = int(groups.max()) + 1 if groups.size else 1
-        params, chain, history = self._start_chain(X.shape[1], rng, warm, n_groups)
+        params, chain, history = self._start_chain(X.shape[1], rng, warm, n_groups, y)
         config = coordinate_solver.CoordinateConfig(
-            task=coordinate_solver.K.PROBIT if self._loss == 1 else coordinate_solver.K.REGRESSION,
+            task=self._coordinate_task,
             sample=mcmc,
             n_sweeps=int(self.max_iter),
             n_kept=n_kept,
             **self._regularization(),
-            fit_intercept=bool(self.fit_intercept),
+            fit_intercept=bool(self.fit_intercept) and self._initial_cutpoints(y) is None,
             fit_linear=bool(self.fit_linear),
             keep_samples=bool(self.keep_samples),
             verbose=int(self.verbose),
         )
-        link, inverse = self._links(target)
+        link, inverse = self._links(target, chain)
         params, chain, history = coordinate_solver.solve(
             X, y, sw, params, chain, groups, config, rng, evals,
             self._metrics_for(target), history, link, inverse,
@@ -215,7 +223,7 @@ class BaseFM(BaseEstimator):
             self.V_ = mean.V.astype(dtype)
         return self
 
-    def _start_chain(self, n_features, rng, warm, n_groups):
+    def _start_chain(self, n_features, rng, warm, n_groups, y):
         """Initial (or continued) parameters, chain state and history for ALS/MCMC."""
         chain = getattr(self, "_chain", None) if warm else None
         if warm and self.V_.shape != (n_features, self.n_factors):
@@ -238,7 +246,8 @@ class BaseFM(BaseEstimator):
             params = FMParams.initial(n_features, self.n_factors, self.init_std, rng, dtype)
             history = FitHistory()
         if chain is None or self.solver != "mcmc":
-            chain = coordinate_solver.ChainState.fresh(n_groups, self.n_factors)
+            cut = self._initial_cutpoints(y)
+            chain = coordinate_solver.ChainState.fresh(n_groups, self.n_factors, cut)
         else:
             chain = chain.copy()
         return params, chain, history

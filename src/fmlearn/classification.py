@@ -12,6 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from fmlearn._base import COORDINATE_SOLVERS, BaseFM, _online_solver
+from fmlearn.kernels import coordinate
 from fmlearn.kernels.losses import LOGISTIC
 
 
@@ -38,6 +39,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
     """
 
     _loss = LOGISTIC
+    _coordinate_task = coordinate.PROBIT
     _default_regularization: ClassVar[dict] = {"sgd": (0.0, 0.0, 0.03), "als": (0.0, 5.0, 3.0)}
 
     def __init__(
@@ -112,7 +114,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
     def _link_name(self) -> str:
         return "probit" if self.solver in COORDINATE_SOLVERS else "logit"
 
-    def _links(self, target: dict | None = None):
+    def _links(self, target: dict | None = None, chain=None):
         link = (target or {}).get("link_") or getattr(self, "link_", "logit")
         if link == "probit":
             return ndtr, _probit_inverse

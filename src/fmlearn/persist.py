@@ -40,15 +40,20 @@ from fmlearn.solvers.sgd import OptimizerState
 FORMAT_NAME = "fmlearn-model"
 FORMAT_VERSION = 1
 _N_OPTIMIZER_ARRAYS = 6
-_CHAIN_HYPER = ("alpha", "mu_w", "lam_w", "mu_v", "lam_v")
+_CHAIN_HYPER = ("alpha", "mu_w", "lam_w", "mu_v", "lam_v", "cut", "step")
 _PARAM_NAMES = ("w0", "w", "V")
 
 
 def _estimator_classes() -> dict:
     from fmlearn.classification import FMClassifier
+    from fmlearn.ordinal import FMOrdinalRegressor
     from fmlearn.regression import FMRegressor
 
-    return {"FMRegressor": FMRegressor, "FMClassifier": FMClassifier}
+    return {
+        "FMRegressor": FMRegressor,
+        "FMClassifier": FMClassifier,
+        "FMOrdinalRegressor": FMOrdinalRegressor,
+    }
 
 
 def save(estimator, path: str | os.PathLike) -> None:
@@ -89,6 +94,10 @@ def save(estimator, path: str | os.PathLike) -> None:
         for key, a in zip(_PARAM_NAMES, chain.mean.as_tuple(), strict=True):
             arrays[f"chain_mean_{key}"] = a
         arrays["chain_sample_alpha"] = np.asarray(chain.sample_alpha, dtype=np.float64)
+        arrays["chain_mean_cut"] = chain.mean_cut
+        arrays["chain_sample_cut"] = np.asarray(chain.sample_cut, dtype=np.float64).reshape(
+            len(chain.samples), chain.cut.shape[0]
+        )
         for j, sample in enumerate(chain.samples):
             for key, a in zip(_PARAM_NAMES, sample.as_tuple(), strict=True):
                 arrays[f"sample_{j}_{key}"] = a
@@ -234,6 +243,8 @@ def _build(metadata: dict, arrays: dict, path: Path):
         if "classes_" not in arrays or arrays["classes_"].shape != (2,):
             raise corrupt("a classifier needs classes_ with 2 labels")
         estimator.classes_ = arrays["classes_"]
+    elif "classes_" in arrays:
+        estimator.classes_ = arrays["classes_"]
     if "feature_names_in_" in arrays:
         estimator.feature_names_in_ = arrays["feature_names_in_"].astype(object)
     state = [arrays.get(f"optimizer_{j}") for j in range(_N_OPTIMIZER_ARRAYS)]
@@ -273,5 +284,7 @@ def _load_chain(estimator, meta: dict, arrays: dict) -> None:
         mean=params("chain_mean_"),
         samples=samples,
         sample_alpha=list(sample_alpha.tolist()),
+        sample_cut=list(arrays["chain_sample_cut"].reshape(n_samples, hyper[5].shape[0])),
+        mean_cut=arrays["chain_mean_cut"],
     )
     estimator._chain_params = params("chain_")

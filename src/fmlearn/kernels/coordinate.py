@@ -38,13 +38,14 @@ from fmlearn.kernels.predict import row_predict
 # Task codes.
 REGRESSION = 0
 PROBIT = 1
+ORDINAL = 2  # ordered probit: class j when c_{j-1} < z ≤ c_j, z ~ N(ŷ, 1)
 
 # Positions in the float prior vector ``prior``.
 ALPHA0, BETA0, GAMMA0, MU0, NOISE_SHAPE0, NOISE_RATE0, REG_W0, REG_LINEAR, REG_FACTORS = range(9)
 N_PRIOR = 9
 # Positions in the int code vector ``codes``.
-TASK, SAMPLE, FIT_INTERCEPT, FIT_LINEAR = range(4)
-N_CODES = 4
+TASK, SAMPLE, FIT_INTERCEPT, FIT_LINEAR, ADAPT = range(5)
+N_CODES = 5
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -91,6 +92,93 @@ def truncated_normal(rng, mean, positive):
 
 
 @njit(cache=True, nogil=True)
+def _std_normal_between(rng, lo, hi):
+    """A draw from N(0, 1) truncated to (lo, hi), lo < hi (either may be infinite).
+
+    Mirrors the left tail onto the right; on the right, a narrow interval uses uniform
+    proposals (Robert 1995) and a wide one the one-sided sampler, rejecting above ``hi``.
+    Every branch accepts with probability ≥ ~0.3.
+    """
+    if hi <= 0.0:
+        return -_std_normal_between(rng, -hi, -lo)
+    if lo < 0.0:  # the interval holds 0
+        if hi - lo >= 1.0:
+            while True:
+                z = rng.standard_normal()
+                if lo < z < hi:
+                    return z
+        while True:
+            z = lo + (hi - lo) * rng.random()
+            if rng.random() <= math.exp(-0.5 * z * z):
+                return z
+    if hi - lo < 1.0 and lo * (hi - lo) <= 0.7:
+        while True:
+            z = lo + (hi - lo) * rng.random()
+            if rng.random() <= math.exp(0.5 * (lo * lo - z * z)):
+                return z
+    while True:
+        z = _std_normal_above(rng, lo)
+        if z < hi:
+            return z
+
+
+@njit(cache=True, nogil=True)
+def _log_prob_between(lo, hi):
+    """log(Φ(hi) − Φ(lo)) for lo < hi, accurate in both tails."""
+    r = 1.0 / math.sqrt(2.0)
+    if lo > 0.0:  # upper tail: difference of survival functions
+        p = 0.5 * (math.erfc(lo * r) - math.erfc(hi * r))
+    elif hi < 0.0:
+        p = 0.5 * (math.erfc(-hi * r) - math.erfc(-lo * r))
+    else:
+        p = 1.0 - 0.5 * (math.erfc(hi * r) + math.erfc(-lo * r))
+    return math.log(max(p, 1e-300))
+
+
+@njit(cache=True, nogil=True)
+def _class_bounds(cut, c):
+    lo = cut[c - 1] if c > 0 else -np.inf
+    hi = cut[c] if c < cut.shape[0] else np.inf
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def update_cutpoints(rng, y, e, t, cut, step, adapt):
+    """Metropolis–Hastings on each cutpoint with the latent z integrated out (Cowles 1996).
+
+    Drawing c_j given z (Albert & Chib's uniform step) barely moves with many rows; the
+    collapsed likelihood Π Φ(c_y − ŷ) − Φ(c_{y−1} − ŷ) does not have that problem. The
+    prior on ordered cutpoints is flat. ``adapt`` tunes each random-walk step towards an
+    acceptance rate of 0.44 (done only during burn-in, so the kept chain is a valid one).
+    """
+    n_cut = cut.shape[0]
+    for j in range(n_cut):
+        lower = cut[j - 1] if j > 0 else -np.inf
+        upper = cut[j + 1] if j + 1 < n_cut else np.inf
+        proposal = cut[j] + step[j] * rng.standard_normal()
+        accepted = False
+        if lower < proposal < upper:
+            delta = 0.0
+            for n in range(y.shape[0]):
+                c = int(y[n])
+                if c != j and c != j + 1:
+                    continue
+                p = e[n] + t[n]
+                lo, hi = _class_bounds(cut, c)
+                current = _log_prob_between(lo - p, hi - p)
+                if c == j:
+                    hi = proposal
+                else:
+                    lo = proposal
+                delta += _log_prob_between(lo - p, hi - p) - current
+            accepted = math.log(rng.random()) < delta
+            if accepted:
+                cut[j] = proposal
+        if adapt:
+            step[j] *= math.exp(0.2 * ((1.0 if accepted else 0.0) - 0.44))
+
+
+@njit(cache=True, nogil=True)
 def _normal_pdf_over_cdf(z):
     """φ(z) / Φ(z), stable for very negative z (Mills ratio asymptote)."""
     if z < -30.0:
@@ -108,7 +196,7 @@ def probit_latent_mean(mean, positive):
 
 
 @njit(cache=True, nogil=True)
-def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t):
+def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t, cut):
     """Fill ``Q[n, f] = q_f(x_n)``, the targets ``t`` and the residual ``e = ŷ − t``.
 
     Called once per ``fit``; the sweeps then keep the caches current in O(nnz) per
@@ -124,17 +212,24 @@ def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t):
             Q[n, f] = q[f]
         t[n] = y[n]
         e[n] = p - t[n]
-    if codes[TASK] == PROBIT:
-        _update_latent(rng, y, codes, e, t)
+    if codes[TASK] != REGRESSION:
+        _update_latent(rng, y, codes, e, t, cut)
 
 
 @njit(cache=True, nogil=True)
-def _update_latent(rng, y, codes, e, t):
-    """Probit: new latent targets given ŷ = e + t — drawn (MCMC) or expected (ALS/EM)."""
+def _update_latent(rng, y, codes, e, t, cut):
+    """Probit: new latent targets given ŷ = e + t — drawn (MCMC) or expected (ALS/EM).
+
+    Ordinal: drawn within the class's interval (c_{y−1}, c_y].
+    """
     sample = codes[SAMPLE] == 1
+    ordinal = codes[TASK] == ORDINAL
     for n in range(e.shape[0]):
         p = e[n] + t[n]
-        if sample:
+        if ordinal:
+            lo, hi = _class_bounds(cut, int(y[n]))
+            t[n] = p + _std_normal_between(rng, lo - p, hi - p)
+        elif sample:
             t[n] = truncated_normal(rng, p, y[n] > 0.0)
         else:
             t[n] = probit_latent_mean(p, y[n] > 0.0)
@@ -198,25 +293,29 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
     """One pass over w0, every w_i and every v_if; returns Σ s e² after the sweep.
 
     ``Xr``/``Xc`` are the CSR and CSC triplets of the same matrix (CSC gives each
-    feature's rows). ``params = (w0, w, V)`` and ``hyper = (alpha, mu_w, lam_w, mu_v,
-    lam_v)`` (alpha shape (1,), mu_w/lam_w (n_groups,), mu_v/lam_v (n_groups, k)) are
-    updated in place, as are the caches ``Q`` (n_rows × k), ``e`` and ``t`` (n_rows) from
-    :func:`prepare_caches`.
+    feature's rows). Updated in place: ``params = (w0, w, V)``; ``hyper = (alpha, mu_w,
+    lam_w, mu_v, lam_v, cut, step)`` — the noise precision (1,), the group means and
+    precisions of w (n_groups,) and of V (n_groups, k), and for ordinal regression the
+    cutpoints and their MH step sizes (n_classes − 1,); the caches ``Q`` (n_rows × k),
+    ``e`` and ``t`` (n_rows) from :func:`prepare_caches`.
 
-    Order: latent targets (probit), noise precision α, w0, the group hyper-parameters of
-    w and of every factor column, then feature by feature w_i, v_i1 … v_ik. Any order of
-    full conditionals is a valid Gibbs sweep; feature-major order keeps a feature's rows
-    of ``Q`` and ``e`` in cache for its k + 1 updates.
+    Order: cutpoints (ordinal), latent targets (probit, ordinal), noise precision α, w0,
+    the group hyper-parameters of w and of every factor column, then feature by feature
+    w_i, v_i1 … v_ik. Any order of full conditionals is a valid Gibbs sweep;
+    feature-major order keeps a feature's rows of ``Q`` and ``e`` in cache for its k + 1
+    updates.
     """
     w0, w, V = params
-    alpha, mu_w, lam_w, mu_v, lam_v = hyper
+    alpha, mu_w, lam_w, mu_v, lam_v, cut, step = hyper
     cptr, crows, cdata = Xc
     sample = codes[SAMPLE] == 1
     weighted = sw.shape[0] > 0
     n_rows = e.shape[0]
     n_features, k = V.shape
-    if codes[TASK] == PROBIT:
-        _update_latent(rng, y, codes, e, t)
+    if codes[TASK] == ORDINAL and sample:
+        update_cutpoints(rng, y, e, t, cut, step, codes[ADAPT] == 1)
+    if codes[TASK] != REGRESSION:
+        _update_latent(rng, y, codes, e, t, cut)
 
     if sample and codes[TASK] == REGRESSION:  # noise precision α | e
         shape = prior[NOISE_SHAPE0]

@@ -65,6 +65,7 @@ class CoordinateConfig:
         codes[K.SAMPLE] = int(self.sample)
         codes[K.FIT_INTERCEPT] = int(self.fit_intercept)
         codes[K.FIT_LINEAR] = int(self.fit_linear)
+        codes[K.ADAPT] = 0
         return codes
 
 
@@ -81,19 +82,26 @@ class ChainState:
     lam_w: np.ndarray
     mu_v: np.ndarray  # (n_groups, k)
     lam_v: np.ndarray
+    cut: np.ndarray  # ordinal cutpoints (n_classes − 1,); empty otherwise
+    step: np.ndarray  # their Metropolis–Hastings step sizes
     n_averaged: int = 0
     mean: FMParams | None = None
     samples: list[FMParams] = field(default_factory=list)
     sample_alpha: list[float] = field(default_factory=list)  # noise precision per kept sample
+    sample_cut: list[np.ndarray] = field(default_factory=list)  # cutpoints per kept sample
+    mean_cut: np.ndarray | None = None  # running mean of the cutpoints
 
     @classmethod
-    def fresh(cls, n_groups: int, n_factors: int) -> ChainState:
+    def fresh(cls, n_groups: int, n_factors: int, cut: np.ndarray | None = None) -> ChainState:
+        cut = np.zeros(0) if cut is None else np.asarray(cut, dtype=np.float64)
         return cls(
             np.ones(1),
             np.zeros(n_groups),
             np.ones(n_groups),
             np.zeros((n_groups, n_factors)),
             np.ones((n_groups, n_factors)),
+            cut.copy(),
+            np.full(cut.shape, 0.05),
         )
 
     @property
@@ -101,7 +109,7 @@ class ChainState:
         return self.mu_w.shape[0]
 
     def hyper(self) -> tuple:
-        return (self.alpha, self.mu_w, self.lam_w, self.mu_v, self.lam_v)
+        return (self.alpha, self.mu_w, self.lam_w, self.mu_v, self.lam_v, self.cut, self.step)
 
     def copy(self) -> ChainState:
         return ChainState(
@@ -110,6 +118,8 @@ class ChainState:
             mean=None if self.mean is None else self.mean.copy(),
             samples=[s.copy() for s in self.samples],
             sample_alpha=list(self.sample_alpha),
+            sample_cut=[c.copy() for c in self.sample_cut],
+            mean_cut=None if self.mean_cut is None else self.mean_cut.copy(),
         )
 
     def add_sample(self, params: FMParams, keep: bool) -> None:
@@ -118,11 +128,14 @@ class ChainState:
         self.sample_alpha.append(float(self.alpha[0]))
         if self.mean is None:
             self.mean = FMParams(*(p.astype(np.float64) for p in params.as_tuple()))
+            self.mean_cut = self.cut.copy()
         else:
             for m, p in zip(self.mean.as_tuple(), params.as_tuple(), strict=True):
                 m += (p - m) / self.n_averaged
+            self.mean_cut += (self.cut - self.mean_cut) / self.n_averaged
         if keep:
             self.samples.append(params.copy())
+            self.sample_cut.append(self.cut.copy())
 
 
 MetricsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], dict]
@@ -166,7 +179,7 @@ def solve(
     e = np.empty(n, dtype=np.float64)
     t = np.empty(n, dtype=np.float64)
     prior, codes = config.prior(), config.codes()
-    K.prepare_caches(rng, Xr, y, codes, *params.as_tuple(), Q, e, t)
+    K.prepare_caches(rng, Xr, y, codes, *params.as_tuple(), Q, e, t, chain.cut)
     groups = groups.astype(np.int64)
     link = link or (lambda z: z)
     inverse_link = inverse_link or (lambda z: z)
@@ -176,6 +189,9 @@ def solve(
     last = first + config.n_sweeps - 1
     for sweep in range(first, last + 1):
         t_start = time.perf_counter()
+        keep = config.sample and sweep > last - config.n_kept
+        # ordinal cutpoint steps adapt during burn-in only, so the kept chain is Markov
+        codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
         sse = K.sweep(
             rng, Xr, Xc, y, weights, params.as_tuple(), chain.hyper(), groups,
             chain.n_groups, prior, codes, Q, e, t,
@@ -187,7 +203,6 @@ def solve(
                 "Try stronger regularisation or scaled features. The estimator was left "
                 "unchanged."
             )
-        keep = config.sample and sweep > last - config.n_kept
         if keep:
             chain.add_sample(params, config.keep_samples)
         scores = {}
