@@ -1,10 +1,11 @@
 """fmlearn: Factorization Machines with numba kernels and scikit-learn estimators."""
 
 from fmlearn.classification import FMClassifier
+from fmlearn.io.encoder import FMEncoder
 from fmlearn.ordinal import FMOrdinalRegressor
 from fmlearn.persist import load
 from fmlearn.regression import FMRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["FMClassifier", "FMOrdinalRegressor", "FMRegressor", "__version__", "load"]
+__all__ = ["FMClassifier", "FMEncoder", "FMOrdinalRegressor", "FMRegressor", "__version__", "load"]

@@ -94,9 +94,27 @@ class _RandomState:
         return "an int >= 0, a numpy RandomState or Generator, or None"
 
 
+class _Sequence:
+    def accepts(self, value) -> bool:
+        return isinstance(value, list | tuple)
+
+    def describe(self) -> str:
+        return "a list"
+
+
+class _String:
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value != ""
+
+    def describe(self) -> str:
+        return "a non-empty str"
+
+
 BOOLEAN = _Boolean()
 NONE = _NoneValue()
 RANDOM_STATE = _RandomState()
+SEQUENCE = _Sequence()
+STRING = _String()
 
 
 def validate_params(estimator, constraints: dict[str, list]) -> None:

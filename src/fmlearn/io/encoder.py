@@ -1,0 +1,325 @@
+"""FMEncoder: a DataFrame of mixed columns → the sparse design matrix an FM needs.
+
+FMs want one-hot ids, normalised sets and a few numbers side by side in one sparse
+matrix, plus the column each feature came from (MCMC's hyperprior ``groups``, a
+field-aware FM's fields). Writing that by hand is where users lose time and make
+mistakes (unknown ids at predict time, categories in a different order in the test set);
+this transformer learns the layout once in ``fit`` and applies it in ``transform``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from fmlearn._validation import (
+    BOOLEAN,
+    NONE,
+    SEQUENCE,
+    STRING,
+    Interval,
+    Options,
+    validate_params,
+)
+
+_HASH_KEY = "fmlearn-encoder!"  # 16 bytes: pandas' SipHash key, fixed so hashes are stable
+
+
+@dataclass
+class _Column:
+    """How one input column becomes output features (learned in ``fit``)."""
+
+    name: str
+    kind: str  # "categorical", "multi", "numeric", "binned", "hashed"
+    offset: int = 0
+    width: int = 0
+    categories: np.ndarray | None = None  # categorical / multi: known values, sorted
+    other: bool = False  # an "other" bucket at the end of the block
+    mean: float = 0.0
+    scale: float = 1.0
+    edges: np.ndarray | None = None  # binned: inner bin edges
+    names: list[str] = field(default_factory=list)
+
+
+class FMEncoder(TransformerMixin, BaseEstimator):
+    """Encode a pandas (or polars) DataFrame as a sparse CSR design matrix for an FM.
+
+    Each input column becomes a block of output features:
+
+    * categorical columns (strings, categories, booleans, and integer ids listed in
+      ``categorical``) → one-hot; categories seen fewer than ``min_frequency`` times in
+      ``fit`` are dropped (or go to the "other" bucket);
+    * multi-valued columns (lists/tuples, or strings split on ``separator`` such as
+      ``"Action|Comedy"``; listed in ``multi_valued``) → one feature per value, weights
+      normalised to sum 1 per row (libFM's convention for sets);
+    * numeric columns → kept (``numeric="passthrough"``), standardised
+      (``"standardize"``, with the ``fit`` mean and std) or one-hot binned by ``fit``
+      quantiles (``"bin"``, ``n_bins`` bins);
+    * with ``hashing=True`` categorical columns are hashed instead of enumerated (for
+      very high cardinality: CTR ids): each hashed column gets its own block of
+      ``n_features // n_hashed_columns`` buckets, so blocks never collide and each
+      feature still has one field. Hashes use a fixed SipHash key: stable across
+      processes and machines (Python's ``hash`` is not).
+
+    Unknown categories at ``transform`` time (and missing values) produce no feature for
+    that column — the row keeps its other features, which is what an FM does with an id
+    it has no vector for — or, with ``handle_unknown="other"``, the column's "other"
+    feature (which also collects the categories dropped by ``min_frequency``).
+
+    Attributes
+    ----------
+    groups_, fields_ : ndarray of int, shape (n_features_out,)
+        The input column (0, 1, …) each output feature comes from: pass ``groups_`` to
+        ``FMRegressor(solver="mcmc").fit(..., groups=...)``; a field-aware FM uses
+        ``fields_``.
+    feature_names_in_ : ndarray of str
+    n_features_out_ : int
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "categorical": [SEQUENCE, NONE],
+        "multi_valued": [SEQUENCE, NONE],
+        "separator": [STRING],
+        "numeric": [Options(("passthrough", "standardize", "bin"))],
+        "n_bins": [Interval(int, 2, None)],
+        "min_frequency": [Interval(int, 1, None)],
+        "handle_unknown": [Options(("ignore", "other"))],
+        "hashing": [BOOLEAN],
+        "n_features": [Interval(int, 1, None)],
+        "dtype": [Options(("float64", "float32", np.float64, np.float32))],
+    }
+
+    def __init__(
+        self,
+        *,
+        categorical: list | None = None,
+        multi_valued: list | None = None,
+        separator: str = "|",
+        numeric: str = "passthrough",
+        n_bins: int = 10,
+        min_frequency: int = 1,
+        handle_unknown: str = "ignore",
+        hashing: bool = False,
+        n_features: int = 2**20,
+        dtype="float64",
+    ):
+        self.categorical = categorical
+        self.multi_valued = multi_valued
+        self.separator = separator
+        self.numeric = numeric
+        self.n_bins = n_bins
+        self.min_frequency = min_frequency
+        self.handle_unknown = handle_unknown
+        self.hashing = hashing
+        self.n_features = n_features
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Learn each column's kind, categories, statistics and place in the output."""
+        validate_params(self, self._parameter_constraints)
+        frame = _as_pandas(X)
+        names = [str(c) for c in frame.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"FMEncoder needs unique column names; got {names}.")
+        for option, listed in (
+            ("categorical", self.categorical),
+            ("multi_valued", self.multi_valued),
+        ):
+            missing = sorted(set(map(str, listed or ())) - set(names))
+            if missing:
+                raise ValueError(f"{option} names columns {missing} that X does not have.")
+        kinds = [self._kind(frame[c], str(c)) for c in frame.columns]
+        n_hashed = sum(kind == "hashed" for kind in kinds)
+        columns, offset = [], 0
+        for column, kind in zip(frame.columns, kinds, strict=True):
+            spec = self._learn_column(frame[column], str(column), kind, n_hashed)
+            spec.offset = offset
+            offset += spec.width
+            columns.append(spec)
+        self.columns_ = columns
+        self.feature_names_in_ = np.array(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.n_features_out_ = offset
+        self.groups_ = np.repeat(np.arange(len(columns)), [c.width for c in columns])
+        self.fields_ = self.groups_.copy()
+        return self
+
+    def _kind(self, series, name: str) -> str:
+        pd = _pandas()
+        if name in map(str, self.multi_valued or ()):
+            return "multi"
+        categorical = name in map(str, self.categorical or ()) or not (
+            pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        )
+        if categorical:
+            if series.map(lambda v: isinstance(v, list | tuple | set)).any():
+                return "multi"
+            return "hashed" if self.hashing else "categorical"
+        return "binned" if self.numeric == "bin" else "numeric"
+
+    def _learn_column(self, series, name: str, kind: str, n_hashed: int) -> _Column:
+        spec = _Column(name, kind)
+        if kind == "hashed":
+            spec.width = max(1, self.n_features // max(n_hashed, 1))
+            spec.names = [f"{name}#{b}" for b in range(spec.width)]
+        elif kind in ("categorical", "multi"):
+            values = _explode(series, self.separator) if kind == "multi" else series.dropna()
+            counts = values.astype(str).value_counts()
+            keep = counts[counts >= self.min_frequency].index
+            spec.categories = np.array(sorted(keep), dtype=object)
+            spec.other = self.handle_unknown == "other"
+            spec.width = len(spec.categories) + int(spec.other)
+            spec.names = [f"{name}={c}" for c in spec.categories]
+            if spec.other:
+                spec.names.append(f"{name}=<other>")
+        else:
+            numbers = _numeric(series, name)
+            finite = numbers[np.isfinite(numbers)]
+            if finite.size == 0:
+                raise ValueError(f"Column {name!r} has no finite values to learn from.")
+            if kind == "binned":
+                quantiles = np.quantile(finite, np.linspace(0, 1, self.n_bins + 1)[1:-1])
+                spec.edges = np.unique(quantiles)
+                spec.width = spec.edges.size + 1
+                spec.names = [f"{name}:bin{b}" for b in range(spec.width)]
+            else:
+                if self.numeric == "standardize":
+                    spec.mean = float(finite.mean())
+                    spec.scale = float(finite.std()) or 1.0
+                spec.width = 1
+                spec.names = [name]
+        return spec
+
+    # ------------------------------------------------------------------------- transform
+    def transform(self, X) -> sp.csr_matrix:
+        """The CSR design matrix: ``n_features_out_`` columns, in ``fit``'s layout."""
+        check_is_fitted(self, "columns_")
+        frame = _as_pandas(X)
+        names = [str(c) for c in frame.columns]
+        missing = [c.name for c in self.columns_ if c.name not in names]
+        if missing:
+            raise ValueError(f"X is missing the columns {missing} seen in fit.")
+        lookup = dict(zip(names, frame.columns, strict=True))
+        n = len(frame)
+        rows, cols, vals = [], [], []
+        for spec in self.columns_:
+            r, c, v = self._encode_column(frame[lookup[spec.name]], spec, n)
+            rows.append(r)
+            cols.append(c + spec.offset)
+            vals.append(v)
+        dtype = np.dtype(self.dtype)
+        X_out = sp.csr_matrix(
+            (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n, self.n_features_out_),
+        )
+        X_out.sum_duplicates()
+        X_out.sort_indices()
+        return X_out
+
+    def _encode_column(self, series, spec: _Column, n: int):
+        pd = _pandas()
+        if spec.kind == "hashed":
+            present = series.notna().to_numpy()
+            text = series[present].astype(str).to_numpy(dtype=object)
+            hashed = pd.util.hash_array(text, hash_key=_HASH_KEY, categorize=True)
+            col = (hashed % np.uint64(spec.width)).astype(np.int64)
+            return np.flatnonzero(present), col, np.ones(col.size)
+        if spec.kind == "categorical":
+            present = series.notna().to_numpy()
+            codes = np.full(n, -1, dtype=np.int64)
+            codes[present] = pd.Index(spec.categories).get_indexer(series[present].astype(str))
+            return self._known_or_other(codes, present, spec)
+        if spec.kind == "multi":
+            values = _explode(series, self.separator)
+            row = values.index.to_numpy()
+            codes = pd.Index(spec.categories).get_indexer(values.astype(str))
+            row, col = self._known_or_other_multi(row, codes.astype(np.int64), spec)
+            size = np.bincount(row, minlength=n)
+            return row, col, 1.0 / size[row]
+        numbers = _numeric(series, spec.name)
+        present = np.isfinite(numbers)
+        row = np.flatnonzero(present)
+        if spec.kind == "binned":
+            col = np.searchsorted(spec.edges, numbers[present], side="right")
+            return row, col, np.ones(row.size)
+        value = (numbers[present] - spec.mean) / spec.scale
+        nonzero = value != 0
+        return row[nonzero], np.zeros(nonzero.sum(), dtype=np.int64), value[nonzero]
+
+    def _known_or_other(self, codes, present, spec):
+        rows = np.arange(codes.size)
+        unknown = (codes < 0) & present
+        if spec.other:
+            codes = np.where(unknown, spec.width - 1, codes)
+        keep = codes >= 0
+        return rows[keep], codes[keep], np.ones(keep.sum())
+
+    def _known_or_other_multi(self, row, codes, spec):
+        if spec.other:
+            codes = np.where(codes < 0, spec.width - 1, codes)
+        keep = codes >= 0
+        return row[keep], codes[keep]
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "columns_")
+        return np.array([name for c in self.columns_ for name in c.names], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def _pandas():
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("FMEncoder needs pandas: pip install 'fmlearn[pandas]'.") from None
+    return pandas
+
+
+def _as_pandas(X):
+    """A pandas DataFrame with a 0…n−1 index (polars frames are converted column-wise)."""
+    pd = _pandas()
+    if isinstance(X, pd.DataFrame):
+        return X.reset_index(drop=True)
+    module = type(X).__module__.split(".")[0]
+    if module == "polars":
+        return pd.DataFrame({name: X[name].to_list() for name in X.columns})
+    raise TypeError(
+        f"FMEncoder expects a pandas or polars DataFrame; got {type(X).__name__}. "
+        "Wrap arrays in pandas.DataFrame(…, columns=[…])."
+    )
+
+
+def _explode(series, separator: str):
+    """One entry per (row, value) of a multi-valued column; the index is the row."""
+
+    def split(v):
+        if isinstance(v, list | tuple | set | np.ndarray):
+            return [str(x) for x in v]
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return []
+        return [part for part in str(v).split(separator) if part != ""]
+
+    return series.map(split).explode().dropna()
+
+
+def _numeric(series, name: str) -> np.ndarray:
+    try:
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(f"Column {name!r} is not numeric; list it in categorical.") from None
+    if np.isinf(numbers).any():
+        raise ValueError(f"Column {name!r} contains infinity.")
+    return numbers
