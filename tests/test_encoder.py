@@ -132,7 +132,8 @@ def test_pipeline_with_mcmc_groups():
 def test_polars_input(frame):
     pl = pytest.importorskip("polars")
     enc = FMEncoder(categorical=["user"], multi_valued=["genres"]).fit(frame)
-    polars_frame = pl.DataFrame(frame.to_dict(orient="list"))
+    columns = frame.astype(object).where(frame.notna(), None).to_dict(orient="list")
+    polars_frame = pl.DataFrame(columns, strict=False)
     np.testing.assert_array_equal(
         enc.transform(polars_frame).toarray(), enc.transform(frame).toarray()
     )
