@@ -17,9 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from fmlearn._params import FitHistory, FMParams
+from fmlearn._progress import Progress
 from fmlearn._validation import csr_arrays
 from fmlearn.kernels import coordinate as K
-from fmlearn.solvers.sgd import DivergenceError, EvalSet, _print_progress, decision_values
+from fmlearn.solvers.sgd import DivergenceError, EvalSet, decision_values
 
 __all__ = ["ChainState", "CoordinateConfig", "solve"]
 
@@ -187,39 +188,44 @@ def solve(
     n_avg_eval = 0
     first = len(history) + 1
     last = first + config.n_sweeps - 1
-    for sweep in range(first, last + 1):
-        t_start = time.perf_counter()
-        keep = config.sample and sweep > last - config.n_kept
-        # ordinal cutpoint steps adapt during burn-in only, so the kept chain is Markov
-        codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
-        sse = K.sweep(
-            rng, Xr, Xc, y, weights, params.as_tuple(), chain.hyper(), groups,
-            chain.n_groups, prior, codes, Q, e, t,
-        )  # fmt: skip
-        mean_loss = 0.5 * sse / weight_total
-        if not (np.isfinite(mean_loss) and all(np.isfinite(p).all() for p in params.as_tuple())):
-            raise DivergenceError(
-                f"Training diverged at sweep {sweep}: the parameters became NaN or infinite. "
-                "Try stronger regularisation or scaled features. The estimator was left "
-                "unchanged."
-            )
-        if keep:
-            chain.add_sample(params, config.keep_samples)
-        scores = {}
-        if eval_sets:
+    progress = Progress(first, last, enabled=bool(config.verbose), unit="sweep")
+    try:
+        for sweep in range(first, last + 1):
+            t_start = time.perf_counter()
+            keep = config.sample and sweep > last - config.n_kept
+            # ordinal cutpoint steps adapt during burn-in only, so the kept chain is Markov
+            codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
+            sse = K.sweep(
+                rng, Xr, Xc, y, weights, params.as_tuple(), chain.hyper(), groups,
+                chain.n_groups, prior, codes, Q, e, t,
+            )  # fmt: skip
+            mean_loss = 0.5 * sse / weight_total
+            if not (
+                np.isfinite(mean_loss) and all(np.isfinite(p).all() for p in params.as_tuple())
+            ):
+                raise DivergenceError(
+                    f"Training diverged at sweep {sweep}: the parameters became NaN or infinite. "
+                    "Try stronger regularisation or scaled features. The estimator was left "
+                    "unchanged."
+                )
             if keep:
-                n_avg_eval += 1
-            for j, es in enumerate(eval_sets):
-                current = link(decision_values(es.X, params))
+                chain.add_sample(params, config.keep_samples)
+            scores = {}
+            if eval_sets:
                 if keep:
-                    averages[j] += (current - averages[j]) / n_avg_eval
-                    current = averages[j]
-                raw = inverse_link(current)
-                suffix = "" if j == 0 else f"_{j}"
-                for name, value in metrics_fn(raw, es.y, es.sample_weight).items():
-                    scores[name + suffix] = value
-        seconds = time.perf_counter() - t_start
-        history.append(sweep, mean_loss, seconds, scores)
-        if config.verbose:
-            _print_progress(sweep, last, mean_loss, scores, seconds)
+                    n_avg_eval += 1
+                for j, es in enumerate(eval_sets):
+                    current = link(decision_values(es.X, params))
+                    if keep:
+                        averages[j] += (current - averages[j]) / n_avg_eval
+                        current = averages[j]
+                    raw = inverse_link(current)
+                    suffix = "" if j == 0 else f"_{j}"
+                    for name, value in metrics_fn(raw, es.y, es.sample_weight).items():
+                        scores[name + suffix] = value
+            seconds = time.perf_counter() - t_start
+            history.append(sweep, mean_loss, seconds, scores)
+            progress.update(sweep, mean_loss, scores, seconds)
+    finally:
+        progress.close()
     return params, chain, history

@@ -7,7 +7,6 @@ a fit whose loss became NaN or infinite.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fmlearn._params import FitHistory, FMParams
+from fmlearn._progress import Progress
 from fmlearn._validation import csr_arrays
 from fmlearn.kernels import sgd as K
 from fmlearn.kernels.predict import predict_csr
@@ -181,40 +181,37 @@ def solve(
     updates_per_epoch = -(-n // config.batch_size)
     best, best_params, best_state, stale = np.inf, None, None, 0
     first_epoch = len(history) + 1
-    for epoch in range(first_epoch, first_epoch + config.max_epochs):
-        t_start = time.perf_counter()
-        order = rng.permutation(n).astype(np.int64) if config.shuffle else identity
-        args = (Xk, y, weights, order, params.as_tuple(), state.arrays, hp, codes)
-        if n_chunks == 1:
-            total = K.sgd_epoch(*args, state.n_updates, config.batch_size)
-        else:
-            total = K.sgd_epoch_hogwild(*args, state.n_updates, config.batch_size, n_chunks)
-        state.n_updates += updates_per_epoch
-        mean_loss = total / weight_total
-        _check_finite(epoch, mean_loss, params, config)
-        scores = _evaluate(eval_sets, params, metrics_fn) if eval_sets else {}
-        seconds = time.perf_counter() - t_start
-        history.append(epoch, mean_loss, seconds, scores)
-        if config.verbose:
-            _print_progress(epoch, first_epoch + config.max_epochs - 1, mean_loss, scores, seconds)
-        watched = next(iter(scores.values())) if config.monitor_valid else mean_loss
-        if config.monitor_valid or config.tol is not None:
-            tol = config.tol or 0.0
-            if watched < best - tol:
-                best, stale = watched, 0
-                if config.monitor_valid:
-                    best_params, best_state = params.copy(), state.copy()
+    last_epoch = first_epoch + config.max_epochs - 1
+    progress = Progress(first_epoch, last_epoch, enabled=bool(config.verbose))
+    try:
+        for epoch in range(first_epoch, first_epoch + config.max_epochs):
+            t_start = time.perf_counter()
+            order = rng.permutation(n).astype(np.int64) if config.shuffle else identity
+            args = (Xk, y, weights, order, params.as_tuple(), state.arrays, hp, codes)
+            if n_chunks == 1:
+                total = K.sgd_epoch(*args, state.n_updates, config.batch_size)
             else:
-                stale += 1
-                if stale >= config.n_iter_no_change:
-                    break
+                total = K.sgd_epoch_hogwild(*args, state.n_updates, config.batch_size, n_chunks)
+            state.n_updates += updates_per_epoch
+            mean_loss = total / weight_total
+            _check_finite(epoch, mean_loss, params, config)
+            scores = _evaluate(eval_sets, params, metrics_fn) if eval_sets else {}
+            seconds = time.perf_counter() - t_start
+            history.append(epoch, mean_loss, seconds, scores)
+            progress.update(epoch, mean_loss, scores, seconds)
+            watched = next(iter(scores.values())) if config.monitor_valid else mean_loss
+            if config.monitor_valid or config.tol is not None:
+                tol = config.tol or 0.0
+                if watched < best - tol:
+                    best, stale = watched, 0
+                    if config.monitor_valid:
+                        best_params, best_state = params.copy(), state.copy()
+                else:
+                    stale += 1
+                    if stale >= config.n_iter_no_change:
+                        break
+    finally:
+        progress.close()
     if best_params is not None:
         params, state = best_params, best_state
     return params, state, history
-
-
-def _print_progress(epoch, last, loss, scores, seconds) -> None:
-    parts = [f"epoch {epoch:>4d}/{last}", f"train_loss {loss:.5f}"]
-    parts += [f"valid_{name} {value:.5f}" for name, value in scores.items()]
-    parts.append(f"{seconds:.3f}s")
-    print("  ".join(parts), file=sys.stdout, flush=True)

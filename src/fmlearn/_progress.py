@@ -1,0 +1,54 @@
+"""Progress of a fit: a live bar on a terminal, one plain line per epoch elsewhere.
+
+Solvers report each epoch or sweep here and never print themselves, so the Python API
+(``verbose=1``) and the command line show the same thing. On a terminal the bar is
+tqdm's (one well-kept library, already a dependency of most data stacks); when output is
+redirected to a file or a notebook log, bars turn into unreadable carriage returns, so
+the same information is written as one line per epoch instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+class Progress:
+    """Report epochs ``first … last``; ``enabled=False`` makes every call a no-op."""
+
+    def __init__(self, first: int, last: int, *, enabled: bool, unit: str = "epoch", stream=None):
+        self.first, self.last, self.unit = first, last, unit
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stdout
+        self._bar = None
+        if enabled and _is_terminal(self.stream):
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=last - first + 1, unit=unit, file=self.stream, dynamic_ncols=True
+            )
+
+    def update(self, epoch: int, train_loss: float, scores: dict, seconds: float) -> None:
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            postfix = {"loss": f"{train_loss:.5f}"}
+            postfix.update({name: f"{value:.5f}" for name, value in scores.items()})
+            self._bar.set_postfix(postfix, refresh=False)
+            self._bar.update(1)
+            return
+        parts = [f"{self.unit} {epoch:>4d}/{self.last}", f"train_loss {train_loss:.5f}"]
+        parts += [f"valid_{name} {value:.5f}" for name, value in scores.items()]
+        parts.append(f"{seconds:.3f}s")
+        print("  ".join(parts), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
