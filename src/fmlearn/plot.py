@@ -1,0 +1,71 @@
+"""Learning curves from ``history_`` (needs the optional ``plot`` extra: matplotlib).
+
+``history_`` is the one record of training, so the curve a user draws, the one the CLI
+saves with ``--plot`` and the numbers in ``history_`` can never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fmlearn._params import FitHistory
+
+
+def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: str | None = None):
+    """Draw training loss and validation metrics per epoch/sweep; returns the Axes.
+
+    ``model`` is a fitted estimator (or its ``history_``). The training loss goes on the
+    left axis; validation metrics (all of them, or ``metrics``) on a right axis of their
+    own, since their scales differ (RMSE vs ½·MSE, AUC vs log-loss).
+    """
+    plt = _pyplot()
+    history = model if isinstance(model, FitHistory) else getattr(model, "history_", None)
+    if history is None or len(history) == 0:
+        raise ValueError("learning_curve needs a fitted model (its history_ is empty).")
+    solver = getattr(model, "solver", None)
+    unit = "sweep" if solver in ("als", "mcmc") else "epoch"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    ax.plot(history.epoch, history.train_loss, color="tab:blue", marker=".", label="train loss")
+    ax.set_xlabel(unit)
+    ax.set_ylabel("training loss", color="tab:blue")
+    ax.grid(True, alpha=0.3)
+    names = [m for m in history.valid if metrics is None or m in metrics]
+    unknown = sorted(set(metrics or ()) - set(history.valid))
+    if unknown:
+        raise ValueError(f"history_ has no metrics {unknown}; it has {sorted(history.valid)}.")
+    handles, labels = ax.get_legend_handles_labels()
+    if names:
+        right = ax.twinx()
+        colors = ["tab:orange", "tab:green", "tab:red", "tab:purple"]
+        for j, name in enumerate(names):
+            right.plot(
+                history.epoch, history.valid[name], color=colors[j % len(colors)],
+                marker=".", label=f"validation {name}",
+            )  # fmt: skip
+        right.set_ylabel("validation " + ", ".join(names))
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    ax.legend(handles, labels, loc="upper right", frameon=False)
+    if title is None and model is not history:
+        title = f"{type(model).__name__}(solver={solver!r})" if solver else type(model).__name__
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_learning_curve(model, path: str | os.PathLike, **kwargs) -> None:
+    """Draw :func:`learning_curve` into a new figure and save it (PNG, SVG, PDF …)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    learning_curve(model, ax, **kwargs)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt  # headless machines fall back to Agg by themselves
+    except ImportError:
+        raise ImportError("Plotting needs matplotlib: pip install 'fmlearn[plot]'.") from None
+    return plt
