@@ -9,6 +9,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+FRAPPE = Path(__file__).resolve().parents[2] / "shared" / "data" / "frappe" / "Mobile_Frappe.zip"
 
 
 def _load(name: str):
@@ -24,3 +25,13 @@ def test_movielens_pipeline_side_information_helps():
     results = dict((label, rmse) for label, rmse, _ in _load("movielens_pipeline").run(ML100K, 30))
     assert results["ids + side information"] < results["ids only"] - 0.01
     assert results["ids + side information"] < 0.93
+
+
+@pytest.mark.skipif(not FRAPPE.exists(), reason="../shared/data/frappe absent")
+def test_frappe_grid_search_fm_beats_logistic_regression():
+    pytest.importorskip("pandas")
+    result = _load("frappe_grid_search").run(40_000, 8)
+    fm_auc, _ = result["fm"]
+    lr_auc, _ = result["logistic regression"]
+    assert fm_auc > lr_auc + 0.01  # the pairwise (user × item × context) terms matter
+    assert set(result["best_params"]) == {"fmclassifier__n_factors", "fmclassifier__reg_factors"}
