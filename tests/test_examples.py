@@ -35,3 +35,13 @@ def test_frappe_grid_search_fm_beats_logistic_regression():
     lr_auc, _ = result["logistic regression"]
     assert fm_auc > lr_auc + 0.01  # the pairwise (user × item × context) terms matter
     assert set(result["best_params"]) == {"fmclassifier__n_factors", "fmclassifier__reg_factors"}
+
+
+@pytest.mark.skipif(not FRAPPE.exists(), reason="../shared/data/frappe absent")
+def test_top_n_recommendation_lists_unseen_apps_best_first():
+    pytest.importorskip("pandas")
+    result = _load("top_n_recommendation").run(20_000, n=5)
+    for ranked in result["lists"].values():
+        scores = [p for _, p in ranked]
+        assert len(ranked) == 5 and scores == sorted(scores, reverse=True)
+        assert all(0 < p < 1 for p in scores)
