@@ -1,23 +1,261 @@
 """The ``fmlearn`` command line: a thin layer over the Python API.
 
 Built on argparse: it ships with Python (no dependency for a console script), gives
-``--help`` for every subcommand and exit code 2 on usage errors.
+``--help`` for every subcommand with its defaults, and — unlike click or typer — accepts
+libFM's single-dash long flags (``-task r -train f``), so ``fmlearn libfm`` can take a
+libFM command line unchanged.
+
+Exit codes: 0 success, 2 usage error (bad option or value), 1 data error (a message
+naming the file and line). A user never sees a traceback unless they pass ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("libfm", "libsvm", "libffm", "csv")
+_SUFFIXES = {
+    ".libfm": "libfm", ".fm": "libfm", ".libsvm": "libsvm", ".svm": "libsvm",
+    ".svmlight": "libsvm", ".libffm": "libffm", ".ffm": "libffm", ".csv": "csv",
+}  # fmt: skip
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing (exit code 2)."""
+
+
+# ------------------------------------------------------------------------------- data
+def guess_format(path: str | Path, given: str | None) -> str:
+    """``given``, or the format named by the file's extension (``.gz`` etc. ignored)."""
+    if given:
+        return given
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise UsageError(
+        f"cannot tell the format of {path} from its name; pass --format ({', '.join(FORMATS)})."
+    )
+
+
+def read_data(path: str, fmt: str | None, n_features: int | None = None):
+    """``(X, y)`` from a libFM / libSVM / libffm / CSV file (label in the first column).
+
+    ``fmt=None`` takes the format from the file name.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    fmt = guess_format(path, fmt)
+    if fmt == "csv":
+        return _read_csv(path, n_features)
+    from fmlearn.io import text
+
+    if fmt == "libffm":
+        X, y, _fields = text.load_libffm(path, n_features=n_features)
+    elif fmt == "libfm":
+        X, y = text.load_libfm(path, n_features=n_features)
+    else:
+        X, y = text.load_libsvm(path, n_features=n_features)
+    return X, y
+
+
+def _read_csv(path: str, n_features: int | None):
+    import scipy.sparse as sp
+
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a numeric CSV with the label first ({exc}).") from None
+    X = sp.csr_matrix(table[:, 1:])
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{path}: has {X.shape[1]} feature columns, the model {n_features}.")
+    return X, table[:, 0]
+
+
+def write_data(path: str, fmt: str, X, y) -> None:
+    if fmt == "csv":
+        table = np.column_stack([y, X.toarray()])
+        np.savetxt(path, table, delimiter=",", fmt="%.17g")
+        return
+    from fmlearn.io import text
+
+    if fmt == "libffm":
+        raise UsageError("writing libffm needs field ids; convert from a libffm file instead.")
+    dump = text.dump_libfm if fmt == "libfm" else text.dump_libsvm
+    dump(X, y, path)
+
+
+def read_groups(path: str, n_features: int) -> np.ndarray:
+    """libFM's ``-meta`` file: one group id per line, one line per feature."""
+    try:
+        groups = np.loadtxt(path, dtype=np.int64, ndmin=1)
+    except ValueError as exc:
+        raise ValueError(f"{path}: a groups file holds one integer per line ({exc}).") from None
+    if groups.shape[0] != n_features:
+        raise ValueError(
+            f"{path}: {groups.shape[0]} group ids for {n_features} features (one per line)."
+        )
+    return groups
+
+
+# --------------------------------------------------------------------------- commands
+def _estimator(task: str, **params):
+    from fmlearn import FMClassifier, FMOrdinalRegressor, FMRegressor
+
+    cls = {"regression": FMRegressor, "classification": FMClassifier}.get(task)
+    if task == "ordinal":
+        cls = FMOrdinalRegressor
+    return cls(**params)
+
+
+def _parse_reg(text: str | None) -> dict:
+    if text is None:
+        return {}
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--reg takes 1 or 3 numbers like 0,0,0.1; got {text!r}.") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        raise UsageError(f"--reg takes 1 or 3 numbers like 0,0,0.1; got {text!r}.")
+    return dict(zip(("reg_bias", "reg_linear", "reg_factors"), values, strict=True))
+
+
+def _train(args) -> int:
+    X, y = read_data(args.train, args.format, args.n_features)
+    params = dict(
+        n_factors=args.factors, max_iter=args.iter, init_std=args.init_std,
+        random_state=args.seed, verbose=0 if args.quiet else 1, **_parse_reg(args.reg),
+    )  # fmt: skip
+    if args.task != "ordinal":
+        params["solver"] = args.solver
+    if args.learning_rate is not None:
+        params["learning_rate"] = args.learning_rate
+    model = _estimator(args.task, **params)
+    fit_params = {}
+    positive = args.task == "classification"  # libFM's convention: label > 0 is positive
+    if positive:
+        y = np.where(y > 0, 1, -1)
+    if args.valid:
+        X_valid, y_valid = read_data(args.valid, None, X.shape[1])
+        fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
+    if args.groups:
+        fit_params["groups"] = read_groups(args.groups, X.shape[1])
+    start = time.perf_counter()
+    model.fit(X, y, **fit_params)
+    seconds = time.perf_counter() - start
+    model.save(args.model)
+    summary = f"trained {type(model).__name__} ({model.solver}, k={model.n_factors}) "
+    summary += f"on {X.shape[0]:,} rows × {X.shape[1]:,} features in {seconds:.1f} s"
+    print(summary + f" → {args.model}")
+    if args.valid:
+        scores = {k: v[-1] for k, v in model.history_.valid.items()}
+        print("validation: " + "  ".join(f"{k} {v:.5f}" for k, v in scores.items()))
+    if args.plot:
+        from fmlearn.plot import save_learning_curve
+
+        save_learning_curve(model, args.plot)
+        print(f"learning curve → {args.plot}")
+    return 0
+
+
+def _load_model(path: str):
+    from fmlearn import load
+
+    return load(path)
+
+
+def _predict(args) -> int:
+    model = _load_model(args.model)
+    X, _ = read_data(args.data, args.format, model.n_features_in_)
+    if args.proba:
+        if not hasattr(model, "predict_proba"):
+            raise UsageError(f"--proba needs a classifier; {args.model} holds a regressor.")
+        proba = model.predict_proba(X)
+        values = proba[:, 1] if proba.shape[1] == 2 else proba
+    else:
+        values = model.predict(X)
+    out = sys.stdout if args.out in (None, "-") else open(args.out, "w")
+    try:
+        np.savetxt(out, np.atleast_1d(values), fmt="%.10g")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def evaluate_predictions(model, X, y) -> dict:
+    """RMSE/MAE for regression, AUC/log-loss/accuracy for classification."""
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    if hasattr(model, "predict_proba") and getattr(model, "classes_", np.empty(0)).size == 2:
+        y = np.where(np.asarray(y) > 0, model.classes_[1], model.classes_[0])
+        p = model.predict_proba(X)[:, 1]
+        positive = y == model.classes_[1]
+        return {
+            "auc": roc_auc_score(positive, p) if 0 < positive.sum() < y.size else float("nan"),
+            "logloss": log_loss(positive, p, labels=[False, True]),
+            "accuracy": accuracy_score(y, model.predict(X)),
+        }
+    pred = model.predict(X)
+    return {
+        "rmse": float(np.sqrt(np.mean((pred - y) ** 2))),
+        "mae": float(np.mean(np.abs(pred - y))),
+    }
+
+
+def _evaluate(args) -> int:
+    model = _load_model(args.model)
+    X, y = read_data(args.data, args.format, model.n_features_in_)
+    for name, value in evaluate_predictions(model, X, y).items():
+        print(f"{name}\t{value:.6f}")
+    return 0
+
+
+def _convert(args) -> int:
+    X, y = read_data(args.source, args.source_format)
+    write_data(args.target, guess_format(args.target, args.target_format), X, y)
+    print(f"{args.source} → {args.target}: {X.shape[0]:,} rows, {X.shape[1]:,} features")
+    return 0
+
+
+def _fetch(args) -> int:
+    try:
+        from fmlearn.datasets import fetch_frappe, fetch_movielens
+    except ImportError:
+        raise UsageError("dataset fetchers are not available in this fmlearn yet.") from None
+    kwargs = {"data_home": args.data_home} if args.data_home else {}
+    if args.name == "frappe":
+        fetch_frappe(**kwargs)
+    else:
+        fetch_movielens(args.name.removeprefix("movielens-"), **kwargs)
+    print(f"{args.name}: ready")
+    return 0
 
 
 def _demo(args) -> int:
     from fmlearn.demo import format_demo, run_demo
 
+    if args.rows < 100:
+        raise UsageError("--rows must be at least 100.")
     results, info = run_demo(n_samples=args.rows, random_state=args.seed, verbose=args.verbose)
     print(format_demo(results, info))
     return 0
 
 
+def _libfm(args) -> int:
+    from fmlearn import _libfm_compat
+
+    remaining = args.libfm_args[1:] if args.libfm_args[:1] == ["--"] else args.libfm_args
+    return _libfm_compat.run(remaining)
+
+
+# ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from fmlearn import __version__
 
@@ -25,25 +263,98 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fmlearn", description="Factorization Machines: train, predict, evaluate."
     )
     parser.add_argument("--version", action="version", version=f"fmlearn {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser(
-        "demo",
-        help="train on generated recommendation data and compare with a linear model",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+
+    def command(name, run, help_):
+        p = sub.add_parser(
+            name, help=help_, description=help_,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )  # fmt: skip
+        p.set_defaults(run=run)
+        return p
+
+    train = command("train", _train, "fit a model on a data file and save it")
+    train.add_argument("train", help="training data (libFM, libSVM, libffm or CSV)")
+    train.add_argument("-o", "--model", required=True, help="model file to write")
+    train.add_argument("--format", choices=FORMATS, help="data format (default: from suffix)")
+    train.add_argument(
+        "--task", choices=("regression", "classification", "ordinal"), default="regression"
     )
+    train.add_argument(
+        "--solver", choices=("sgd", "adagrad", "adam", "als", "mcmc"), default="adagrad"
+    )
+    train.add_argument("-k", "--factors", type=int, default=8, help="n_factors (rank k)")
+    train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
+    train.add_argument("--learning-rate", type=float, help="default: the solver's")
+    train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")
+    train.add_argument("--init-std", type=float, default=0.1, help="std of initial V")
+    train.add_argument("--seed", type=int, default=None, help="random_state")
+    train.add_argument("--valid", help="validation file, recorded per epoch")
+    train.add_argument("--groups", help="libFM -meta file: one group id per feature (MCMC)")
+    train.add_argument("--n-features", type=int, help="number of features (default: data)")
+    train.add_argument("--plot", help="save the learning curve to this image file")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    predict = command("predict", _predict, "write one prediction per line")
+    predict.add_argument("model", help="model file from 'fmlearn train'")
+    predict.add_argument("data", help="data file")
+    predict.add_argument("-o", "--out", help="output file (default: stdout)")
+    predict.add_argument("--format", choices=FORMATS)
+    predict.add_argument("--proba", action="store_true", help="classifier: P(positive)")
+
+    evaluate = command("evaluate", _evaluate, "print RMSE/MAE or AUC/log-loss/accuracy")
+    evaluate.add_argument("model")
+    evaluate.add_argument("data")
+    evaluate.add_argument("--format", choices=FORMATS)
+
+    convert = command("convert", _convert, "convert between libfm, libsvm, libffm and csv")
+    convert.add_argument("source")
+    convert.add_argument("target")
+    convert.add_argument("--from", dest="source_format", choices=FORMATS)
+    convert.add_argument("--to", dest="target_format", choices=FORMATS)
+
+    fetch = command("fetch", _fetch, "download a dataset into the local cache")
+    fetch.add_argument(
+        "name",
+        choices=("movielens-100k", "movielens-1m", "movielens-10m", "movielens-20m",
+                 "movielens-25m", "movielens-latest-small", "frappe"),
+    )  # fmt: skip
+    fetch.add_argument("--data-home", help="cache directory (default ~/fmlearn_data)")
+
+    demo = command("demo", _demo, "train on generated data and compare with a linear model")
     demo.add_argument("--rows", type=int, default=200_000, help="rows to generate")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument("--verbose", type=int, default=0, help="1: one line per epoch")
-    demo.set_defaults(run=_demo)
+
+    libfm = command("libfm", _libfm, "run with libFM's command-line flags (see -help)")
+    libfm.add_argument("libfm_args", nargs=argparse.REMAINDER, help="libFM flags")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if getattr(args, "rows", 1) < 100:
-        print("fmlearn demo: --rows must be at least 100", file=sys.stderr)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if "libfm" in argv and set(argv[: argv.index("libfm")]) <= {"--debug"}:
+        # libFM's flags start with one dash; hand them over untouched
+        split = argv.index("libfm")
+        argv = [*argv[:split], "libfm", "--", *argv[split + 1 :]]
+    args = parser.parse_args(argv)  # exits with code 2 on usage errors
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        if args.debug:
+            raise
+        print(f"fmlearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return args.run(args)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        if args.debug:
+            raise
+        print(f"fmlearn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"fmlearn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,250 @@
+"""``fmlearn libfm``: libFM's command line, flags and output files, on fmlearn.
+
+A script that runs ``libFM -task r -train a -test b -dim '1,1,8' -method mcmc -out p``
+switches by changing the program name to ``fmlearn libfm``. Flags keep libFM's meaning
+and defaults (Rendle 2012, "Factorization Machines with libFM", and libFM's README):
+``-method mcmc`` by default, ``-learn_rate 0.1``, ``-regular`` 0 unless given, SGD in
+file order, MCMC predictions averaged over every sweep. Output files use libFM's
+formats: ``-out`` one prediction per line (the probability of the positive class for
+``-task c``), ``-rlog`` a tab-separated table with a header and one row per iteration,
+``-save_model``/``-load_model`` libFM's text model (not for MCMC, as in libFM).
+
+What libFM has and fmlearn does not yet (``-method sgda``, ``-relation`` block structure)
+fails with a message that says so; ``-cache_size`` (binary data) is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from fmlearn.cli import UsageError, read_data, read_groups
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fmlearn libfm",
+        description="libFM-compatible training and prediction (flags as libFM 1.4).",
+        allow_abbrev=False,
+        add_help=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = p.add_argument
+    add("-help", action="help", help="this screen")
+    add("-task", choices=("r", "c"), required=True, help="r=regression, c=binary classification")
+    add("-train", required=True, help="training data (libFM format)")
+    add("-test", required=True, help="test data: predicted into -out")
+    add("-validation", help="validation data (libFM uses it only for SGDA)")
+    add("-out", help="file for the test predictions, one per line")
+    add("-dim", default="1,1,8", help="'k0,k1,k2': use bias, use 1-way, dim of 2-way")
+    add("-regular", help="'r0,r1,r2' or 'r' for SGD and ALS (default 0)")
+    add("-init_stdev", type=float, default=0.1, help="stdev of the 2-way factors' init")
+    add("-iter", type=int, default=100, help="number of iterations")
+    add("-learn_rate", type=float, default=0.1, help="learning rate for SGD")
+    add("-method", choices=("sgd", "sgda", "als", "mcmc"), default="mcmc", help="learning method")
+    add("-verbosity", type=int, default=0, help="how much to print")
+    add("-rlog", help="write measurements per iteration to this file")
+    add("-seed", type=int, help="random seed (default: from the clock)")
+    add("-meta", help="groups file: one group id per feature, one per line")
+    add("-save_model", help="write the model (libFM text format; not for MCMC)")
+    add("-load_model", help="start from this model (libFM text format; not for MCMC)")
+    add("-relation", help="BS: block-structure relations (not available in fmlearn)")
+    add("-cache_size", help="ignored (binary data format)")
+    return p
+
+
+def _dim(text: str) -> tuple[bool, bool, int]:
+    try:
+        k0, k1, k2 = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"-dim must be 'k0,k1,k2' like '1,1,8'; got {text!r}.") from None
+    if k2 < 1:
+        raise UsageError("-dim with k2 = 0 (no pairwise interactions) is not supported.")
+    return bool(k0), bool(k1), k2
+
+
+def _regular(text: str | None) -> dict:
+    names = ("reg_bias", "reg_linear", "reg_factors")
+    if text is None:
+        return dict.fromkeys(names, 0.0)  # libFM's default
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"-regular must be 'r0,r1,r2' or 'r'; got {text!r}.") from None
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3:
+        raise UsageError(
+            f"-regular takes 1 or 3 values in fmlearn (per-group values are not supported); "
+            f"got {text!r}."
+        )
+    return dict(zip(names, values, strict=True))
+
+
+def run(argv: list[str]) -> int:
+    if not argv:
+        build_parser().print_help()
+        return 0
+    args = build_parser().parse_args(argv)
+    if args.relation:
+        raise UsageError("-relation (block structure, BS) is not available in fmlearn yet.")
+    if args.method == "sgda":
+        raise UsageError(
+            "-method sgda (adaptive regularisation) is not available in fmlearn yet; use "
+            "-method mcmc (no regularisation to tune) or sgd with -regular."
+        )
+    if args.cache_size:
+        print("fmlearn libfm: -cache_size ignored (fmlearn reads text data into memory)")
+    fit_intercept, fit_linear, k = _dim(args.dim)
+    mcmc = args.method == "mcmc"
+    for flag in ("save_model", "load_model"):
+        if mcmc and getattr(args, flag):
+            print(f"WARNING: -{flag} is not supported with MCMC (as in libFM); ignored.")
+            setattr(args, flag, None)
+    if args.validation and args.method != "sgda":
+        print("fmlearn libfm: -validation is only used by -method sgda; ignored.")
+
+    X, y = read_data(args.train, "libfm")
+    X_test, y_test = read_data(args.test, "libfm")
+    n_features = max(X.shape[1], X_test.shape[1])
+    X = _widen(X, n_features)
+    X_test = _widen(X_test, n_features)
+    if args.task == "c":  # libFM: a label > 0 is the positive class
+        y, y_test = np.where(y > 0, 1, -1), np.where(y_test > 0, 1, -1)
+
+    from fmlearn import FMClassifier, FMRegressor
+
+    cls = FMRegressor if args.task == "r" else FMClassifier
+    params = dict(
+        n_factors=k, solver=args.method, max_iter=args.iter, init_std=args.init_stdev,
+        fit_intercept=fit_intercept, fit_linear=fit_linear, random_state=args.seed,
+        verbose=int(args.verbosity > 0 or sys.stdout.isatty()),
+    )  # fmt: skip
+    if mcmc:
+        params["n_kept_samples"] = args.iter  # libFM averages every sweep
+    else:
+        params.update(_regular(args.regular))
+    if args.method == "sgd":
+        params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
+    model = cls(**params)
+    fit_params = {"eval_set": [(X_test, y_test)]}
+    if args.meta:
+        fit_params["groups"] = read_groups(args.meta, n_features)
+    if args.load_model:
+        _warm_start_from(model, args.load_model, n_features, y)
+    start = time.perf_counter()
+    model.fit(X, y, **fit_params)
+    seconds = time.perf_counter() - start
+    if args.rlog:
+        write_rlog(args.rlog, model)
+    if args.task == "r":
+        pred = model.predict(X_test)
+        final = f"Test={np.sqrt(np.mean((pred - y_test) ** 2)):.6g}"
+    else:
+        pred = model.predict_proba(X_test)[:, 1]
+        final = f"Test={np.mean((pred > 0.5) == (y_test > 0)):.6g}"
+    print(f"Final\t{final}\t({model.n_iter_} iterations, {seconds:.1f} s)")
+    if args.out:
+        np.savetxt(args.out, pred, fmt="%.10g")
+    if args.save_model:
+        save_libfm_model(model, args.save_model)
+    return 0
+
+
+def _widen(X, n_features: int):
+    """Pad with empty columns: libFM sizes the model by the larger of train and test."""
+    if X.shape[1] == n_features:
+        return X
+    X = X.tocsr(copy=True)
+    X.resize((X.shape[0], n_features))
+    return X
+
+
+# ------------------------------------------------------------------- libFM's files
+def write_rlog(path: str, model) -> None:
+    """One row per iteration, tab-separated, libFM's column names where they exist."""
+    h = model.history_
+    mcmc = model.solver == "mcmc"
+    regression = "rmse" in h.valid
+    columns = {"time_learn": h.seconds}
+    if regression:
+        columns["rmse_mcmc_all" if mcmc else "rmse"] = h.valid["rmse"]
+        columns["rmse_train"] = list(np.sqrt(2.0 * np.asarray(h.train_loss)))
+    else:
+        columns["ll_mcmc_all" if mcmc else "ll"] = h.valid["logloss"]
+        columns["auc"] = h.valid["auc"]
+        columns["loss_train"] = h.train_loss
+    with open(path, "w") as fh:
+        fh.write("\t".join(columns) + "\n")
+        for row in zip(*columns.values(), strict=True):
+            fh.write("\t".join(f"{v:.6g}" for v in row) + "\n")
+
+
+def save_libfm_model(model, path: str) -> None:
+    """libFM's text model: ``#global bias W0``, ``#unary interactions Wj``, ``#pairwise…``."""
+    lines = []
+    if model.fit_intercept:
+        lines += ["#global bias W0", f"{model.w0_:.17g}"]
+    if model.fit_linear:
+        lines.append("#unary interactions Wj")
+        lines += [f"{w:.17g}" for w in model.w_]
+    lines.append("#pairwise interactions Vj,f")
+    lines += [" ".join(f"{v:.17g}" for v in row) for row in model.V_]
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def load_libfm_model(path: str, n_features: int, n_factors: int):
+    """``(w0, w, V)`` from libFM's text model; absent sections are zeros."""
+    sections: dict[str, list[list[float]]] = {}
+    current = None
+    with open(path) as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                current = sections.setdefault(line, [])
+                continue
+            if current is None:
+                raise ValueError(f"{path}, line {number}: values before any section header.")
+            try:
+                current.append([float(v) for v in line.split()])
+            except ValueError:
+                raise ValueError(f"{path}, line {number}: not a number: {line[:40]!r}.") from None
+    bias = sections.get("#global bias W0", [[0.0]])
+    unary = sections.get("#unary interactions Wj")
+    pairwise = sections.get("#pairwise interactions Vj,f", [])
+    w = np.zeros(n_features)
+    if unary is not None:
+        if len(unary) != n_features:
+            raise ValueError(f"{path}: {len(unary)} unary weights for {n_features} features.")
+        w = np.array([row[0] for row in unary])
+    if len(pairwise) != n_features or any(len(row) != n_factors for row in pairwise):
+        raise ValueError(
+            f"{path}: the pairwise section must hold {n_features} lines of {n_factors} values "
+            "(-dim must match the saved model)."
+        )
+    return float(bias[0][0]), w, np.array(pairwise, dtype=np.float64).reshape(n_features, -1)
+
+
+def _warm_start_from(model, path: str, n_features: int, y) -> None:
+    """Make ``model`` continue from a libFM model file (libFM's ``-load_model``)."""
+    from fmlearn._params import FitHistory
+
+    w0, w, V = load_libfm_model(path, n_features, model.n_factors)
+    model.set_params(warm_start=True)
+    model.w0_, model.w_, model.V_ = float(w0), w, V
+    model.n_features_in_ = n_features
+    model.history_ = FitHistory()
+    model._optimizer_state = None
+    model._chain = None
+    model._chain_params = None
+    if hasattr(model, "clip_predictions"):
+        model.y_min_, model.y_max_ = float(np.min(y)), float(np.max(y))
+    else:
+        model.classes_ = np.array([-1, 1])
+        model.link_ = "probit" if model.solver == "als" else "logit"
