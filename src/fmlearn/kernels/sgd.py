@@ -248,9 +248,14 @@ def sgd_epoch(X, y, sw, order, params, state, hp, codes, t0, batch_size):
 
 @njit(cache=True, nogil=True, parallel=True)
 def sgd_epoch_hogwild(X, y, sw, order, params, state, hp, codes, t0, batch_size, n_chunks):
-    """``sgd_epoch`` with ``order`` cut into ``n_chunks`` run on threads without locks."""
+    """``sgd_epoch`` with ``order`` cut into ``n_chunks`` run on threads without locks.
+
+    Chunks hold whole mini-batches, so the batches (and Adam's update counts) are the
+    same as in the serial epoch.
+    """
     n = order.shape[0]
     chunk = (n + n_chunks - 1) // n_chunks
+    chunk = (chunk + batch_size - 1) // batch_size * batch_size
     total = 0.0
     for c in prange(n_chunks):
         start = c * chunk
