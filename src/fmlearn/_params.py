@@ -24,8 +24,16 @@ class FMParams:
 
     @classmethod
     def initial(cls, n_features: int, n_factors: int, init_std: float, rng, dtype) -> FMParams:
-        """Zero bias and weights, factors ~ N(0, init_std²) (libFM's ``-init_stdev``)."""
-        V = rng.normal(0.0, init_std, size=(n_features, n_factors)).astype(dtype)
+        """Zero bias and weights, factors ~ N(0, init_std²) (libFM's ``-init_stdev``).
+
+        Drawn in float64 blocks of ~1M values and stored in ``dtype``: the same numbers
+        as one big draw, without a full-size float64 temporary for float32 models.
+        """
+        V = np.empty((n_features, n_factors), dtype=dtype)
+        step = max(1, 2**20 // max(n_factors, 1))
+        for start in range(0, n_features, step):
+            stop = min(start + step, n_features)
+            V[start:stop] = rng.normal(0.0, init_std, size=(stop - start, n_factors))
         return cls(np.zeros(1, dtype=dtype), np.zeros(n_features, dtype=dtype), V)
 
     @property

@@ -99,7 +99,7 @@ def _scalars(hp):
     return (hp[REG_BIAS], hp[REG_LINEAR], hp[REG_FACTORS]), (hp[LR], hp[BETA1], hp[BETA2], hp[EPS])
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
     """Per-row updates (``batch_size == 1``, libFM's SGD) for ``order[start:stop]``."""
     indptr, indices, data = X
@@ -136,6 +136,22 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
                     v = V[i, f]
                     V[i, f] = v - lr * (gx * (q[f] - v * x) + r_fac * v)
                 continue
+            if opt == ADAGRAD:
+                # AdaGrad written out too: without the optimiser branch in the loop LLVM
+                # vectorises the k-loop (1.7× on 1M-feature CTR data, measured).
+                lr, eps = ohp[0], ohp[3]
+                if fit_linear:
+                    gl = gx + r_lin * w[i]
+                    acc = s1_w[i] + gl * gl
+                    s1_w[i] = acc
+                    w[i] -= lr * gl / (np.sqrt(acc) + eps)
+                for f in range(k):
+                    v = V[i, f]
+                    gv = gx * (q[f] - v * x) + r_fac * v
+                    acc = s1_V[i, f] + gv * gv
+                    s1_V[i, f] = acc
+                    V[i, f] = v - lr * gv / (np.sqrt(acc) + eps)
+                continue
             if fit_linear:
                 _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp, c1, c2)
             for f in range(k):
@@ -145,7 +161,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
     return total
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, batch_size):
     """Mini-batch updates for ``order[start:stop]``: mean gradient of each batch.
 

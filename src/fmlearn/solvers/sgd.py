@@ -186,7 +186,7 @@ def solve(
     try:
         for epoch in range(first_epoch, first_epoch + config.max_epochs):
             t_start = time.perf_counter()
-            order = rng.permutation(n).astype(np.int64) if config.shuffle else identity
+            order = rng.permutation(n) if config.shuffle else identity  # int64 already
             args = (Xk, y, weights, order, params.as_tuple(), state.arrays, hp, codes)
             if n_chunks == 1:
                 total = K.sgd_epoch(*args, state.n_updates, config.batch_size)

@@ -1,0 +1,660 @@
+"""Tokenisers for libSVM / libFM / libffm text: raw bytes in, CSR arrays out.
+
+One pass over the bytes of a file (a ``uint8`` array) fills arrays the caller pre-sized
+from :func:`count_newlines_and_colons`. Nothing here raises: on the first malformed token
+the parser stops and returns an int code and the token's byte range, and the caller (in
+``fmlearn.io.text``) turns them into a message naming the file, line and text.
+
+Numbers must come out exactly as Python's ``float()`` (``strtod``) gives them, so that a
+file reads the same here as in scikit-learn. A decimal ``m · 10^e`` with ``m ≤ 2^53`` and
+``|e| ≤ 22`` takes Clinger's fast path (W. D. Clinger, "How to read floating point numbers
+accurately", PLDI 1990): one correctly rounded IEEE multiply or divide of two exact
+doubles. Up to 19 significant digits and ``|e| ≤ 347`` take Eisel-Lemire (see
+:func:`_eisel_lemire`), which decides the correctly rounded double or gives up. Every
+other token — more digits, halfway cases, subnormals, ``inf``/``nan`` spellings, garbage —
+is reported back as *slow* (its byte range) for Python's ``float()``.
+
+Grammar, per line (``\\n`` ends a line; space, ``\\t``, ``\\r``, ``\\v``, ``\\f`` separate
+tokens; ``#`` starts a comment up to the end of the line; blank lines are skipped)::
+
+    label [qid:INT] INDEX:VALUE ...             (libSVM / libFM)
+    label FIELD:INDEX:VALUE ...                 (libffm)
+
+INDEX and FIELD are ``[+]digits`` at most :data:`MAX_INDEX`; label and VALUE are decimals.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Status codes returned by parse_text / scan_uint (mirrored in fmlearn.io.text messages).
+OK = 0
+ERR_MISSING_LABEL = 1  # the first token of a line contains ':'
+ERR_NO_COLON = 2  # a feature token without ':' (libSVM / libFM)
+ERR_BAD_INDEX = 3  # an index that is not [+]digits
+ERR_NEGATIVE_INDEX = 4
+ERR_INDEX_TOO_LARGE = 5
+ERR_BAD_FIELD = 6  # the same three for libffm fields, in the same order
+ERR_NEGATIVE_FIELD = 7
+ERR_FIELD_TOO_LARGE = 8
+ERR_FFM_SYNTAX = 9  # a libffm token without two ':'
+ERR_BAD_QID = 10  # qid:VALUE whose value is not an integer
+ERR_QID_PLACE = 11  # qid:VALUE anywhere but right after the label
+ERR_CAPACITY = 12  # the pre-sized arrays were too small: a bug, never the input's fault
+
+#: Largest index or field: n_features = index + 1 must fit an int32.
+MAX_INDEX = 2**31 - 2
+_MAX_QID_DIGITS = 18  # |qid| < 10^18 fits an int64
+_POW10 = np.array([float(10**k) for k in range(23)])  # exact doubles
+_MIN_EXP10, _MAX_EXP10 = -348, 347
+
+
+def _powers_of_ten_128() -> np.ndarray:
+    """``[low, high]`` 64-bit words of 10^e, e in [-348, 347], normalised to 128 bits
+    (top bit set) and rounded down: the table of Eisel-Lemire (Go's detailedPowersOfTen).
+    """
+    table = np.empty((_MAX_EXP10 - _MIN_EXP10 + 1, 2), dtype=np.uint64)
+    for e in range(_MIN_EXP10, _MAX_EXP10 + 1):
+        if e >= 0:
+            v = 10**e
+            n = v.bit_length()
+            v = v << (128 - n) if n <= 128 else v >> (n - 128)
+        else:
+            d = 10**-e
+            v = (1 << (d.bit_length() + 127)) // d
+        table[e - _MIN_EXP10] = (v & (2**64 - 1), v >> 64)
+    return table
+
+
+_POW10_128 = _powers_of_ten_128()
+# uint64 constants: numba turns uint64-int64 arithmetic into float64, so none is mixed.
+_U0, _U1, _U3, _U9, _U10, _U32 = (np.uint64(k) for k in (0, 1, 3, 9, 10, 32))
+_U53, _U63, _U511, _U_ZERO = (np.uint64(k) for k in (53, 63, 511, 48))
+_U2_53 = np.uint64(2**53)
+_U_LOW32 = np.uint64(2**32 - 1)
+
+_NEWLINE, _HASH, _COLON, _PLUS, _MINUS, _DOT, _ZERO, _NINE = 10, 35, 58, 43, 45, 46, 48, 57
+
+
+@njit(cache=True, nogil=True)
+def _is_space(c):
+    """ASCII whitespace other than the newline (what ``bytes.split()`` splits on)."""
+    return c == 32 or (c >= 9 and c <= 13 and c != _NEWLINE)
+
+
+@njit(cache=True, nogil=True)
+def _ends_token(c):
+    """Whitespace, a newline or '#'."""
+    return c == 32 or (c >= 9 and c <= 13) or c == _HASH
+
+
+@njit(cache=True, nogil=True)
+def _is_digit(c):
+    return c >= _ZERO and c <= _NINE
+
+
+@njit(cache=True, nogil=True)
+def count_newlines_and_colons(buf):
+    """``(n '\\n', n ':')`` in ``buf``: bounds for the number of rows and of entries."""
+    n_newlines = 0
+    n_colons = 0
+    for c in buf:
+        if c == _NEWLINE:
+            n_newlines += 1
+        elif c == _COLON:
+            n_colons += 1
+    return n_newlines, n_colons
+
+
+@njit(cache=True, nogil=True)
+def _scan_float_token(buf, start, n):
+    """``(value, fast, end)`` for the token at ``start``: one pass over its bytes.
+
+    ``end`` is where the token ends (whitespace, '#', end of buffer); ``fast`` is False
+    when the token is not a decimal on the fast path (the caller re-reads it).
+    """
+    value, fast, stop = _scan_decimal(buf, start, n)
+    if fast and (stop == n or _ends_token(buf[stop])):
+        return value, True, stop
+    return 0.0, False, _token_end(buf, start, n)
+
+
+@njit(cache=True, nogil=True)
+def _scan_decimal(buf, start, limit):
+    """``(value, fast, stop)`` of the decimal ``[+-]digits[.digits][e[+-]digits]`` at
+    ``start``; ``stop`` is the first byte after it. ``fast`` is False when the number is
+    malformed or needs more than this kernel does (see :func:`_to_double`); ``value`` is
+    then meaningless.
+    """
+    i = start
+    negative = False
+    if i < limit and (buf[i] == _PLUS or buf[i] == _MINUS):
+        negative = buf[i] == _MINUS
+        i += 1
+    mantissa = _U0
+    n_digits = 0  # significant digits in mantissa (leading zeros do not count)
+    exponent = 0
+    any_digit = False
+    after_dot = False
+    while i < limit:
+        c = buf[i]
+        if _is_digit(c):
+            any_digit = True
+            if n_digits > 0 or c != _ZERO:
+                if n_digits == 19:  # 10^19 > 2^64: leave it to Python
+                    return 0.0, False, i
+                mantissa = mantissa * _U10 + (np.uint64(c) - _U_ZERO)
+                n_digits += 1
+            if after_dot:
+                exponent -= 1
+        elif c == _DOT and not after_dot:
+            after_dot = True
+        else:
+            break
+        i += 1
+    if not any_digit:
+        return 0.0, False, i
+    if i < limit and (buf[i] == 69 or buf[i] == 101):  # 'E' or 'e'
+        exponent, i, ok = _scan_exponent(buf, i + 1, limit, exponent)
+        if not ok:
+            return 0.0, False, i
+    value, fast = _to_double(mantissa, exponent)
+    return (-value if negative else value), fast, i
+
+
+@njit(cache=True, nogil=True)
+def _to_double(mantissa, exponent):
+    """``(mantissa · 10^exponent, True)`` correctly rounded, or ``(0.0, False)``.
+
+    Clinger's fast path when both factors are exact doubles, else Eisel-Lemire; False
+    only for the rare cases neither settles (halfway ambiguities, subnormal or infinite
+    results), which Python's ``float()`` then parses.
+    """
+    if mantissa == _U0:
+        return 0.0, True
+    if mantissa <= _U2_53 and exponent >= -22 and exponent <= 22:
+        if exponent >= 0:
+            return np.float64(mantissa) * _POW10[exponent], True
+        return np.float64(mantissa) / _POW10[-exponent], True
+    return _eisel_lemire(mantissa, exponent)
+
+
+@njit(cache=True, nogil=True)
+def _eisel_lemire(mantissa, exponent):
+    """Eisel-Lemire: ``mantissa · 10^exponent`` (uint64 ``mantissa`` > 0) to a double.
+
+    D. Lemire, "Number Parsing at a Gigabyte per Second", Software: Practice and
+    Experience 51(8), 2021, as written in Go's strconv (eisel_lemire.go): multiply the
+    normalised mantissa by a 128-bit truncation of 10^exponent and round, giving up
+    (``ok`` False) exactly where the truncation could change the rounding.
+    """
+    if exponent < _MIN_EXP10 or exponent > _MAX_EXP10:
+        return 0.0, False
+    clz = _leading_zeros(mantissa)
+    man = mantissa << np.uint64(clz)
+    exp2 = ((217706 * exponent) >> 16) + 64 + 1023 - clz  # 217706 / 2^16 ≈ log2(10)
+    power_lo = _POW10_128[exponent - _MIN_EXP10, 0]
+    power_hi = _POW10_128[exponent - _MIN_EXP10, 1]
+    x_hi, x_lo = _mul_64(man, power_hi)
+    if (x_hi & _U511) == _U511 and x_lo + man < man:  # refine with the low 64 bits
+        y_hi, y_lo = _mul_64(man, power_lo)
+        merged_lo = x_lo + y_hi
+        merged_hi = x_hi + _U1 if merged_lo < x_lo else x_hi
+        if (merged_hi & _U511) == _U511 and merged_lo + _U1 == _U0 and y_lo + man < man:
+            return 0.0, False
+        x_hi = merged_hi
+        x_lo = merged_lo
+    msb = x_hi >> _U63
+    bits = x_hi >> (msb + _U9)
+    exp2 -= 1 - np.int64(msb)
+    if x_lo == _U0 and (x_hi & _U511) == _U0 and (bits & _U3) == _U1:
+        return 0.0, False  # halfway: the rounding direction is not provable here
+    bits = (bits + (bits & _U1)) >> _U1
+    if (bits >> _U53) > _U0:
+        bits >>= _U1
+        exp2 += 1
+    if exp2 <= 0 or exp2 >= 0x7FF:  # subnormal or infinite
+        return 0.0, False
+    return math.ldexp(np.float64(bits), exp2 - 1075), True
+
+
+@njit(cache=True, nogil=True)
+def _mul_64(a, b):
+    """``(high, low)`` 64-bit halves of the 128-bit product of uint64 ``a`` and ``b``."""
+    a_lo = a & _U_LOW32
+    a_hi = a >> _U32
+    b_lo = b & _U_LOW32
+    b_hi = b >> _U32
+    p0 = a_lo * b_lo
+    p1 = a_lo * b_hi
+    p2 = a_hi * b_lo
+    middle = (p0 >> _U32) + (p1 & _U_LOW32) + (p2 & _U_LOW32)
+    high = a_hi * b_hi + (p1 >> _U32) + (p2 >> _U32) + (middle >> _U32)
+    return high, (middle << _U32) | (p0 & _U_LOW32)
+
+
+@njit(cache=True, nogil=True)
+def _leading_zeros(x):
+    """Leading zero bits of a nonzero uint64."""
+    n = 0
+    for shift in (32, 16, 8, 4, 2, 1):
+        if (x >> np.uint64(64 - shift)) == _U0:
+            x <<= np.uint64(shift)
+            n += shift
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _scan_exponent(buf, i, limit, exponent):
+    """``(exponent + e, position after e, ok)`` for the exponent digits at ``i``.
+
+    The exponent saturates: a huge one is far outside the fast path anyway.
+    """
+    negative = False
+    if i < limit and (buf[i] == _PLUS or buf[i] == _MINUS):
+        negative = buf[i] == _MINUS
+        i += 1
+    if i == limit or not _is_digit(buf[i]):
+        return exponent, i, False
+    e = 0
+    while i < limit and _is_digit(buf[i]):
+        if e < 100_000:
+            e = e * 10 + (np.int64(buf[i]) - _ZERO)
+        i += 1
+    return (exponent - e if negative else exponent + e), i, True
+
+
+@njit(cache=True, nogil=True)
+def _scan_entry(buf, pos, n, ffm):
+    """``(ok, field, index, value_start)`` for the common ``[digits:]digits:`` prefix.
+
+    One pass, no validation beyond the happy case: ``ok`` False sends the caller to the
+    general (slower, error-reporting) path.
+    """
+    field = 0
+    if ffm:
+        field, pos = _digits_colon(buf, pos, n)
+        if field < 0:
+            return False, 0, 0, 0
+    index, pos = _digits_colon(buf, pos, n)
+    return index >= 0, field, index, pos
+
+
+@njit(cache=True, nogil=True)
+def _digits_colon(buf, pos, n):
+    """``(value, position after the ':')`` of ``digits:`` at ``pos``, or ``(-1, pos)``."""
+    start = pos
+    value = 0
+    while pos < n and _is_digit(buf[pos]):
+        value = value * 10 + (np.int64(buf[pos]) - _ZERO)
+        if value > MAX_INDEX:
+            return -1, pos
+        pos += 1
+    if pos == start or pos == n or buf[pos] != _COLON:
+        return -1, pos
+    return value, pos + 1
+
+
+@njit(cache=True, nogil=True)
+def scan_uint(buf, start, end):
+    """``(value, status)`` of an index or field ``[+]digits`` in ``buf[start:end]``.
+
+    status: 0 ok, 1 not an integer, 2 negative, 3 larger than :data:`MAX_INDEX`.
+    """
+    i = start
+    negative = i < end and buf[i] == _MINUS
+    if i < end and (buf[i] == _PLUS or negative):
+        i += 1
+    if i == end:
+        return 0, 1
+    value = 0
+    too_large = False
+    while i < end:
+        c = buf[i]
+        if not _is_digit(c):
+            return 0, 1
+        if not too_large:
+            value = value * 10 + (np.int64(c) - _ZERO)
+            too_large = value > MAX_INDEX
+        i += 1
+    if negative:
+        return 0, 2
+    if too_large:
+        return 0, 3
+    return value, 0
+
+
+@njit(cache=True, nogil=True)
+def _scan_qid(buf, start, end):
+    """``(value, ok)`` of a signed decimal integer of at most 18 digits."""
+    i = start
+    negative = i < end and buf[i] == _MINUS
+    if i < end and (buf[i] == _PLUS or negative):
+        i += 1
+    if i == end or end - i > _MAX_QID_DIGITS:
+        return 0, False
+    value = 0
+    while i < end:
+        if not _is_digit(buf[i]):
+            return 0, False
+        value = value * 10 + (np.int64(buf[i]) - _ZERO)
+        i += 1
+    return (-value if negative else value), True
+
+
+@njit(cache=True, nogil=True)
+def _token_end(buf, pos, n):
+    """First position at or after ``pos`` that ends a token (whitespace, '#', end)."""
+    while pos < n and not _ends_token(buf[pos]):
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def _find(buf, start, end, byte):
+    """Position of the first ``byte`` in ``buf[start:end]``, or -1."""
+    for i in range(start, end):
+        if buf[i] == byte:
+            return i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _push_slow(slow, n_slow, target, start, end):
+    """Append ``(target, start, end)`` to the growable ``slow`` table; returns the table."""
+    if n_slow == slow.shape[0]:
+        grown = np.empty((2 * n_slow, 3), dtype=np.int64)
+        grown[:n_slow] = slow
+        slow = grown
+    slow[n_slow, 0] = target
+    slow[n_slow, 1] = start
+    slow[n_slow, 2] = end
+    return slow
+
+
+@njit(cache=True, nogil=True)
+def _split_feature(buf, start, end, ffm):
+    """``(status, field, index, value_start)`` of one ``[FIELD:]INDEX:VALUE`` token."""
+    colon = _find(buf, start, end, _COLON)
+    if colon < 0:
+        return (ERR_FFM_SYNTAX if ffm else ERR_NO_COLON), 0, 0, 0
+    field = 0
+    index_start = start
+    if ffm:
+        field, status = scan_uint(buf, start, colon)
+        if status != 0:
+            return ERR_BAD_FIELD + status - 1, 0, 0, 0
+        index_start = colon + 1
+        colon = _find(buf, index_start, end, _COLON)
+        if colon < 0:
+            return ERR_FFM_SYNTAX, 0, 0, 0
+    index, status = scan_uint(buf, index_start, colon)
+    if status != 0:
+        return ERR_BAD_INDEX + status - 1, 0, 0, 0
+    return OK, field, index, colon + 1
+
+
+@njit(cache=True, nogil=True)
+def _is_qid(buf, start, end):
+    return (
+        end - start >= 4
+        and buf[start] == 113  # 'q'
+        and buf[start + 1] == 105  # 'i'
+        and buf[start + 2] == 100  # 'd'
+        and buf[start + 3] == _COLON
+    )
+
+
+@njit(cache=True, nogil=True)
+def parse_text(buf, ffm, allow_qid, indptr, indices, data, fields, y, qid, row_starts):
+    """Parse every line of ``buf`` into the pre-sized CSR arrays.
+
+    ``indptr`` (n_rows + 1), ``y``, ``row_starts`` (byte offset of each row's line) and,
+    when ``allow_qid``, ``qid`` (-1 where a row has none) hold at least one slot per line;
+    ``indices``, ``data`` and, when ``ffm``, ``fields`` one per entry. Raw indices are
+    stored (no base shift); rows keep the file's order of entries.
+
+    Returns ``(status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical)``:
+    ``err_start:err_end`` is the offending token when ``status != OK``; ``slow`` rows are
+    ``(target, start, end)`` for numbers the caller must parse (``target`` is the entry
+    position, or ``-(row + 1)`` for a label) and hold NaN until then; ``canonical`` is
+    False when some row has unsorted or repeated indices.
+    """
+    n = buf.shape[0]
+    slow = np.empty((16, 3), dtype=np.int64)
+    n_slow = 0
+    n_qid = 0
+    canonical = True
+    row = 0
+    nnz = 0
+    pos = 0
+    indptr[0] = 0
+    while pos < n:
+        line_start = pos
+        while pos < n and _is_space(buf[pos]):
+            pos += 1
+        if pos == n:
+            break
+        if buf[pos] == _NEWLINE or buf[pos] == _HASH:
+            pos = _skip_line(buf, pos, n)
+            continue
+        value, fast, end = _scan_float_token(buf, pos, n)
+        status = OK
+        if not fast and _find(buf, pos, end, _COLON) >= 0:
+            status = ERR_MISSING_LABEL
+        elif row >= y.shape[0]:
+            status = ERR_CAPACITY
+        if status != OK:
+            return status, row, nnz, pos, end, slow[:n_slow], n_qid, canonical
+        if not fast:
+            slow = _push_slow(slow, n_slow, -(row + 1), pos, end)
+            n_slow += 1
+            value = np.nan
+        y[row] = value
+        row_starts[row] = line_start
+        if allow_qid:
+            qid[row] = -1
+        status, pos, end, nnz, slow, n_slow, sorted_row, has_qid = _parse_features(
+            buf, end, row, ffm, allow_qid, indices, data, fields, qid, nnz, slow, n_slow
+        )
+        if status != OK:
+            return status, row, nnz, pos, end, slow[:n_slow], n_qid, canonical
+        n_qid += has_qid
+        canonical = canonical and sorted_row
+        row += 1
+        indptr[row] = nnz
+        pos = _skip_line(buf, pos, n)
+    return OK, row, nnz, 0, 0, slow[:n_slow], n_qid, canonical
+
+
+@njit(cache=True, nogil=True)
+def _parse_features(buf, pos, row, ffm, allow_qid, indices, data, fields, qid, nnz, slow, n_slow):
+    """The entries of one line, from ``pos`` to the line's end, appended at ``nnz``.
+
+    Returns ``(status, pos, end, nnz, slow, n_slow, sorted_row, has_qid)``; on an
+    error, ``pos:end`` is the offending token.
+    """
+    n = buf.shape[0]
+    first = True
+    has_qid = False
+    sorted_row = True
+    previous = -1
+    while True:
+        while pos < n and _is_space(buf[pos]):
+            pos += 1
+        if pos == n or buf[pos] == _NEWLINE or buf[pos] == _HASH:
+            return OK, pos, pos, nnz, slow, n_slow, sorted_row, has_qid
+        if allow_qid and _is_qid(buf, pos, n):
+            status, end = _parse_qid(buf, pos, n, first, qid, row)
+            if status != OK:
+                return status, pos, end, nnz, slow, n_slow, sorted_row, has_qid
+            has_qid = True
+            first = False
+            pos = end
+            continue
+        first = False
+        ok, field, index, value_start = _scan_entry(buf, pos, n, ffm)
+        if not ok:  # the general path, which finds what is wrong
+            end = _token_end(buf, pos, n)
+            status, field, index, value_start = _split_feature(buf, pos, end, ffm)
+            if status != OK:
+                return status, pos, end, nnz, slow, n_slow, sorted_row, has_qid
+        if nnz >= indices.shape[0]:
+            return ERR_CAPACITY, pos, pos, nnz, slow, n_slow, sorted_row, has_qid
+        value, fast, end = _scan_float_token(buf, value_start, n)
+        if not fast:
+            slow = _push_slow(slow, n_slow, nnz, value_start, end)
+            n_slow += 1
+            value = np.nan
+        sorted_row = sorted_row and index > previous
+        previous = index
+        indices[nnz] = index
+        data[nnz] = value
+        if ffm:
+            fields[nnz] = field
+        nnz += 1
+        pos = end
+
+
+@njit(cache=True, nogil=True)
+def _parse_qid(buf, pos, n, first, qid, row):
+    """``(status, end)`` for the ``qid:N`` token at ``pos``; stores N in ``qid[row]``."""
+    end = _token_end(buf, pos, n)
+    q, ok = _scan_qid(buf, pos + 4, end)
+    if not ok:
+        return ERR_BAD_QID, end
+    if not first:
+        return ERR_QID_PLACE, end
+    qid[row] = q
+    return OK, end
+
+
+@njit(cache=True, nogil=True)
+def _skip_line(buf, pos, n):
+    """Position just after the next newline (or ``n``)."""
+    while pos < n and buf[pos] != _NEWLINE:
+        pos += 1
+    return pos + 1 if pos < n else n
+
+
+@njit(cache=True, nogil=True)
+def canonicalize_rows(indptr, indices, data, fields, ffm):
+    """Sort every row by index and sum repeated indices, in place.
+
+    FMs need each feature at most once per row (a repeated one would interact with
+    itself), so repeats are summed as scipy's ``sum_duplicates`` does. The sort is stable,
+    so for libffm the first field written in the line is kept. Returns ``(nnz,
+    conflict_row, conflict_index)``: the row and raw index of the first repeat that came
+    with two different fields, or ``(nnz, -1, -1)``.
+    """
+    n_rows = indptr.shape[0] - 1
+    out = 0
+    conflict_row = -1
+    conflict_index = -1
+    for row in range(n_rows):
+        start = indptr[row]
+        stop = indptr[row + 1]
+        indptr[row] = out
+        order = np.argsort(indices[start:stop], kind="mergesort")
+        row_indices = indices[start:stop][order]
+        row_data = data[start:stop][order]
+        row_fields = fields[start:stop][order] if ffm else fields[:0]
+        for k in range(stop - start):
+            if k > 0 and row_indices[k] == indices[out - 1]:
+                data[out - 1] += row_data[k]
+                if ffm and row_fields[k] != fields[out - 1] and conflict_row < 0:
+                    conflict_row = row
+                    conflict_index = row_indices[k]
+                continue
+            indices[out] = row_indices[k]
+            data[out] = row_data[k]
+            if ffm:
+                fields[out] = row_fields[k]
+            out += 1
+    indptr[n_rows] = out
+    return out, conflict_row, conflict_index
+
+
+@njit(cache=True, nogil=True)
+def assign_fields(indices, fields, field_of, stop_at_conflict):
+    """Record each feature's field in ``field_of`` (-1: not seen yet), first field wins.
+
+    Returns the first entry whose field differs from the one recorded for its feature,
+    or -1; with ``stop_at_conflict`` the scan ends there.
+    """
+    conflict = -1
+    for p in range(indices.shape[0]):
+        j = indices[p]
+        if field_of[j] < 0:
+            field_of[j] = fields[p]
+        elif field_of[j] != fields[p] and conflict < 0:
+            conflict = p
+            if stop_at_conflict:
+                break
+    return conflict
+
+
+@njit(cache=True, nogil=True)
+def _n_digits(value):
+    n = 1
+    while value >= 10:
+        value //= 10
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _write_uint(out, pos, value):
+    """Decimal digits of ``value >= 0`` at ``out[pos:]``; returns the position after."""
+    n = _n_digits(value)
+    for k in range(n - 1, -1, -1):
+        out[pos + k] = _ZERO + value % 10
+        value //= 10
+    return pos + n
+
+
+@njit(cache=True, nogil=True)
+def _write_text(out, pos, table, offsets, k):
+    """Copy string ``k`` of a table (concatenated bytes + offsets) to ``out[pos:]``."""
+    for i in range(offsets[k], offsets[k + 1]):
+        out[pos] = table[i]
+        pos += 1
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def format_rows(indptr, indices, value_ids, field_of, label_ids, base, ffm, values, labels, rows):
+    """The text of rows ``rows[0]:rows[1]`` as ``uint8`` bytes, one line per row.
+
+    Numbers are written by copying strings the caller formatted once per distinct value
+    (``values``/``labels``: ``(concatenated bytes, offsets)``; ``value_ids``/``label_ids``:
+    which string each entry/row uses), so the kernel never formats a float itself.
+    """
+    table, offsets = values
+    label_table, label_offsets = labels
+    size = 0
+    for row in range(rows[0], rows[1]):
+        size += label_offsets[label_ids[row] + 1] - label_offsets[label_ids[row]] + 1
+        for p in range(indptr[row], indptr[row + 1]):
+            k = value_ids[p]
+            size += 2 + _n_digits(indices[p] + base) + offsets[k + 1] - offsets[k]
+            if ffm:
+                size += 1 + _n_digits(field_of[indices[p]])
+    out = np.empty(size, dtype=np.uint8)
+    pos = 0
+    for row in range(rows[0], rows[1]):
+        pos = _write_text(out, pos, label_table, label_offsets, label_ids[row])
+        for p in range(indptr[row], indptr[row + 1]):
+            out[pos] = 32
+            pos += 1
+            if ffm:
+                pos = _write_uint(out, pos, field_of[indices[p]])
+                out[pos] = _COLON
+                pos += 1
+            pos = _write_uint(out, pos, indices[p] + base)
+            out[pos] = _COLON
+            pos = _write_text(out, pos + 1, table, offsets, value_ids[p])
+        out[pos] = _NEWLINE
+        pos += 1
+    return out
