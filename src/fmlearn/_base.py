@@ -38,7 +38,7 @@ from fmlearn.solvers import sgd as sgd_solver
 
 #: Learning rate used when ``learning_rate=None``, per solver (tuned on ML-100K and on
 #: generated CTR data; see benchmarks/README.md).
-DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.01}
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005}
 
 #: Solvers that sweep coordinate-wise over the parameters instead of passing over rows.
 COORDINATE_SOLVERS = ("als", "mcmc")

@@ -33,7 +33,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         accurate. They ignore ``learning_rate``, ``batch_size``, ``shuffle``, ``tol`` and
         ``early_stopping``, and have no ``partial_fit``.
     learning_rate : float or None, default=None
-        Step size; None picks the solver's default (sgd 0.01, adagrad 0.1, adam 0.01).
+        Step size; None picks the solver's default (sgd 0.01, adagrad 0.1, adam 0.005).
     max_iter : int, default=100
         Maximum number of epochs (passes over the training data), or sweeps for ALS/MCMC.
     reg_bias, reg_linear, reg_factors : float or None, default=None

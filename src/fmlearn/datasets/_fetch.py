@@ -30,6 +30,7 @@ machine without a network you may download an archive yourself and unzip it into
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -112,8 +113,8 @@ _MOVIELENS: dict[str, _MovieLensVariant] = {
         ),
         folder="ml-1m",
         layout="dat",
-        description="1,000,209 ratings (1-5) from 6,040 users on 3,706 movies, 2000; users "
-        "with gender, age group, occupation and zip code.",
+        description="1,000,209 ratings (1-5) from 6,040 users (who joined in 2000) on 3,706 "
+        "movies; users with gender, age group, occupation and zip code.",
     ),
     "10m": _MovieLensVariant(
         _Remote(
@@ -137,7 +138,7 @@ _MOVIELENS: dict[str, _MovieLensVariant] = {
         ),
         folder="ml-20m",
         layout="csv",
-        description="20,000,263 ratings (0.5-5 in half stars) from 138,493 users on 26,744 "
+        description="20,000,263 ratings (0.5-5 in half stars) from 138,493 users on 27,278 "
         "movies, 1995-2015; no user table.",
     ),
     "25m": _MovieLensVariant(
@@ -150,7 +151,7 @@ _MOVIELENS: dict[str, _MovieLensVariant] = {
         ),
         folder="ml-25m",
         layout="csv",
-        description="25,000,095 ratings (0.5-5 in half stars) from 162,541 users on 59,047 "
+        description="25,000,095 ratings (0.5-5 in half stars) from 162,541 users on 62,423 "
         "movies, 1995-2019; no user table.",
     ),
     "latest-small": _MovieLensVariant(
@@ -162,7 +163,7 @@ _MOVIELENS: dict[str, _MovieLensVariant] = {
         ),
         folder="ml-latest-small",
         layout="csv",
-        description="100,836 ratings (0.5-5 in half stars) from 610 users on 9,724 movies, "
+        description="100,836 ratings (0.5-5 in half stars) from 610 users on 9,742 movies, "
         "1996-2018 (generated 9/2018); no user table.",
     ),
 }
@@ -379,21 +380,21 @@ def fetch_movielens(
     home = get_data_home(data_home) / "movielens"
     home.mkdir(exist_ok=True)
     folder = home / spec.folder
-    problem = _folder_problem(folder, _REQUIRED[spec.layout])
+    required = _REQUIRED[spec.layout]
+    problem = _folder_problem(folder, required)
     if problem is not None:
+        what = f"MovieLens {variant}"
         archive = home / spec.remote.filename
         if not _usable_archive(archive, spec.remote):
             if not download_if_missing:
-                _raise_not_cached(f"MovieLens {variant}", folder, problem, spec.remote, home)
-            if folder.exists():
-                warnings.warn(
-                    f"The cached MovieLens {variant} at {folder} is damaged ({problem}); "
-                    "downloading it again.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            _download(spec.remote, archive, n_retries, delay)
-        _extract(archive, spec.folder, folder, _REQUIRED[spec.layout])
+                _raise_not_cached(what, folder, problem, spec.remote, home)
+            _warn_damaged(what, folder, problem)
+            _warn_weak(_download(spec.remote, archive, n_retries, delay))
+        try:
+            _extract(archive, spec.folder, folder, required)
+        except FileNotFoundError:  # another process extracted it and removed the archive
+            if _folder_problem(folder, required) is not None:
+                raise
         archive.unlink(missing_ok=True)
     ratings, users, items = _READERS[spec.layout](pd, folder)
     return MovieLensData(
@@ -458,10 +459,12 @@ def fetch_frappe(
     for split, remote in _FRAPPE.items():
         path = home / remote.filename
         if not path.exists() or not _usable_file(path, remote):
+            what = f"frappe's {remote.filename}"
+            problem = "it fails its checksum" if path.exists() else "missing"
             if not download_if_missing:
-                problem = "a file failed its checksum" if path.exists() else "missing"
-                _raise_not_cached(f"frappe's {remote.filename}", path, problem, remote, home)
-            _download(remote, path, n_retries, delay)
+                _raise_not_cached(what, path, problem, remote, home)
+            _warn_damaged(what, path, problem)
+            _warn_weak(_download(remote, path, n_retries, delay))
         files[split] = path
     out = FrappeData(files=files, n_features=_FRAPPE_N_FEATURES, DESCR=_FRAPPE_DESCR)
     if parse:
@@ -501,17 +504,32 @@ def _import_pandas(function: str):
 
 def _raise_not_cached(what: str, path: Path, problem: str, remote: _Remote, home: Path):
     size = f" ({remote.size / 1e6:.1f} MB)" if remote.size else ""
-    if problem == "missing":
-        state = f"{path} does not exist"
-        where = "put it at that path" if remote.filename == path.name else f"unzip it in {home}"
-    else:
-        state = f"the cache at {path} is damaged ({problem})"
-        where = f"delete {path} and download again"
-    raise (FileNotFoundError if problem == "missing" else OSError)(
-        f"{what} is not in the cache: {state}, and download_if_missing=False. Call again "
-        f"with download_if_missing=True to download it from {remote.url}{size}, or download "
-        f"that file yourself and {where}."
+    if problem != "missing":
+        raise OSError(
+            f"The cached {what} at {path} is damaged ({problem}), and "
+            "download_if_missing=False. Call again with download_if_missing=True to replace "
+            f"it with a fresh download from {remote.url}{size}."
+        )
+    where = "save it at that path" if remote.filename == path.name else f"unzip it in {home}"
+    raise FileNotFoundError(
+        f"{what} is not in the cache: {path} does not exist, and download_if_missing=False. "
+        f"Call again with download_if_missing=True to download it from {remote.url}{size}, "
+        f"or download that file yourself and {where}."
     )
+
+
+def _warn_damaged(what: str, path: Path, problem: str) -> None:
+    if problem != "missing":
+        warnings.warn(
+            f"The cached {what} at {path} is damaged ({problem}); downloading it again.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_weak(note: str | None) -> None:
+    if note is not None:
+        warnings.warn(note, UserWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------- digests
@@ -530,11 +548,12 @@ def _digests(path: Path, remote: _Remote) -> dict[str, str]:
     return {name: h.hexdigest() for name, h in hashes.items()}
 
 
-def _verify(path: Path, remote: _Remote) -> None:
-    """Raise OSError if ``path`` differs from every digest and the size ``remote`` pins.
+def _verify(path: Path, remote: _Remote) -> str | None:
+    """Raise OSError if ``path`` differs from the size or the digest that ``remote`` pins.
 
-    The strongest pinned digest is enough: SHA-256; else the git blob SHA-1 (which also
-    fixes the size); else MD5, with a warning that the file was not checked by SHA-256.
+    The strongest pinned digest is checked: SHA-256; else the git blob SHA-1 (which also
+    fixes the size); else MD5. Without a SHA-256, returns a note saying what was checked,
+    for the caller to warn with.
     """
     size = path.stat().st_size
     if remote.size is not None and size != remote.size:
@@ -556,24 +575,21 @@ def _verify(path: Path, remote: _Remote) -> None:
                 f"{want} was expected. The file may have been corrupted in transfer or "
                 "changed on the server."
             )
-    if remote.sha256 is None:
-        how = f"its {checked[0][0]} only" if checked else "nothing: no checksum is known"
-        warnings.warn(
-            f"No SHA-256 is pinned for {remote.filename}, so it was verified against {how} "
-            f"(its SHA-256 is {got['SHA-256']}).",
-            UserWarning,
-            stacklevel=3,
-        )
+    if remote.sha256 is not None:
+        return None
+    how = f"its {checked[0][0]} only" if checked else "nothing: no checksum is known"
+    return (
+        f"No SHA-256 is pinned for {remote.filename}, so it was verified against {how} "
+        f"(its SHA-256 is {got['SHA-256']})."
+    )
 
 
 def _usable_file(path: Path, remote: _Remote) -> bool:
-    """A cached file passes its check (warnings about weak checks are not repeated)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            _verify(path, remote)
-        except OSError:
-            return False
+    """A cached file passes its check (the note about a weak check is not repeated)."""
+    try:
+        _verify(path, remote)
+    except OSError:
+        return False
     return True
 
 
@@ -592,24 +608,34 @@ class _TruncatedError(OSError):
     pass
 
 
-def _download(remote: _Remote, dest: Path, n_retries: int, delay: float) -> None:
-    """Download ``remote`` to ``dest`` via a temporary file, retrying network failures."""
+# worth a retry: refused, reset or timed-out connections, HTTP errors, short bodies
+_NETWORK_ERRORS = (
+    urllib.error.URLError,
+    TimeoutError,
+    ConnectionError,
+    http.client.HTTPException,
+    _TruncatedError,
+)
+
+
+def _download(remote: _Remote, dest: Path, n_retries: int, delay: float) -> str | None:
+    """Download ``remote`` to ``dest`` via a temporary file, retrying network failures.
+
+    Returns :func:`_verify`'s note on a check weaker than SHA-256, or None.
+    """
     for attempt in range(n_retries + 1):
         try:
-            _download_once(remote, dest)
-            return
-        except (urllib.error.URLError, TimeoutError, ConnectionError, _TruncatedError) as exc:
-            code = getattr(exc, "code", None)
+            return _download_once(remote, dest)
+        except _NETWORK_ERRORS as exc:
+            code = getattr(exc, "code", None)  # an HTTPError's status
             if attempt == n_retries or (code is not None and code < 500):
-                raise OSError(
-                    f"Could not download {remote.url} to {dest}: {exc}"
-                    + (f" (after {n_retries} retries)" if n_retries and code is None else "")
-                ) from exc
+                retries = f" (after {attempt} retries)" if attempt else ""
+                raise OSError(f"Could not download {remote.url} to {dest}: {exc}{retries}") from exc
             logger.warning("Download of %s failed (%s); retrying in %ss", remote.url, exc, delay)
             time.sleep(delay)
 
 
-def _download_once(remote: _Remote, dest: Path) -> None:
+def _download_once(remote: _Remote, dest: Path) -> str | None:
     logger.info("Downloading %s to %s", remote.url, dest)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -626,8 +652,9 @@ def _download_once(remote: _Remote, dest: Path) -> None:
             raise _TruncatedError(
                 f"the server sent {received} of {expected} bytes (the connection was closed early)"
             )
-        _verify(tmp, remote)
+        note = _verify(tmp, remote)
         os.replace(tmp, dest)
+        return note
     finally:
         tmp.unlink(missing_ok=True)
 
