@@ -17,8 +17,9 @@ How a crash or a bad network never leaves a cache that later looks valid:
 * an archive is extracted into a hidden temporary folder, a marker file listing every
   extracted file and its size is written last, and only then is the folder renamed into
   place (a rename is atomic); the archive is deleted afterwards;
-* on every call the marker is read and each listed file's size compared, so a cache file
-  deleted or truncated later is noticed: it is downloaded again, or, with
+* on every call the marker is read and each listed file's size compared (frappe's three
+  small files are checked against their digests again), so a cache file deleted or
+  truncated later is noticed: it is downloaded again, with a warning, or, with
   ``download_if_missing=False``, an ``OSError`` says what is wrong and how to fix it.
 
 A folder without a marker whose expected files are all present is used as it is, so on a
@@ -42,7 +43,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -274,12 +275,12 @@ class MovieLensData:
         What the data is, its licence terms and how to cite it.
     """
 
-    ratings: object
-    users: object
-    items: object
+    ratings: object = field(repr=False)
+    users: object = field(repr=False)
+    items: object = field(repr=False)
     variant: str
     path: Path
-    DESCR: str
+    DESCR: str = field(repr=False)
 
 
 @dataclass
@@ -301,13 +302,13 @@ class FrappeData:
 
     files: dict
     n_features: int
-    DESCR: str
-    X_train: object = None
-    y_train: object = None
-    X_validation: object = None
-    y_validation: object = None
-    X_test: object = None
-    y_test: object = None
+    DESCR: str = field(repr=False)
+    X_train: object = field(default=None, repr=False)
+    y_train: object = field(default=None, repr=False)
+    X_validation: object = field(default=None, repr=False)
+    y_validation: object = field(default=None, repr=False)
+    X_test: object = field(default=None, repr=False)
+    y_test: object = field(default=None, repr=False)
 
 
 # ----------------------------------------------------------------------------- public API

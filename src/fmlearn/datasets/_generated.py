@@ -90,20 +90,29 @@ def make_ctr(
     n_factors: int = 4,
     skew: float = 1.1,
     random_state=None,
+    planted: PlantedFM | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, PlantedFM]:
     """Click-through-like data: ``n_fields`` one-hot hashed fields, y ∈ {0, 1}.
 
     Field sizes are spread log-uniformly (a few huge id fields, many small ones) to total
-    ``n_features``; the click probability is σ(planted FM), centred near 20%.
+    ``n_features``; the click probability is σ(planted FM), centred near 20%. Pass the
+    ``planted`` model of an earlier call to draw more rows from the same distribution
+    (e.g. a test set, or a file written block by block); ``n_fields``, ``n_features``
+    and ``n_factors`` are then taken from it.
     """
     rng = make_rng(random_state)
-    raw = np.exp(rng.uniform(np.log(2), np.log(n_features), n_fields))
-    sizes = np.maximum(2, (raw / raw.sum() * n_features).astype(np.int64))
-    sizes[np.argmax(sizes)] += n_features - sizes.sum()
-    X = _one_hot_fields(n_samples, tuple(int(s) for s in sizes), rng, skew)
-    scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
-    params = _planted_params(n_features, n_factors, rng, -1.5, 0.3, scale)
-    truth = PlantedFM(params, tuple(int(s) for s in sizes), 0.0)
+    if planted is None:
+        raw = np.exp(rng.uniform(np.log(2), np.log(n_features), n_fields))
+        sizes = np.maximum(2, (raw / raw.sum() * n_features).astype(np.int64))
+        sizes[np.argmax(sizes)] += n_features - sizes.sum()
+        sizes = tuple(int(s) for s in sizes)
+        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
+        params = _planted_params(n_features, n_factors, rng, -1.5, 0.3, scale)
+        truth = PlantedFM(params, sizes, 0.0)
+    else:
+        truth = planted
+        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth
