@@ -1,4 +1,8 @@
-"""Data sets: generators of planted-FM data (no network needed)."""
+"""Data sets: generated planted-FM data (offline) and fetchers for public data sets.
+
+The fetchers download MovieLens and Frappe once into a local cache (``get_data_home``)
+and work offline from it afterwards; fmlearn never ships the data itself.
+"""
 
 from fmlearn.datasets._fetch import (
     FrappeData,
@@ -9,5 +13,13 @@ from fmlearn.datasets._fetch import (
 )
 from fmlearn.datasets._generated import PlantedFM, make_ctr, make_recommendation
 
-__all__ = ["PlantedFM", "make_ctr", "make_recommendation"]
-__all__ += ["FrappeData", "MovieLensData", "fetch_frappe", "fetch_movielens", "get_data_home"]
+__all__ = [
+    "FrappeData",
+    "MovieLensData",
+    "PlantedFM",
+    "fetch_frappe",
+    "fetch_movielens",
+    "get_data_home",
+    "make_ctr",
+    "make_recommendation",
+]
