@@ -105,3 +105,78 @@ def test_libfm_model_text_format_round_trip(tmp_path):
     np.testing.assert_array_equal(V, fm.V_)
     with pytest.raises(ValueError, match="-dim must match"):
         load_libfm_model(tmp_path / "m.txt", X.shape[1], 4)
+
+
+@pytest.fixture(scope="module")
+def libfm_files(tmp_path_factory):
+    from fmlearn.io import dump_libfm
+
+    folder = tmp_path_factory.mktemp("libfm")
+    X, y, _ = make_recommendation(3000, n_users=40, n_items=30, n_contexts=3, random_state=2)
+    dump_libfm(X[:2500], y[:2500], folder / "train.libfm")
+    dump_libfm(X[2500:], y[2500:], folder / "test.libfm")
+    return folder, X, y
+
+
+def test_libfm_mcmc_regression_outputs(libfm_files, capsys):
+    folder, _, y = libfm_files
+    out, rlog = folder / "pred.txt", folder / "log.tsv"
+    argv = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-iter", "30",
+            "-method", "mcmc", "-out", str(out), "-rlog", str(rlog), "-seed", "1"]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("Final\tTest=")
+    pred = np.loadtxt(out)
+    assert pred.shape == (500,)
+    assert np.sqrt(np.mean((pred - y[2500:]) ** 2)) < 0.8  # noise 0.5
+    header, *rows = rlog.read_text().splitlines()
+    assert header.split("\t") == ["time_learn", "rmse_mcmc_all", "rmse_train"]
+    assert len(rows) == 30
+    final_rmse = float(rows[-1].split("\t")[1])  # the running average, as -out holds
+    assert final_rmse == pytest.approx(np.sqrt(np.mean((pred - y[2500:]) ** 2)), rel=1e-5)
+
+
+def test_libfm_sgd_save_and_load_model(libfm_files, capsys):
+    folder, *_ = libfm_files
+    model = folder / "m.txt"
+    base = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-method", "sgd",
+            "-learn_rate", "0.01", "-regular", "0,0,0.01", "-seed", "0"]  # fmt: skip
+    assert main([*base, "-iter", "5", "-save_model", str(model)]) == 0
+    first = float(capsys.readouterr().out.split("Test=")[1].split()[0])
+    assert model.read_text().startswith("#global bias W0\n")
+    assert main([*base, "-iter", "5", "-load_model", str(model)]) == 0
+    continued = float(capsys.readouterr().out.split("Test=")[1].split()[0])
+    assert continued < first  # 5 more epochs from the saved model, not from scratch
+
+
+def test_libfm_classification_probabilities(libfm_files, tmp_path):
+    _, X, y = libfm_files
+    from fmlearn.io import dump_libfm
+
+    labels = np.where(y > np.median(y), 1, -1)
+    dump_libfm(X[:2500], labels[:2500], tmp_path / "train.libfm")
+    dump_libfm(X[2500:], labels[2500:], tmp_path / "test.libfm")
+    out = tmp_path / "p.txt"
+    argv = ["libfm", "-task", "c", "-train", str(tmp_path / "train.libfm"),
+            "-test", str(tmp_path / "test.libfm"), "-dim", "1,1,4", "-iter", "20",
+            "-out", str(out), "-seed", "0"]  # fmt: skip
+    assert main(argv) == 0
+    p = np.loadtxt(out)
+    assert np.all((p > 0) & (p < 1))
+    assert np.mean((p > 0.5) == (labels[2500:] > 0)) > 0.7
+
+
+def test_train_libfm_file_with_groups(libfm_files, tmp_path, capsys):
+    folder = libfm_files[0]
+    groups = tmp_path / "groups.txt"
+    np.savetxt(groups, np.repeat([0, 1, 2], [40, 30, 3]), fmt="%d")
+    argv = ["train", str(folder / "train.libfm"), "-o", str(tmp_path / "m.fmlearn"),
+            "--solver", "mcmc", "--iter", "10", "--groups", str(groups), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    assert load(tmp_path / "m.fmlearn")._chain.n_groups == 3
+    bad = tmp_path / "bad_groups.txt"
+    np.savetxt(bad, np.zeros(5), fmt="%d")
+    argv[argv.index(str(groups))] = str(bad)
+    assert main(argv) == 1
+    assert "5 group ids for 73 features" in capsys.readouterr().err

@@ -140,11 +140,17 @@ def run(argv: list[str]) -> int:
     seconds = time.perf_counter() - start
     if args.rlog:
         write_rlog(args.rlog, model)
-    if args.task == "r":
+    if mcmc:  # libFM's output: the average of every sweep's prediction of the test set
+        pred = model._chain.eval_average[0]
+        if args.task == "r":
+            pred = np.clip(pred, model.y_min_, model.y_max_)
+    elif args.task == "r":
         pred = model.predict(X_test)
-        final = f"Test={np.sqrt(np.mean((pred - y_test) ** 2)):.6g}"
     else:
         pred = model.predict_proba(X_test)[:, 1]
+    if args.task == "r":
+        final = f"Test={np.sqrt(np.mean((pred - y_test) ** 2)):.6g}"
+    else:
         final = f"Test={np.mean((pred > 0.5) == (y_test > 0)):.6g}"
     print(f"Final\t{final}\t({model.n_iter_} iterations, {seconds:.1f} s)")
     if args.out:

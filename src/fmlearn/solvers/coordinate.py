@@ -91,6 +91,9 @@ class ChainState:
     sample_alpha: list[float] = field(default_factory=list)  # noise precision per kept sample
     sample_cut: list[np.ndarray] = field(default_factory=list)  # cutpoints per kept sample
     mean_cut: np.ndarray | None = None  # running mean of the cutpoints
+    # the averaged predictions on the eval sets of the last fit, on the link's scale (not
+    # saved: a by-product for callers that, like libFM, predict one known test set)
+    eval_average: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def fresh(cls, n_groups: int, n_factors: int, cut: np.ndarray | None = None) -> ChainState:
@@ -228,4 +231,7 @@ def solve(
             progress.update(sweep, mean_loss, scores, seconds)
     finally:
         progress.close()
+    if config.sample and n_avg_eval:
+        # the posterior-mean prediction on each evaluation set (libFM's test output)
+        chain.eval_average = [a.copy() for a in averages]
     return params, chain, history
