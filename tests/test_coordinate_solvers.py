@@ -139,7 +139,7 @@ def test_history_records_the_averaged_prediction(ratings, groups):
 def test_posterior_mean_parameters_predict_close_to_the_sample_average(ratings, groups):
     X, y, X_test, y_test, _ = ratings
     kw = dict(n_factors=4, solver="mcmc", max_iter=40, random_state=0)
-    light = FMRegressor(**kw).fit(X, y, groups=groups)
+    light = FMRegressor(keep_samples=False, **kw).fit(X, y, groups=groups)
     full = FMRegressor(keep_samples=True, **kw).fit(X, y, groups=groups)
     np.testing.assert_array_equal(light.V_, full.V_)
     assert abs(rmse(light.predict(X_test), y_test) - rmse(full.predict(X_test), y_test)) < 0.02
@@ -154,7 +154,8 @@ def test_return_std(ratings, groups):
     inside = np.abs(y_test - mean) < 1.96 * std
     assert 0.9 < inside.mean() < 0.99  # a 95% predictive interval covers about 95%
     with pytest.raises(ValueError, match="keep_samples=True"):
-        FMRegressor(solver="mcmc", max_iter=3).fit(X, y).predict(X_test, return_std=True)
+        light = FMRegressor(solver="mcmc", max_iter=3, keep_samples=False)
+        light.fit(X, y).predict(X_test, return_std=True)
     with pytest.raises(ValueError, match="solver='adagrad'"):
         FMRegressor(max_iter=1).fit(X, y).predict(X_test, return_std=True)
 
@@ -241,3 +242,16 @@ def test_eval_set_is_averaged_on_the_probability_scale():
     p = clf.predict_proba(X[3000:])[:, 1]
     ll = -np.mean(np.where(y[3000:] == "yes", np.log(p), np.log(1 - p)))
     assert clf.history_.valid["logloss"][-1] == pytest.approx(ll, rel=1e-6)
+
+
+def test_keep_samples_auto_keeps_small_models_and_warns_for_big_ones(ratings, monkeypatch):
+    import fmlearn._base as base
+
+    X, y, *_ = ratings
+    small = FMRegressor(n_factors=2, solver="mcmc", max_iter=4, random_state=0).fit(X, y)
+    assert len(small._chain.samples) == 4
+    monkeypatch.setattr(base, "KEEP_SAMPLES_MAX_BYTES", 1000)
+    with pytest.warns(UserWarning, match="only their mean is kept"):
+        big = FMRegressor(n_factors=2, solver="mcmc", max_iter=4, random_state=0).fit(X, y)
+    assert big._chain.samples == []
+    np.testing.assert_array_equal(big.V_, small.V_)  # the same chain, only less kept

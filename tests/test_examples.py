@@ -45,3 +45,18 @@ def test_top_n_recommendation_lists_unseen_apps_best_first():
         scores = [p for _, p in ranked]
         assert len(ranked) == 5 and scores == sorted(scores, reverse=True)
         assert all(0 < p < 1 for p in scores)
+
+
+@pytest.mark.skipif(not FRAPPE.exists(), reason="../shared/data/frappe absent")
+def test_ctr_example_fm_beats_logistic_regression_on_frappe():
+    rows = {name: auc for name, auc, *_ in _load("ctr_fm_vs_logistic").frappe(n_sweeps=30)}
+    assert rows["FM adagrad (k=10)"] > rows["logistic regression"] + 0.01
+
+
+def test_out_of_core_example_streams_a_file(tmp_path):
+    example = _load("out_of_core")
+    path = tmp_path / "ctr.libfm"
+    rows, planted = example.write_file(path, gigabytes=0.01)
+    result = example.run(path, planted, chunk_rows=50_000)
+    assert result["rows"] == rows == 200_000  # every row of the file, in 4 chunks
+    assert result["auc"] > 0.6  # learned from the stream (the planted model's AUC ≈ 0.86)

@@ -9,6 +9,7 @@ intact. Task subclasses supply only the target encoding, the loss code and the m
 from __future__ import annotations
 
 import os
+import warnings
 from typing import ClassVar
 
 import numba
@@ -79,7 +80,7 @@ class BaseFM(BaseEstimator):
         "dtype": [Options(("float64", "float32", np.float64, np.float32))],
         "n_jobs": [Interval(int, -1, None), NONE],
         "n_kept_samples": [Interval(int, 1, None), NONE],
-        "keep_samples": [BOOLEAN],
+        "keep_samples": [BOOLEAN, Options(("auto",))],
     }
 
     # Task hooks -------------------------------------------------------------------------
@@ -204,7 +205,7 @@ class BaseFM(BaseEstimator):
             **self._regularization(),
             fit_intercept=bool(self.fit_intercept) and self._initial_cutpoints(y) is None,
             fit_linear=bool(self.fit_linear),
-            keep_samples=bool(self.keep_samples),
+            keep_samples=_keep_samples(self.keep_samples, n_kept, X.shape[1], self),
             verbose=int(self.verbose),
         )
         link, inverse = self._links(target, chain)
@@ -434,6 +435,29 @@ class BaseFM(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+#: ``keep_samples="auto"`` keeps the MCMC samples while they fit in this many bytes.
+KEEP_SAMPLES_MAX_BYTES = 512 * 2**20
+
+
+def _keep_samples(keep, n_kept: int, n_features: int, estimator) -> bool:
+    """Resolve ``keep_samples``: "auto" keeps them unless they would take > 512 MiB."""
+    if keep != "auto":
+        return bool(keep)
+    itemsize = np.dtype(resolve_dtype(estimator.dtype)).itemsize
+    size = n_kept * (n_features * (estimator.n_factors + 1) + 1) * itemsize
+    if size <= KEEP_SAMPLES_MAX_BYTES:
+        return True
+    warnings.warn(
+        f"keep_samples='auto': {n_kept} samples of this model would take "
+        f"{size / 2**30:.1f} GiB, so only their mean is kept and predict uses the posterior "
+        "mean of the parameters (slightly less accurate than averaging predictions). "
+        "Set keep_samples=True to keep them anyway, or False to silence this.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return False
 
 
 def _n_kept(n_kept_samples, max_iter) -> int:

@@ -66,7 +66,7 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         dtype="float64",
         n_jobs: int | None = None,
         n_kept_samples: int | None = None,
-        keep_samples: bool = False,
+        keep_samples: bool | str = "auto",
     ):
         self.n_factors = n_factors
         self.solver = solver

@@ -83,12 +83,15 @@ class FMRegressor(RegressorMixin, BaseFM):
     n_kept_samples : int or None, default=None
         MCMC: the last ``n_kept_samples`` sweeps are averaged (None: all but the first
         10%, the burn-in). Must not exceed ``max_iter``.
-    keep_samples : bool, default=False
-        MCMC: keep every averaged sample (memory: n_kept × model size). Then ``predict``
-        averages the samples' predictions, exactly as libFM and myFM do, and
-        ``predict(X, return_std=True)`` works. Without them ``w_``/``V_`` are the
-        posterior means of the parameters and ``predict`` uses those (on MovieLens-100K
-        test RMSE 0.901 instead of 0.900). ``history_`` always uses the exact average.
+    keep_samples : bool or "auto", default="auto"
+        MCMC: keep every averaged sample, so that ``predict`` averages the samples'
+        predictions, exactly as libFM and myFM do, and ``predict(X, return_std=True)``
+        works. "auto" keeps them while they take ≤ 512 MiB (n_kept × model size) and
+        otherwise warns and keeps only their mean: ``w_``/``V_`` are always the posterior
+        means, and without samples ``predict`` uses those (MovieLens-100K: test RMSE
+        0.901 instead of 0.900; for the probit classifier on Frappe, 100 sweeps, AUC
+        0.941 instead of 0.945 — the link makes the difference larger). ``history_``
+        always records the exact average on ``eval_set``.
 
     Attributes
     ----------
@@ -136,7 +139,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         n_jobs: int | None = None,
         clip_predictions: bool = True,
         n_kept_samples: int | None = None,
-        keep_samples: bool = False,
+        keep_samples: bool | str = "auto",
     ):
         self.n_factors = n_factors
         self.solver = solver
