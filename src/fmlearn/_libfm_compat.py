@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from fmlearn.cli import UsageError, read_data, read_groups
+from fmlearn.cli import UsageError, _Help, read_data, read_groups
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="libFM-compatible training and prediction (flags as libFM 1.4).",
         allow_abbrev=False,
         add_help=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     add = p.add_argument
     add("-help", action="help", help="this screen")

@@ -25,6 +25,16 @@ _SUFFIXES = {
 }  # fmt: skip
 
 
+class _Help(argparse.HelpFormatter):
+    """Show each option's default unless its help already says it (or it has none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})".strip()
+
+
 class UsageError(Exception):
     """A bad option value found after parsing (exit code 2)."""
 
@@ -269,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name, run, help_):
         p = sub.add_parser(
             name, help=help_, description=help_,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_Help,
         )  # fmt: skip
         p.set_defaults(run=run)
         return p
@@ -279,10 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--model", required=True, help="model file to write")
     train.add_argument("--format", choices=FORMATS, help="data format (default: from suffix)")
     train.add_argument(
-        "--task", choices=("regression", "classification", "ordinal"), default="regression"
+        "--task",
+        choices=("regression", "classification", "ordinal"),
+        default="regression",
+        help="classification: a label > 0 is the positive class (as libFM)",
     )
     train.add_argument(
-        "--solver", choices=("sgd", "adagrad", "adam", "als", "mcmc"), default="adagrad"
+        "--solver",
+        choices=("sgd", "adagrad", "adam", "als", "mcmc"),
+        default="adagrad",
+        help="optimiser (ordinal: always mcmc)",
     )
     train.add_argument("-k", "--factors", type=int, default=8, help="n_factors (rank k)")
     train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
@@ -292,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None, help="random_state")
     train.add_argument("--valid", help="validation file, recorded per epoch")
     train.add_argument("--groups", help="libFM -meta file: one group id per feature (MCMC)")
-    train.add_argument("--n-features", type=int, help="number of features (default: data)")
+    train.add_argument("--n-features", type=int, help="features (default: as the data has)")
     train.add_argument("--plot", help="save the learning curve to this image file")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
