@@ -64,18 +64,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
+from _machine import log, machine_line
 
-import fmlearn
 from fmlearn import FMRegressor
 from fmlearn._params import FMParams
 from fmlearn._validation import csr_arrays
@@ -97,29 +93,6 @@ SLOPE_FROM = 128  # "larger sizes" for the second slope fit
 EPOCH_BASE = {"rows": 20_000, "nnz": 16, "k": 8}
 EPOCH_FEATURES = 10_000
 SCALES = (1, 4, 16)
-
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"machine: {platform.platform()} | CPU {cpu} | {os.cpu_count()} cores | "
-        f"python {platform.python_version()} | numpy {np.__version__} | "
-        f"numba {numba.__version__} | fmlearn {getattr(fmlearn, '__version__', '?')} | "
-        f"load avg {os.getloadavg()[0]:.2f} | "
-        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
-    )
 
 
 def one_blas_thread():

@@ -48,10 +48,8 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -59,6 +57,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from _machine import log, machine_line
 
 N_FIELDS = 39
 N_FEATURES = 1_000_000
@@ -72,10 +71,6 @@ TARGET_ROWS_S = 1e6
 TARGET_RSS_RATIO = 2.0
 
 
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
 def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
@@ -83,26 +78,6 @@ def maxrss_mib() -> float:
 def rss_now_mib() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def machine_line() -> str:
-    import numba
-
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"machine: {platform.platform()} | CPU {cpu} | {os.cpu_count()} cores | "
-        f"python {platform.python_version()} | numpy {np.__version__} | "
-        f"numba {numba.__version__} | numba threads {numba.config.NUMBA_NUM_THREADS} | "
-        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
-    )
 
 
 # --------------------------------------------------------------------------- data

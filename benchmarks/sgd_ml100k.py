@@ -46,21 +46,17 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
-import os
-import platform
 import resource
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-import numba
 import numpy as np
 import scipy.sparse as sp
+from _machine import log, machine_line
 
-import fmlearn
 from fmlearn import FMRegressor
 from fmlearn._params import FMParams
 from fmlearn._validation import csr_arrays
@@ -77,29 +73,6 @@ SOLVERS = ("sgd", "adagrad", "adam")
 TARGET_EPOCH_MS = 6.0  # C++ libFM: ~7 ms per SGD epoch over the 90,000 training rows
 TARGET_PREDICT_ROWS_S = 15e6
 TARGET_RMSE = 0.93  # after ≤ 100 epochs; libFM's plain SGD: 0.947
-
-
-def log(*args) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"machine: {platform.platform()} | CPU {cpu} | {os.cpu_count()} cores | "
-        f"python {platform.python_version()} | numpy {np.__version__} | "
-        f"numba {numba.__version__} | fmlearn {getattr(fmlearn, '__version__', '?')} | "
-        f"numba threads {numba.config.NUMBA_NUM_THREADS} | "
-        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
-    )
 
 
 def maxrss_mib() -> float:

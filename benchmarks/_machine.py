@@ -1,0 +1,43 @@
+"""What every benchmark prints: progress on stderr and one line describing the machine.
+
+Benchmarks compare numbers across runs and machines, so each table carries the CPU,
+core count, library versions, load and date it was measured with.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+
+import numba
+import numpy as np
+
+import fmlearn
+
+
+def log(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def machine_line() -> str:
+    return (
+        f"machine: {platform.platform()} | CPU {cpu_model()} | {os.cpu_count()} cores | "
+        f"python {platform.python_version()} | numpy {np.__version__} | "
+        f"numba {numba.__version__} | fmlearn {fmlearn.__version__} | "
+        f"numba threads {numba.config.NUMBA_NUM_THREADS} | "
+        f"load avg {os.getloadavg()[0]:.2f} | "
+        f"{datetime.datetime.now().isoformat(timespec='minutes')}"
+    )
