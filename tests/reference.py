@@ -338,3 +338,8 @@ def reference_epoch(X, y, sw, order, params, state, *, batch_size=1, t0=0, **ste
         )
         total += part
     return params, state, total
+
+
+def rmse(a, b) -> float:
+    """Root mean squared error, the metric every regression test compares."""
+    return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))

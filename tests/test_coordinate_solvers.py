@@ -11,20 +11,8 @@ from sklearn.linear_model import Ridge
 
 from fmlearn import FMClassifier, FMRegressor, load
 from fmlearn._params import FMParams
-from fmlearn.datasets import make_recommendation
 from fmlearn.solvers.coordinate import ChainState, CoordinateConfig, solve
-
-
-def rmse(a, b):
-    return float(np.sqrt(np.mean((a - b) ** 2)))
-
-
-@pytest.fixture(scope="module")
-def ratings():
-    X, y, truth = make_recommendation(
-        n_samples=30_000, n_users=300, n_items=200, n_contexts=6, noise=0.5, random_state=1
-    )
-    return X[:25_000], y[:25_000], X[25_000:], y[25_000:], truth
+from reference import rmse
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import roc_auc_score
 
 from fmlearn import FMClassifier, FMRegressor
-from fmlearn.datasets import make_ctr, make_recommendation
+from fmlearn.datasets import make_ctr
 from fmlearn.solvers.sgd import DivergenceError
-
-
-def rmse(a, b):
-    return float(np.sqrt(np.mean((a - b) ** 2)))
-
-
-@pytest.fixture(scope="module")
-def ratings():
-    X, y, truth = make_recommendation(
-        n_samples=30_000, n_users=300, n_items=200, n_contexts=6, noise=0.5, random_state=1
-    )
-    return X[:25_000], y[:25_000], X[25_000:], y[25_000:], truth
+from reference import rmse
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adagrad", "adam"])
