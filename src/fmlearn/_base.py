@@ -192,9 +192,7 @@ class BaseFM(BaseEstimator):
             )
         mcmc = self.solver == "mcmc"
         n_kept = _n_kept(self.n_kept_samples, self.max_iter) if mcmc else 0
-        groups = _check_groups(groups, X.shape[1]) if mcmc or groups is not None else None
-        if groups is None:
-            groups = np.zeros(X.shape[1], dtype=np.int64)
+        groups = _check_groups(groups, X.shape[1])  # None: one group
         n_groups = int(groups.max()) + 1 if groups.size else 1
         params, chain, history = self._start_chain(X.shape[1], rng, warm, n_groups, y)
         config = coordinate_solver.CoordinateConfig(
@@ -203,7 +201,9 @@ class BaseFM(BaseEstimator):
             n_sweeps=int(self.max_iter),
             n_kept=n_kept,
             **self._regularization(),
-            fit_intercept=bool(self.fit_intercept) and self._initial_cutpoints(y) is None,
+            # ordinal models have no intercept: the cutpoints carry it
+            fit_intercept=bool(self.fit_intercept)
+            and self._coordinate_task != coordinate_solver.K.ORDINAL,
             fit_linear=bool(self.fit_linear),
             keep_samples=_keep_samples(self.keep_samples, n_kept, X.shape[1], self),
             verbose=int(self.verbose),
@@ -224,15 +224,20 @@ class BaseFM(BaseEstimator):
             self.V_ = mean.V.astype(dtype)
         return self
 
-    def _start_chain(self, n_features, rng, warm, n_groups, y):
-        """Initial (or continued) parameters, chain state and history for ALS/MCMC."""
-        chain = getattr(self, "_chain", None) if warm else None
-        if warm and self.V_.shape != (n_features, self.n_factors):
+    def _check_continuable(self, n_features: int) -> None:
+        """Warm starts need the fitted shapes: same features, same rank."""
+        if self.V_.shape != (n_features, self.n_factors):
             raise ValueError(
                 f"Cannot continue training: the model has V_ of shape {self.V_.shape} but "
                 f"n_factors={self.n_factors} and X has {n_features} features. "
                 "Set warm_start=False to start afresh."
             )
+
+    def _start_chain(self, n_features, rng, warm, n_groups, y):
+        """Initial (or continued) parameters, chain state and history for ALS/MCMC."""
+        chain = getattr(self, "_chain", None) if warm else None
+        if warm:
+            self._check_continuable(n_features)
         if chain is not None and chain.n_groups != n_groups:
             raise ValueError(
                 f"Cannot continue the chain: it has {chain.n_groups} groups, groups has "
@@ -307,12 +312,8 @@ class BaseFM(BaseEstimator):
     def _start(self, n_features, rng, warm):
         """Initial parameters, optimiser state and history (copies when warm-starting)."""
         optimizer = sgd_solver.OPTIMIZERS[self.solver]
-        if warm and self.V_.shape != (n_features, self.n_factors):
-            raise ValueError(
-                f"Cannot continue training: the model has V_ of shape {self.V_.shape} but "
-                f"n_factors={self.n_factors} and X has {n_features} features. "
-                "Set warm_start=False to start afresh."
-            )
+        if warm:
+            self._check_continuable(n_features)
         if warm:
             params = self._params().copy()
             state = getattr(self, "_optimizer_state", None)
