@@ -261,31 +261,67 @@ def _draw_group_prior(rng, values, groups, n_groups, mu, lam, prior):
         mu[g] = mean + math.sqrt(1.0 / (n_post * lam[g])) * rng.standard_normal()
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _gather(cptr, crows, cdata, sw, i, e, Q, xb, sb, eb, qb):
+    """Copy feature i's values and weights, and its rows of ``e`` and ``Q``, into the
+    contiguous buffers; returns their length. The feature's k + 1 updates then stream
+    over contiguous memory (vectorised) instead of gathering from random rows each time.
+    """
+    start = cptr[i]
+    m = cptr[i + 1] - start
+    k = Q.shape[1]
+    weighted = sw.shape[0] > 0
+    for p in range(m):
+        n = crows[start + p]
+        xb[p] = cdata[start + p]
+        sb[p] = sw[n] if weighted else 1.0
+        eb[p] = e[n]
+        for f in range(k):
+            qb[f, p] = Q[n, f]
+    return m
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _scatter(cptr, crows, i, e, Q, xb, eb, qb, dv):
+    """Write the buffered residuals back, and ``q_f += Δv_if x`` for every f."""
+    start = cptr[i]
+    k = Q.shape[1]
+    for p in range(cptr[i + 1] - start):
+        n = crows[start + p]
+        e[n] = eb[p]
+        x = xb[p]
+        for f in range(k):
+            Q[n, f] = qb[f, p] + dv[f] * x
+
+
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _apply_and_sum(cptr, crows, cdata, sw, i, e, Q, f_done, delta, v_old, f_next, v_next):
-    """One pass over feature i's column: apply the change ``delta`` of v_i,f_done (or of
-    w_i when ``f_done < 0``) to the caches, and sum what the conditional of the next
-    parameter needs (v_i,f_next; none when ``f_next < 0``). Fusing the two halves the
-    passes over the column: k + 2 per feature instead of 2k + 2.
+def _apply_and_sum(m, xb, sb, eb, qf, delta, v_old, qn, v_next):
+    """One pass over the buffers: apply the change ``delta`` of v_if to the residuals
+    (``qf`` holds q_f before the feature's updates; ``delta = 0`` applies nothing) and
+    sum what the conditional of the next factor needs (``qn`` holds its q).
+
+    ``h_vif = x (q_f − v_if x)`` does not depend on v_if, so the buffered q stay
+    read-only until :func:`_scatter`; a loop that also wrote them could not be
+    vectorised (the compiler cannot tell that rows f and f + 1 of the buffer differ).
     """
     sum_hh = 0.0
     sum_rh = 0.0
-    weighted = sw.shape[0] > 0
-    for p in range(cptr[i], cptr[i + 1]):
-        n = crows[p]
-        x = np.float64(cdata[p])
-        if delta != 0.0:
-            if f_done < 0:
-                e[n] += delta * x
-            else:
-                e[n] += delta * x * (Q[n, f_done] - v_old * x)
-                Q[n, f_done] += delta * x
-        if f_next >= 0:
-            h = x * (Q[n, f_next] - v_next * x)
-            s = sw[n] if weighted else 1.0
-            sum_hh += s * h * h
-            sum_rh += s * (v_next * h - e[n]) * h
+    for p in range(m):
+        x = xb[p]
+        r = eb[p] + delta * x * (qf[p] - v_old * x)
+        eb[p] = r
+        h = x * (qn[p] - v_next * x)
+        sh = sb[p] * h
+        sum_hh += sh * h
+        sum_rh += sh * (v_next * h - r)
     return sum_hh, sum_rh
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _apply(m, xb, eb, qf, delta, v_old):
+    for p in range(m):
+        x = xb[p]
+        eb[p] += delta * x * (qf[p] - v_old * x)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -350,42 +386,51 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
         for f in range(k):
             _draw_group_prior(rng, V[:, f], groups, n_groups, mu_v[:, f], lam_v[:, f], prior)
 
+    longest = 0
     for i in range(n_features):
+        longest = max(longest, cptr[i + 1] - cptr[i])
+    xb = np.empty(longest)
+    sb = np.empty(longest)
+    eb = np.empty(longest)
+    qb = np.empty((k, longest))
+    dv = np.empty(k)
+    for i in range(n_features):
+        m = _gather(cptr, crows, cdata, sw, i, e, Q, xb, sb, eb, qb)
         g = groups[i]
-        delta = 0.0
         if fit_linear:
+            wi = np.float64(w[i])
             sum_hh = 0.0
             sum_rh = 0.0
-            wi = np.float64(w[i])
-            for p in range(cptr[i], cptr[i + 1]):
-                n = crows[p]
-                h = np.float64(cdata[p])
-                s = sw[n] if weighted else 1.0
-                sum_hh += s * h * h
-                sum_rh += s * (wi * h - e[n]) * h
+            for p in range(m):
+                sh = sb[p] * xb[p]
+                sum_hh += sh * xb[p]
+                sum_rh += sh * (wi * xb[p] - eb[p])
             lam = lam_w[g] if sample else prior[REG_LINEAR]
             mu = mu_w[g] if sample else 0.0
             mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
             if not np.isnan(mean):
                 w[i] = _draw(rng, mean, var, sample)
                 delta = np.float64(w[i]) - wi
-        sum_hh, sum_rh = _apply_and_sum(
-            cptr, crows, cdata, sw, i, e, Q, -1, delta, 0.0, 0, np.float64(V[i, 0])
-        )
+                if delta != 0.0:
+                    for p in range(m):
+                        eb[p] += delta * xb[p]
+        v_next = np.float64(V[i, 0])
+        sum_hh, sum_rh = _apply_and_sum(m, xb, sb, eb, qb[0], 0.0, 0.0, qb[0], v_next)
         for f in range(k):
-            v = np.float64(V[i, f])
+            v = v_next
             lam = lam_v[g, f] if sample else prior[REG_FACTORS]
             mu = mu_v[g, f] if sample else 0.0
             mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
-            delta = 0.0
+            dv[f] = 0.0
             if not np.isnan(mean):
                 V[i, f] = _draw(rng, mean, var, sample)
-                delta = np.float64(V[i, f]) - v  # the stored value (float32 models round)
-            f_next = f + 1 if f + 1 < k else -1
-            v_next = np.float64(V[i, f_next]) if f_next >= 0 else 0.0
-            sum_hh, sum_rh = _apply_and_sum(
-                cptr, crows, cdata, sw, i, e, Q, f, delta, v, f_next, v_next
-            )
+                dv[f] = np.float64(V[i, f]) - v  # the stored value (float32 models round)
+            if f + 1 < k:
+                v_next = np.float64(V[i, f + 1])
+                sum_hh, sum_rh = _apply_and_sum(m, xb, sb, eb, qb[f], dv[f], v, qb[f + 1], v_next)
+            elif dv[f] != 0.0:
+                _apply(m, xb, eb, qb[f], dv[f], v)
+        _scatter(cptr, crows, i, e, Q, xb, eb, qb, dv)
 
     sse = 0.0
     for n in range(n_rows):
