@@ -7,11 +7,11 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import roc_auc_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from fmlearn._base import COORDINATE_SOLVERS, BaseFM, _online_solver
+from fmlearn._metrics import roc_auc
 from fmlearn.kernels import coordinate
 from fmlearn.kernels.losses import LOGISTIC
 
@@ -183,10 +183,7 @@ def _classification_metrics(raw, y, sample_weight, probit: bool = False) -> dict
         return {"logloss": float("nan"), "auc": float("nan")}
     nll = -log_ndtr(y * raw) if probit else np.logaddexp(0.0, -y * raw)
     logloss = float(np.average(nll, weights=sample_weight))
-    auc = float("nan")
-    if np.unique(y).size == 2:
-        auc = float(roc_auc_score(y, raw, sample_weight=sample_weight))
-    return {"logloss": logloss, "auc": auc}
+    return {"logloss": logloss, "auc": roc_auc(y > 0, raw, sample_weight)}
 
 
 def _probit_inverse(p: np.ndarray) -> np.ndarray:
