@@ -17,8 +17,10 @@ from fmlearn.solvers.coordinate import ChainState, CoordinateConfig
 from reference import kernel_csr, naive_predict, random_csr, random_params
 
 
-def _reference_als_sweep(X, y, sw, w0, w, V, reg, fit_intercept=True, fit_linear=True):
-    """One ALS sweep in the kernel's order: w0, then per feature w_i, v_i1 … v_ik."""
+def _reference_als_sweep(X, y, sw, w0, w, V, reg, fit_intercept=True, fit_linear=True, block=False):
+    """One ALS sweep in the kernel's order: w0, then per feature w_i, v_i1 … v_ik — or,
+    with ``block``, the whole v_i at once: the least-squares solution over that vector
+    (ŷ is linear in v_i, columns h_f = ŷ(v_i = e_f) − ŷ(v_i = 0))."""
     reg_bias, reg_linear, reg_factors = reg
 
     def update(array, index, reg_strength):
@@ -33,11 +35,25 @@ def _reference_als_sweep(X, y, sw, w0, w, V, reg, fit_intercept=True, fit_linear
             return
         array[index] = np.sum(sw * h * (y - g)) / precision
 
+    def update_block(i):
+        k = V.shape[1]
+        V[i] = 0.0
+        g = naive_predict(X, w0, w, V)
+        H = np.empty((X.shape[0], k))
+        for f in range(k):
+            V[i] = np.eye(k)[f]
+            H[:, f] = naive_predict(X, w0, w, V) - g
+        A = H.T @ (sw[:, None] * H) + reg_factors * np.eye(k)
+        V[i] = np.linalg.solve(A, H.T @ (sw * (y - g)))
+
     if fit_intercept:
         update(w0, 0, reg_bias)
     for i in range(V.shape[0]):
         if fit_linear:
             update(w, i, reg_linear)
+        if block:
+            update_block(i)
+            continue
         for f in range(V.shape[1]):
             update(V, (i, f), reg_factors)
 
@@ -71,7 +87,9 @@ def _kernel_sweeps(X, y, sw, params, reg, n_sweeps, *, sample=False, task=K.REGR
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize(
-    "flags", [{}, {"fit_intercept": False}, {"fit_linear": False}], ids=["all", "no-w0", "no-w"]
+    "flags",
+    [{}, {"fit_intercept": False}, {"fit_linear": False}, {"block": True}],
+    ids=["all", "no-w0", "no-w", "block"],
 )
 def test_als_sweep_matches_reference(weighted, flags):
     rng = np.random.default_rng(1)
@@ -97,7 +115,8 @@ def test_als_sweep_matches_reference(weighted, flags):
     np.testing.assert_allclose(e, naive_predict(Xd, w0, w, V) - y, rtol=1e-9, atol=1e-12)
 
 
-def test_als_never_increases_its_objective():
+@pytest.mark.parametrize("block", [False, True])
+def test_als_never_increases_its_objective(block):
     """Coordinate descent: every sweep lowers (or keeps) the penalised squared error."""
     rng = np.random.default_rng(2)
     X = random_csr(60, 10, 0.3, rng)
@@ -112,7 +131,7 @@ def test_als_never_increases_its_objective():
 
     values = [objective()]
     for _ in range(5):
-        _kernel_sweeps(X, y, np.empty(0), params, reg, 1)
+        _kernel_sweeps(X, y, np.empty(0), params, reg, 1, block=block)
         values.append(objective())
     assert np.all(np.diff(values) <= 1e-9 * values[0])
     assert values[-1] < values[0]
@@ -156,3 +175,80 @@ def test_conditional_is_the_gaussian_posterior():
     assert mean == pytest.approx((alpha * h @ r + lam * mu) / precision)
     # a never-seen feature under a flat prior has no posterior: left unchanged
     assert np.isnan(K.conditional(0.0, 0.0, alpha, 0.0, 0.0)[0])
+
+
+def _block_problem(rng, m=40, k=4):
+    """Buffers of one feature's column as ``sweep`` fills them, and its prior."""
+    xb = rng.uniform(0.2, 2.0, m)
+    sb = rng.uniform(0.5, 2.0, m)
+    eb = rng.normal(size=m)
+    qb = rng.normal(size=(k, m))
+    V = rng.normal(size=(1, k))
+    lam = rng.uniform(0.5, 3.0, k)
+    mu = rng.normal(0, 0.3, k)
+    # the textbook conditional: P = α Hᵀ S H + Λ, mean P⁻¹ (α Hᵀ S (H v − e) + Λ μ)
+    alpha = 1.7
+    H = (xb * (qb - V[0][:, None] * xb)).T
+    P = alpha * H.T @ (sb[:, None] * H) + np.diag(lam)
+    mean = np.linalg.solve(P, alpha * H.T @ (sb * (H @ V[0] - eb)) + lam * mu)
+    return (xb, sb, eb, qb, V, alpha, lam, mu), H, mean, np.linalg.inv(P)
+
+
+def _call_block(args, rng, sample):
+    xb, sb, eb, qb, V, alpha, lam, mu = args
+    m, k = xb.size, V.shape[1]
+    hb, shb, dv = np.empty((k, m)), np.empty((k, m)), np.empty(k)
+    P, rhs = np.empty((k, k)), np.empty(k)
+    ok = K._block_update(rng, m, 0, xb, sb, eb, qb, hb, shb, V, alpha, lam, mu, sample, dv, P, rhs)
+    return ok, dv
+
+
+def test_block_update_mean_is_the_exact_conditional_mean():
+    rng = np.random.default_rng(7)
+    args, H, mean, _ = _block_problem(rng)
+    eb_before, v_before = args[2].copy(), args[4][0].copy()
+    ok, dv = _call_block(args, rng, sample=False)
+    assert ok
+    np.testing.assert_allclose(args[4][0], mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dv, mean - v_before, rtol=1e-10, atol=1e-12)
+    # the buffered residuals follow: e' = e + H (v' − v)
+    np.testing.assert_allclose(args[2], eb_before + H @ dv, rtol=1e-10, atol=1e-12)
+
+
+def test_block_update_draws_from_the_joint_conditional():
+    rng = np.random.default_rng(8)
+    args, _, mean, cov = _block_problem(rng, k=3)
+    v0, e0 = args[4][0].copy(), args[2].copy()
+    draws = []
+    for _ in range(20_000):
+        args[4][0] = v0
+        args[2][:] = e0
+        ok, _ = _call_block(args, rng, sample=True)
+        assert ok
+        draws.append(args[4][0].copy())
+    draws = np.array(draws)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(draws.mean(axis=0) - mean) < 4 * sd / np.sqrt(len(draws)))
+    np.testing.assert_allclose(np.cov(draws.T), cov, rtol=0.05, atol=0.05 * sd.max() ** 2)
+
+
+def test_block_update_refuses_a_singular_system():
+    """λ = 0 and one row cannot determine k = 3 factors: the sweep falls back to scalar
+    updates, and the block update changes nothing."""
+    rng = np.random.default_rng(9)
+    args, _, _, _ = _block_problem(rng, m=1, k=3)
+    lam = np.zeros(3)
+    args = (*args[:6], lam, args[7])
+    v0 = args[4][0].copy()
+    ok, _ = _call_block(args, rng, sample=False)
+    assert not ok
+    np.testing.assert_array_equal(args[4][0], v0)
+
+
+def test_block_als_with_no_regularisation_still_descends():
+    rng = np.random.default_rng(10)
+    X = random_csr(12, 6, 0.4, rng)  # features with fewer rows than factors
+    y = rng.normal(size=12)
+    params = random_params(6, 4, rng)
+    _kernel_sweeps(X, y, np.empty(0), params, (0.0, 0.0, 0.0), 3, block=True)
+    assert all(np.isfinite(p).all() for p in params)

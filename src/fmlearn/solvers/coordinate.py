@@ -40,6 +40,9 @@ class CoordinateConfig:
     fit_linear: bool = True
     keep_samples: bool = False
     verbose: int = 0
+    # each feature's k factors at once from their joint conditional (kernel docstring of
+    # ``_block_update``) instead of one at a time
+    block: bool = False
     # Hyperpriors of the Bayesian FM (libFM's fixed defaults): Gamma(α0/2, β0/2) on the
     # group precisions, N(μ0, 1/(γ0 λ)) on group means, Gamma(a0/2, b0/2) on the noise
     # precision α.
@@ -67,6 +70,7 @@ class CoordinateConfig:
         codes[K.FIT_INTERCEPT] = int(self.fit_intercept)
         codes[K.FIT_LINEAR] = int(self.fit_linear)
         codes[K.ADAPT] = 0
+        codes[K.BLOCK] = int(self.block)
         return codes
 
 
