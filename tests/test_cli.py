@@ -175,6 +175,8 @@ def test_train_libfm_file_with_groups(libfm_files, tmp_path, capsys):
             "--solver", "mcmc", "--iter", "10", "--groups", str(groups), "-q"]  # fmt: skip
     assert main(argv) == 0
     assert load(tmp_path / "m.fmlearn")._chain.n_groups == 3
+    assert main([*argv, "--factor-update", "block"]) == 0
+    assert load(tmp_path / "m.fmlearn").factor_update == "block"
     bad = tmp_path / "bad_groups.txt"
     np.savetxt(bad, np.zeros(5), fmt="%d")
     argv[argv.index(str(groups))] = str(bad)

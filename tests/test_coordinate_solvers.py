@@ -20,11 +20,12 @@ def groups():
     return np.repeat([0, 1, 2], [300, 200, 6])
 
 
+@pytest.mark.parametrize("update", ["scalar", "block"])
 @pytest.mark.parametrize("solver", ["mcmc", "als"])
-def test_recovers_planted_fm(ratings, groups, solver):
+def test_recovers_planted_fm(ratings, groups, solver, update):
     X, y, X_test, y_test, truth = ratings
     fit_groups = groups if solver == "mcmc" else None
-    fm = FMRegressor(n_factors=4, solver=solver, max_iter=60, random_state=0)
+    fm = FMRegressor(n_factors=4, solver=solver, max_iter=60, random_state=0, factor_update=update)
     fm.fit(X, y, groups=fit_groups)
     oracle = rmse(truth.decision(X_test), y_test)
     linear = rmse(Ridge(alpha=1.0).fit(X, y).predict(X_test), y_test)
@@ -148,13 +149,26 @@ def test_return_std(ratings, groups):
         FMRegressor(max_iter=1).fit(X, y).predict(X_test, return_std=True)
 
 
+@pytest.mark.parametrize("update", ["scalar", "block"])
 @pytest.mark.parametrize("solver", ["mcmc", "als"])
-def test_determinism(ratings, solver):
+def test_determinism(ratings, solver, update):
     X, y, X_test, *_ = ratings
-    a = FMRegressor(n_factors=3, solver=solver, max_iter=5, random_state=7).fit(X, y)
-    b = FMRegressor(n_factors=3, solver=solver, max_iter=5, random_state=7).fit(X, y)
+    kw = {"solver": solver, "max_iter": 5, "random_state": 7, "factor_update": update}
+    a = FMRegressor(n_factors=3, **kw).fit(X, y)
+    b = FMRegressor(n_factors=3, **kw).fit(X, y)
     np.testing.assert_array_equal(a.V_, b.V_)
     np.testing.assert_array_equal(a.predict(X_test), b.predict(X_test))
+
+
+def test_factor_update_auto_is_block_for_als_and_scalar_for_mcmc(ratings):
+    X, y, *_ = ratings
+    for solver, same_as in [("als", "block"), ("mcmc", "scalar")]:
+        kw = {"n_factors": 3, "solver": solver, "max_iter": 3, "random_state": 1}
+        auto = FMRegressor(**kw).fit(X, y)
+        explicit = FMRegressor(**kw, factor_update=same_as).fit(X, y)
+        other = FMRegressor(**kw, factor_update={"block": "scalar", "scalar": "block"}[same_as])
+        np.testing.assert_array_equal(auto.V_, explicit.V_)
+        assert not np.array_equal(auto.V_, other.fit(X, y).V_)
 
 
 def test_float32_chain_agrees_with_float64(ratings):

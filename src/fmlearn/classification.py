@@ -68,6 +68,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         n_jobs: int | None = None,
         n_kept_samples: int | None = None,
         keep_samples: bool | str = "auto",
+        factor_update: str = "auto",
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -92,6 +93,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.n_jobs = n_jobs
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
+        self.factor_update = factor_update
 
     def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
         check_classification_targets(y)

@@ -141,6 +141,7 @@ def _train(args) -> int:
     params = dict(
         n_factors=args.factors, max_iter=args.iter, init_std=args.init_std,
         random_state=args.seed, verbose=0 if args.quiet else 1, **_parse_reg(args.reg),
+        factor_update=args.factor_update,
     )  # fmt: skip
     if args.task != "ordinal":
         params["solver"] = args.solver
@@ -305,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, help="default: the solver's")
     train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")
     train.add_argument("--init-std", type=float, default=0.1, help="std of initial V")
+    train.add_argument(
+        "--factor-update",
+        choices=("auto", "scalar", "block"),
+        default="auto",
+        help="ALS/MCMC: update each feature's factors one at a time or as a block "
+        "(auto: block for ALS, scalar for MCMC)",
+    )
     train.add_argument("--seed", type=int, default=None, help="random_state")
     train.add_argument("--valid", help="validation file, recorded per epoch")
     train.add_argument("--groups", help="libFM -meta file: one group id per feature (MCMC)")

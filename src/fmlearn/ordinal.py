@@ -67,6 +67,7 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         n_jobs: int | None = None,
         n_kept_samples: int | None = None,
         keep_samples: bool | str = "auto",
+        factor_update: str = "auto",
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -91,6 +92,7 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         self.n_jobs = n_jobs
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
+        self.factor_update = factor_update
 
     # Task hooks -------------------------------------------------------------------------
     def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
