@@ -89,11 +89,14 @@ def _probit_data(n, rng):
     return X, y, ndtr(score)
 
 
-def test_mcmc_probit_classifier_is_calibrated():
+@pytest.mark.parametrize("update", ["scalar", "block"])
+def test_mcmc_probit_classifier_is_calibrated(update):
     rng = np.random.default_rng(0)
     X, y, p_true = _probit_data(30_000, rng)
     X_test, y_test, p_test = X[25_000:], y[25_000:], p_true[25_000:]
-    clf = FMClassifier(n_factors=2, solver="mcmc", max_iter=60, random_state=0)
+    clf = FMClassifier(
+        n_factors=2, solver="mcmc", max_iter=60, random_state=0, factor_update=update
+    )
     clf.fit(X[:25_000], y[:25_000])
     assert clf.link_ == "probit"
     p = clf.predict_proba(X_test)[:, 1]
@@ -107,10 +110,12 @@ def test_mcmc_probit_classifier_is_calibrated():
     assert clf.score(X_test, y_test) > 0.7
 
 
-def test_als_classifier_learns_probit_data():
+@pytest.mark.parametrize("update", ["scalar", "block"])
+def test_als_classifier_learns_probit_data(update):
     rng = np.random.default_rng(1)
     X, y, p_true = _probit_data(20_000, rng)
-    clf = FMClassifier(n_factors=2, solver="als", max_iter=20, random_state=0).fit(X, y)
+    clf = FMClassifier(n_factors=2, solver="als", max_iter=20, random_state=0, factor_update=update)
+    clf.fit(X, y)
     p = clf.predict_proba(X)[:, 1]
     assert np.corrcoef(p, p_true)[0, 1] > 0.9
     assert np.all(np.isin(clf.predict(X), ["yes", "no"]))

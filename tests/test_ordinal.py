@@ -107,3 +107,11 @@ def test_bad_labels_and_solver(data):
     ):
         FMOrdinalRegressor(solver="sgd").fit(X, y)
     assert not hasattr(model, "partial_fit")
+
+
+def test_block_factor_updates_recover_the_same_model(data, fitted):
+    X, y, X_test, *_ = data
+    block = FMOrdinalRegressor(n_factors=2, max_iter=80, random_state=0, factor_update="block")
+    block.fit(X, y)
+    np.testing.assert_allclose(np.diff(block.cutpoints_), np.diff(TRUE_CUT), atol=0.1)
+    assert np.abs(block.predict_proba(X_test) - fitted.predict_proba(X_test)).mean() < 0.02
