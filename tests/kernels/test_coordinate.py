@@ -177,10 +177,10 @@ def test_conditional_is_the_gaussian_posterior():
     assert np.isnan(K.conditional(0.0, 0.0, alpha, 0.0, 0.0)[0])
 
 
-def _block_problem(rng, m=40, k=4):
-    """Buffers of one feature's column as ``sweep`` fills them, and its prior."""
+def _block_problem(rng, m=40, k=4, unit_weights=False):
+    """One feature's column (values, weights, residuals, q), its factors and prior."""
     xb = rng.uniform(0.2, 2.0, m)
-    sb = rng.uniform(0.5, 2.0, m)
+    sb = np.ones(m) if unit_weights else rng.uniform(0.5, 2.0, m)
     eb = rng.normal(size=m)
     qb = rng.normal(size=(k, m))
     V = rng.normal(size=(1, k))
@@ -194,20 +194,21 @@ def _block_problem(rng, m=40, k=4):
     return (xb, sb, eb, qb, V, alpha, lam, mu), H, mean, np.linalg.inv(P)
 
 
-def _call_block(args, rng, sample):
+def _call_block(args, rng, sample, weighted=True):
     xb, sb, eb, qb, V, alpha, lam, mu = args
     m, k = xb.size, V.shape[1]
-    hb, shb, dv = np.empty((k, m)), np.empty((k, m)), np.empty(k)
-    P, rhs = np.empty((k, k)), np.empty(k)
-    ok = K._block_update(rng, m, 0, xb, sb, eb, qb, hb, shb, V, alpha, lam, mu, sample, dv, P, rhs)
+    hb = np.ascontiguousarray(xb * (qb - V[0][:, None] * xb))  # what _gather buffers
+    dv, P, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
+    ok = K._block_update(rng, m, 0, sb, eb, hb, V, alpha, lam, mu, sample, weighted, dv, P, rhs)
     return ok, dv
 
 
-def test_block_update_mean_is_the_exact_conditional_mean():
+@pytest.mark.parametrize("weighted", [True, False])
+def test_block_update_mean_is_the_exact_conditional_mean(weighted):
     rng = np.random.default_rng(7)
-    args, H, mean, _ = _block_problem(rng)
+    args, H, mean, _ = _block_problem(rng, unit_weights=not weighted)
     eb_before, v_before = args[2].copy(), args[4][0].copy()
-    ok, dv = _call_block(args, rng, sample=False)
+    ok, dv = _call_block(args, rng, sample=False, weighted=weighted)
     assert ok
     np.testing.assert_allclose(args[4][0], mean, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dv, mean - v_before, rtol=1e-10, atol=1e-12)

@@ -263,10 +263,14 @@ def _draw_group_prior(rng, values, groups, n_groups, mu, lam, prior):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _gather(cptr, crows, cdata, sw, i, e, Q, xb, sb, eb, qb):
-    """Copy feature i's values and weights, and its rows of ``e`` and ``Q``, into the
-    contiguous buffers; returns their length. The feature's k + 1 updates then stream
-    over contiguous memory (vectorised) instead of gathering from random rows each time.
+def _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb):
+    """Copy feature i's values, weights and residuals into contiguous buffers, with
+    ``h_f = x (q_f − v_if x)`` for every f; returns the column length m.
+
+    h_f does not depend on any of v_i1 … v_ik (q_f − v_if x is the other features' part
+    of q_f), so the buffered h stay valid through all k updates of the feature and only
+    ``e`` changes. The updates then stream over contiguous, read-only h (vectorised)
+    instead of gathering from random rows of ``Q`` each time.
     """
     start = cptr[i]
     m = cptr[i + 1] - start
@@ -274,16 +278,17 @@ def _gather(cptr, crows, cdata, sw, i, e, Q, xb, sb, eb, qb):
     weighted = sw.shape[0] > 0
     for p in range(m):
         n = crows[start + p]
-        xb[p] = cdata[start + p]
+        x = np.float64(cdata[start + p])
+        xb[p] = x
         sb[p] = sw[n] if weighted else 1.0
         eb[p] = e[n]
         for f in range(k):
-            qb[f, p] = Q[n, f]
+            hb[f, p] = x * (Q[n, f] - np.float64(V[i, f]) * x)
     return m
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _scatter(cptr, crows, i, e, Q, xb, eb, qb, dv):
+def _scatter(cptr, crows, i, e, Q, xb, eb, dv):
     """Write the buffered residuals back, and ``q_f += Δv_if x`` for every f."""
     start = cptr[i]
     k = Q.shape[1]
@@ -292,45 +297,33 @@ def _scatter(cptr, crows, i, e, Q, xb, eb, qb, dv):
         e[n] = eb[p]
         x = xb[p]
         for f in range(k):
-            Q[n, f] = qb[f, p] + dv[f] * x
+            Q[n, f] += dv[f] * x
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _apply_and_sum(m, xb, sb, eb, qf, delta, v_old, qn, v_next):
+def _apply_and_sum(m, sb, eb, hf, delta, hn, v_next):
     """One pass over the buffers: apply the change ``delta`` of v_if to the residuals
-    (``qf`` holds q_f before the feature's updates; ``delta = 0`` applies nothing) and
-    sum what the conditional of the next factor needs (``qn`` holds its q).
-
-    ``h_vif = x (q_f − v_if x)`` does not depend on v_if, so the buffered q stay
-    read-only until :func:`_scatter`; a loop that also wrote them could not be
-    vectorised (the compiler cannot tell that rows f and f + 1 of the buffer differ).
+    (``e += delta h_f``) and sum what the conditional of the next factor needs
+    (``Σ s h²`` and ``Σ s (v h − e) h`` with ``hn``, its h).
     """
     sum_hh = 0.0
     sum_rh = 0.0
     for p in range(m):
-        x = xb[p]
-        r = eb[p] + delta * x * (qf[p] - v_old * x)
+        r = eb[p] + delta * hf[p]
         eb[p] = r
-        h = x * (qn[p] - v_next * x)
+        h = hn[p]
         sh = sb[p] * h
         sum_hh += sh * h
         sum_rh += sh * (v_next * h - r)
     return sum_hh, sum_rh
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _apply(m, xb, eb, qf, delta, v_old):
-    for p in range(m):
-        x = xb[p]
-        eb[p] += delta * x * (qf[p] - v_old * x)
-
-
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _scalar_updates(rng, m, i, xb, sb, eb, qb, V, a, lam, mu, sample, dv):
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, dv):
     """v_i1 … v_ik one at a time (libFM): k + 1 passes over the buffers, O(k m)."""
     k = V.shape[1]
     v_next = np.float64(V[i, 0])
-    sum_hh, sum_rh = _apply_and_sum(m, xb, sb, eb, qb[0], 0.0, 0.0, qb[0], v_next)
+    sum_hh, sum_rh = _apply_and_sum(m, sb, eb, hb[0], 0.0, hb[0], v_next)
     for f in range(k):
         v = v_next
         mean, var = conditional(sum_hh, sum_rh, a, mu[f], lam[f])
@@ -340,45 +333,46 @@ def _scalar_updates(rng, m, i, xb, sb, eb, qb, V, a, lam, mu, sample, dv):
             dv[f] = np.float64(V[i, f]) - v  # the stored value (float32 models round)
         if f + 1 < k:
             v_next = np.float64(V[i, f + 1])
-            sum_hh, sum_rh = _apply_and_sum(m, xb, sb, eb, qb[f], dv[f], v, qb[f + 1], v_next)
+            sum_hh, sum_rh = _apply_and_sum(m, sb, eb, hb[f], dv[f], hb[f + 1], v_next)
         elif dv[f] != 0.0:
-            _apply(m, xb, eb, qb[f], dv[f], v)
+            d = dv[f]
+            hf = hb[f]
+            for p in range(m):
+                eb[p] += d * hf[p]
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _block_update(rng, m, i, xb, sb, eb, qb, hb, shb, V, a, lam, mu, sample, dv, P, rhs):
+def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P, rhs):
     """All k factors of feature i at once, from their joint conditional.
 
-    ``h_if = x_i (q_f − v_if x_i)`` does not depend on v_i, so ŷ is linear in the vector
-    v_i: ``e' = e + Hᵀ (v' − v)``. The conditional is N(P⁻¹ b, P⁻¹) with
-    ``P = α H S Hᵀ + diag(λ)`` and ``b = α (H S Hᵀ v − H S e) + λ μ`` — ALS takes the
-    mean (the exact minimiser over v_i: block coordinate descent, which converges in far
-    fewer sweeps than scalar updates), MCMC draws ``P⁻¹ b + L⁻ᵀ z`` (P = L Lᵀ), a block
-    Gibbs step. O(k² m + k³). Returns False, changing nothing, if P is not positive
-    definite (λ = 0 and fewer informative rows than factors): then the scalar updates run.
+    ŷ is linear in the vector v_i: ``e' = e + Hᵀ (v' − v)`` (rows of H are the h_f of
+    :func:`_gather`). The conditional is N(P⁻¹ b, P⁻¹) with ``P = α H S Hᵀ + diag(λ)``
+    and ``b = α (H S Hᵀ v − H S e) + λ μ`` — ALS takes the mean (the exact minimiser
+    over v_i: block coordinate descent, which converges in far fewer sweeps than scalar
+    updates), MCMC draws ``P⁻¹ b + L⁻ᵀ z`` (P = L Lᵀ), a block Gibbs step.
+    O(k² m + k³). Returns False, changing nothing, if P is not positive definite (λ = 0
+    and fewer informative rows than factors): then the scalar updates run.
     """
     k = V.shape[1]
     for f in range(k):
-        v = np.float64(V[i, f])
-        qf = qb[f]
         hf = hb[f]
-        shf = shb[f]
         r = 0.0
-        for p in range(m):
-            x = xb[p]
-            h = x * (qf[p] - v * x)
-            hf[p] = h
-            sh = sb[p] * h
-            shf[p] = sh
-            r += sh * eb[p]
+        if weighted:
+            for p in range(m):
+                r += sb[p] * hf[p] * eb[p]
+        else:
+            for p in range(m):
+                r += hf[p] * eb[p]
         rhs[f] = -r  # − Σ s h_f e
-    for f in range(k):  # P = α H S Hᵀ (upper triangle, mirrored)
-        shf = shb[f]
-        for f2 in range(f, k):
+        for f2 in range(f, k):  # P = α H S Hᵀ (upper triangle, mirrored)
             h2 = hb[f2]
             acc = 0.0
-            for p in range(m):
-                acc += shf[p] * h2[p]
+            if weighted:
+                for p in range(m):
+                    acc += sb[p] * hf[p] * h2[p]
+            else:
+                for p in range(m):
+                    acc += hf[p] * h2[p]
             P[f, f2] = a * acc
             P[f2, f] = a * acc
     for f in range(k):
@@ -494,17 +488,15 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
     xb = np.empty(longest)
     sb = np.empty(longest)
     eb = np.empty(longest)
-    qb = np.empty((k, longest))
+    hb = np.empty((k, longest))
     dv = np.empty(k)
     block = codes[BLOCK] == 1
-    hb = np.empty((k, longest if block else 0))
-    shb = np.empty((k, longest if block else 0))
     P = np.empty((k, k))
     rhs = np.empty(k)
     lam_fixed = np.full(k, prior[REG_FACTORS])  # ALS: the fixed L2 strength, prior mean 0
     mu_fixed = np.zeros(k)
     for i in range(n_features):
-        m = _gather(cptr, crows, cdata, sw, i, e, Q, xb, sb, eb, qb)
+        m = _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb)
         g = groups[i]
         if fit_linear:
             wi = np.float64(w[i])
@@ -525,10 +517,10 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
                         eb[p] += delta * xb[p]
         lam_f = lam_v[g] if sample else lam_fixed
         mu_f = mu_v[g] if sample else mu_fixed
-        if not (block and _block_update(rng, m, i, xb, sb, eb, qb, hb, shb, V, a, lam_f, mu_f,
-                                        sample, dv, P, rhs)):  # fmt: skip
-            _scalar_updates(rng, m, i, xb, sb, eb, qb, V, a, lam_f, mu_f, sample, dv)
-        _scatter(cptr, crows, i, e, Q, xb, eb, qb, dv)
+        if not (block and _block_update(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample,
+                                        weighted, dv, P, rhs)):  # fmt: skip
+            _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample, dv)
+        _scatter(cptr, crows, i, e, Q, xb, eb, dv)
 
     sse = 0.0
     for n in range(n_rows):
