@@ -434,8 +434,8 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
     the group hyper-parameters of w and of every factor column, then feature by feature
     w_i, v_i1 … v_ik (or the block v_i when ``codes[BLOCK]``). Any order of full
     conditionals is a valid Gibbs sweep;
-    feature-major order keeps a feature's rows of ``Q`` and ``e`` in cache for its k + 1
-    updates.
+    feature-major order lets a feature's k + 1 updates work on one contiguous copy of its
+    rows (:func:`_gather` … :func:`_scatter`).
     """
     w0, w, V = params
     alpha, mu_w, lam_w, mu_v, lam_v, cut, step = hyper
