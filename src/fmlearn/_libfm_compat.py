@@ -44,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("-init_stdev", type=float, default=0.1, help="stdev of the 2-way factors' init")
     add("-iter", type=int, default=100, help="number of iterations")
     add("-learn_rate", type=float, default=0.1, help="learning rate for SGD")
-    add("-method", choices=("sgd", "sgda", "als", "mcmc"), default="mcmc", help="learning method")
+    add(
+        "-method",
+        choices=("sgd", "sgda", "als", "mcmc"),
+        default="mcmc",
+        help="learning method (als updates each feature's factors as one block: "
+        "fewer iterations than libFM's scalar ALS)",
+    )
     add("-verbosity", type=int, default=0, help="how much to print")
     add("-rlog", help="write measurements per iteration to this file")
     add("-seed", type=int, help="random seed (default: from the clock)")
