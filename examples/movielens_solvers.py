@@ -4,7 +4,7 @@ Three feature sets, each built with FMEncoder from one DataFrame:
 
 * ids: user and movie one-hot — plain matrix factorisation with biases;
 * + side information: age decade, gender, occupation, release year, genres (a set);
-* + implicit feedback: the set of movies the user rated (weights 1/|N(u)|), as in SVD++
+* + implicit feedback: the set of movies the user rated (weights 1/√|N(u)|), as in SVD++
   and libFM's grouped implicit features — *which* movies someone chose to rate says a lot.
 
 and three solvers: MCMC (nothing to tune), ALS and AdaGrad (with their tuned defaults).

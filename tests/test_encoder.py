@@ -39,8 +39,12 @@ def test_layout_names_groups(frame):
     X = enc.transform(frame).toarray()
     assert X.shape == (5, enc.n_features_out_) == (5, 10)
     np.testing.assert_array_equal(X[:, :3].argmax(1), [0, 1, 2, 0, 1])  # one-hot ids
-    np.testing.assert_allclose(X[:, 6:9].sum(1), [1, 1, 0, 1, 1])  # sets sum to 1, None empty
-    np.testing.assert_allclose(X[4, 6:9], [1 / 3] * 3)
+    # sets have unit length (1/√n each), None is empty
+    np.testing.assert_allclose((X[:, 6:9] ** 2).sum(1), [1, 1, 0, 1, 1])
+    np.testing.assert_allclose(X[4, 6:9], [1 / np.sqrt(3)] * 3)
+    for norm, want in [("l1", 1 / 3), (None, 1.0)]:
+        other = FMEncoder(categorical=["user"], multi_valued=["genres"], set_norm=norm)
+        np.testing.assert_allclose(other.fit_transform(frame).toarray()[4, 6:9], [want] * 3)
     np.testing.assert_array_equal(X[:, 9], [20, 30, 0, 40, 30])  # NaN → no feature
 
 
@@ -55,7 +59,7 @@ def test_unknown_categories_map_to_nothing_or_other(frame):
     names = list(other.get_feature_names_out())
     row = other.transform(test).toarray()[0]
     assert row[names.index("user=<other>")] == 1
-    assert row[names.index("genres=<other>")] == pytest.approx(0.5)
+    assert row[names.index("genres=<other>")] == pytest.approx(np.sqrt(0.5))
 
 
 def test_min_frequency(frame):
