@@ -31,6 +31,13 @@ libraries; fmlearn's includes predicting and scoring the test set after every sw
 ("no-eval", the like-for-like number). "median" is the median of ``history_.seconds``.
 The speed target is shown against both. The load average is printed before and after:
 the timings are only as good as the machine was quiet.
+
+``--libfm PATH`` (or the environment variable ``FMLEARN_LIBFM``) also runs C++ libFM
+(built from its source with ``make``; the path of its ``bin/libFM``) on the same matrices,
+written as libFM text files: MCMC on each of (a), (b), (c) with the same groups (``-meta``),
+rank and sweeps, and ALS on (a) with fmlearn's default regularisation, all with ``-seed 0``.
+Its fit/sweep is the sum of its rlog's ``time_learn`` (user CPU seconds per iteration,
+including its test-set prediction, excluding file loading) divided by the sweeps.
 """
 
 from __future__ import annotations
@@ -38,7 +45,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,6 +381,55 @@ def run_myfm_regression(myfm, d: Design, n_iter: int, n_kept: int) -> Result:
     )
 
 
+def _write_libfm(path: Path, X: sp.csr_matrix, y: np.ndarray) -> None:
+    """X, y as a libFM text file (``label idx:val …``, 0-based indices, exact floats)."""
+    with open(path, "w") as f:
+        for i in range(X.shape[0]):
+            row = slice(X.indptr[i], X.indptr[i + 1])
+            pairs = zip(X.indices[row], X.data[row], strict=True)
+            cells = "".join(f" {j}:{v:.17g}" for j, v in pairs)
+            f.write(f"{y[i]:.17g}{cells}\n")
+
+
+def libfm_version(path: str) -> str | None:
+    """The version that ``libFM -help`` prints (None if it does not run or is not libFM)."""
+    try:
+        out = subprocess.run([path, "-help"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"libFM\s+Version:\s*(\S+)", out)
+    return m.group(1) if m else None
+
+
+def run_libfm(path: str, d: Design, method: str, n_iter: int) -> Result:
+    """libFM ``-method mcmc`` (d's groups as ``-meta``) or ``als`` on d's matrices, seed 0."""
+    with tempfile.TemporaryDirectory(prefix="libfm_") as tmp:
+        train, test, meta, rlog = (Path(tmp) / n for n in ("train", "test", "meta", "rlog"))
+        _write_libfm(train, d.X_train, d.y_train)
+        _write_libfm(test, d.X_test, d.y_test)
+        cmd = [path, "-task", "r", "-method", method, "-train", train, "-test", test,
+               "-dim", f"1,1,{RANK}", "-iter", str(n_iter), "-init_stdev", "0.1",
+               "-seed", "0", "-rlog", rlog]  # fmt: skip
+        if method == "mcmc":
+            meta.write_text("".join(f"{g}\n" for g in d.groups))
+            cmd += ["-meta", meta]
+        else:
+            cmd += ["-regular", "0,5,13"]  # fmlearn's default ALS reg_bias, reg_linear, reg_factors
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        # libFM reports errors as "ERROR: …" on stderr and still exits 0
+        if run.returncode or "ERROR" in run.stderr or not rlog.exists():
+            tail = (run.stderr.strip() or run.stdout.strip() or "no output").splitlines()[-1]
+            raise RuntimeError(f"exit status {run.returncode}: {tail}")
+        log_df = pd.read_csv(rlog, sep="\t")
+    # MCMC: `rmse` scores the running average of ALL iterations' clipped predictions (libFM
+    # has no burn-in). ALS: `rmse` would average the iterates too, so take `rmse_mcmc_this`,
+    # the current model's RMSE (libFM computes it from the UNclipped predictions).
+    col = "rmse" if method == "mcmc" else "rmse_mcmc_this"
+    fit_s = float(log_df["time_learn"].sum())  # user CPU s; includes its test prediction
+    case = d.name if method == "mcmc" else f"{d.name} ALS"
+    return Result(case, "libFM", n_iter, fit_s, rmse_exact=float(log_df[col].iloc[-1]))
+
+
 def _clf_scores(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     y01 = (y > 0).astype(int)
     return float(roc_auc_score(y01, p)), float(log_loss(y01, np.clip(p, 1e-15, 1 - 1e-15)))
@@ -461,9 +520,11 @@ def print_report(results: list[Result], quick: bool) -> None:
         return _f(r1, "{:.2f}"), _f(r2, "{:.2f}")
 
     rows = []
+    libfm = any(r.library == "libFM" for r in results)
     for case in (c for c in cases if c != "frappe"):
         base = case.split()[0]  # "c block" is design (c) with factor_update="block"
         fm, my = by.get((case, "fmlearn")), by.get((base, "myFM"))
+        lf = by.get((case, "libFM"))
         als = "ALS" in case
         if fm:
             target = TARGET_ALS_RMSE if als else TARGETS_RMSE[base]
@@ -474,16 +535,23 @@ def print_report(results: list[Result], quick: bool) -> None:
                 [case, "fmlearn", _f(fm.rmse_exact), _f(fm.rmse_predict), _f(fm.rmse_params),
                  _f(fm.per_sweep, sec), _f(fm.median_sweep_s, sec), _f(fm.noeval_sweep_s, sec),
                  r1, r2]
+                + ([_f(_ratio(fm.noeval_sweep_s, lf.per_sweep if lf else None), "{:.2f}")]
+                   if libfm else [])
             )  # fmt: skip
         if my and case == base:
             rows.append(
                 [case, "myFM", _f(my.rmse_exact), _f(my.rmse_predict), "-",
-                 _f(my.per_sweep, sec), "", "", "", ""]
+                 _f(my.per_sweep, sec), "", "", "", ""] + [""] * libfm
+            )  # fmt: skip
+        if lf:
+            rows.append(
+                [case, "libFM", _f(lf.rmse_exact), "-", "-", _f(lf.per_sweep, sec), "", "", "",
+                 "", ""]
             )  # fmt: skip
     if rows:
         print("\nML-100K regression: test RMSE and seconds per sweep")
         head = ["case", "library", "RMSE", "predict", "mean-θ", "fit/sweep", "median", "no-eval",
-                "ratio", "ratio'"]  # fmt: skip
+                "ratio", "ratio'"] + ["ratio''"] * libfm  # fmt: skip
         _table(head, rows)
         print(
             "RMSE: fmlearn = history_ (average of the kept samples' predictions, clipped to\n"
@@ -491,6 +559,13 @@ def print_report(results: list[Result], quick: bool) -> None:
             "  default keep_samples='auto'; myFM unclipped). mean-θ: fmlearn's posterior-mean\n"
             "  parameters w_, V_ (what predict() uses with keep_samples=False), clipped."
         )
+        if libfm:
+            print(
+                "libFM: RMSE = its rlog's `rmse` (average of ALL sweeps' clipped predictions, no\n"
+                "  burn-in); ALS: `rmse_mcmc_this` (the last model, unclipped). fit/sweep = sum\n"
+                "  of `time_learn` (user CPU s, with its test prediction, without file loading) /\n"
+                "  sweeps; ratio'' = fmlearn no-eval / libFM fit/sweep."
+            )
     fm, my = by.get(("frappe", "fmlearn")), by.get(("frappe", "myFM"))
     rows = []
     if fm:
@@ -544,6 +619,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="40 sweeps, 35 kept (ALS: 20)")
     parser.add_argument("--skip-myfm", action="store_true", help="run fmlearn only")
     parser.add_argument(
+        "--libfm",
+        default=os.environ.get("FMLEARN_LIBFM"),
+        metavar="PATH",
+        help="libFM binary: also run libFM on (a), (b), (c), als (default: $FMLEARN_LIBFM)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(CASES),
         help=f"comma-separated subset of {','.join(CASES)} (block: MCMC with "
@@ -561,6 +642,14 @@ def main(argv: list[str] | None = None) -> int:
         log("myfm is not installed (pip install myfm): running fmlearn only")
     myfm_version = getattr(myfm, "__version__", "?") if myfm is not None else "not run"
     print(f"{machine_line()} | myfm {myfm_version}")
+    libfm = args.libfm
+    if libfm:
+        version = libfm_version(libfm)
+        if version is None:
+            log(f"libFM: {libfm} does not run (or is not libFM): running without libFM")
+            libfm = None
+        else:
+            print(f"libFM {version}: {libfm}")
     print(
         f"rank {RANK}; MCMC {n_iter} sweeps, {n_kept} kept; ALS {als_iter} sweeps; "
         "fmlearn fit on 1 thread (default)"
@@ -592,17 +681,28 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         log(f"  {r.case:<12} {r.library:<8} {score}  fit {r.fit_s:.1f}s")
 
+    def record_libfm(d: Design, method: str, n: int) -> None:
+        nonlocal libfm
+        if libfm:
+            try:
+                record(run_libfm(libfm, d, method, n))
+            except (OSError, RuntimeError, KeyError, ValueError, IndexError) as e:
+                log(f"libFM {method} on ({d.name}) failed ({e}): continuing without libFM")
+                libfm = None
+
     for name in ("a", "b", "c"):
         if name not in only:
             continue
         record(run_fmlearn_regression(designs[name], "mcmc", n_iter, n_kept))
         if myfm is not None:
             record(run_myfm_regression(myfm, designs[name], n_iter, n_kept))
+        record_libfm(designs[name], "mcmc", n_iter)
     if "block" in only:
         for name in ("b", "c"):
             record(run_fmlearn_regression(designs[name], "mcmc", n_iter, n_kept, "block"))
     if "als" in only:
         record(run_fmlearn_regression(designs["a"], "als", als_iter, 0))
+        record_libfm(designs["a"], "als", als_iter)
     if "als-scalar" in only:
         record(run_fmlearn_regression(designs["a"], "als", als_iter, 0, "scalar"))
     if frappe is not None:
