@@ -15,8 +15,9 @@ with
 and λ the fixed L2 strength, as libFM's ``-method als``: the exact minimiser in that
 coordinate of ½ Σ s e² + ½ λ θ²). After a change Δ
 the caches follow in O(nnz of the column): ``e_n += Δ h_n`` and, for factors,
-``q_nf += Δ x_ni``. One sweep is O(k · nnz). ALS updates each feature's k factors as one
-block instead (:func:`_block_update`, O(k² · nnz)), which converges in far fewer sweeps.
+``q_nf += Δ x_ni``. One sweep is O(k · nnz). With ``codes[BLOCK]`` (the estimators'
+default for ALS) each feature's k factors are updated as one block instead
+(:func:`_block_update`, O(k² · nnz)), which needs far fewer sweeps.
 
 Hyper-parameters (MCMC only) follow the Bayesian FM of Freudenthaler, Schmidt-Thieme and
 Rendle (2011): per group g of features a Normal-Gamma hyperprior on the mean and
