@@ -47,7 +47,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         is far too strong (use ~0.01, or ALS/MCMC).
         ALS penalises the whole objective ½Σe² + ½λ‖θ‖² once, as libFM's
         ALS, so its strengths are on a larger scale: default (0, 5, 13), test RMSE 0.910
-        on the same data after 60 sweeps (benchmarks/mcmc_ml100k.py; libFM's ALS 0.913).
+        on the same data after 60 sweeps (benchmarks/mcmc_ml100k.py; libFM's ALS 0.915).
         MCMC ignores them: it samples the precisions.
     init_std : float, default=0.1
         Standard deviation of the normal initialisation of V.
