@@ -117,21 +117,47 @@ SEQUENCE = _Sequence()
 STRING = _String()
 
 
+def check_param(owner: str, name: str, value, allowed: list) -> None:
+    """Raise scikit-learn's wording if ``value`` fits none of ``allowed``.
+
+    ``owner`` names what takes the parameter: a class (``FMRegressor``) or a function
+    (``load_libsvm``).
+    """
+    if not any(c.accepts(value) for c in allowed):
+        expected = " or ".join(c.describe() for c in allowed)
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead."
+        )
+
+
 def validate_params(estimator, constraints: dict[str, list]) -> None:
-    """Check every constructor parameter of ``estimator`` against ``constraints``."""
-    for name, allowed in constraints.items():
-        value = getattr(estimator, name)
-        if not any(c.accepts(value) for c in allowed):
-            expected = " or ".join(c.describe() for c in allowed)
-            raise ValueError(
-                f"The '{name}' parameter of {type(estimator).__name__} must be {expected}. "
-                f"Got {value!r} instead."
-            )
+    """Check every constructor parameter of ``estimator`` against ``constraints``.
+
+    Only the parameters the estimator has (``get_params``) are checked, so a subclass may
+    drop some of its base class's parameters.
+    """
+    owner = type(estimator).__name__
+    for name, value in estimator.get_params(deep=False).items():
+        if name not in constraints:
+            raise TypeError(f"{owner} has no constraint for its parameter {name!r}.")
+        check_param(owner, name, value, constraints[name])
 
 
-def resolve_dtype(dtype) -> type:
-    """Map the ``dtype`` parameter (string or numpy type) to np.float32/np.float64."""
-    return FLOAT_DTYPES[np.dtype(dtype).name]
+def resolve_dtype(dtype, owner: str | None = None) -> type:
+    """Map a ``dtype`` parameter (string or numpy type) to np.float32 or np.float64.
+
+    With ``owner``, anything else is a ValueError in :func:`check_param`'s wording.
+    """
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in (np.float32, np.float64):
+        raise ValueError(
+            f"The 'dtype' parameter of {owner or 'this function'} must be float32 or float64. "
+            f"Got {dtype!r} instead."
+        )
+    return resolved.type
 
 
 def make_rng(random_state) -> np.random.Generator:
