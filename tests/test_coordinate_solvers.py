@@ -10,8 +10,10 @@ from scipy.special import ndtr
 from sklearn.linear_model import Ridge
 
 from fmlearn import FMClassifier, FMRegressor, load
-from fmlearn._params import FMParams
-from fmlearn.solvers.coordinate import ChainState, CoordinateConfig, solve
+from fmlearn.models import FM, FMParams
+from fmlearn.solvers import TrainData
+from fmlearn.solvers.coordinate import CoordinateConfig, solve
+from fmlearn.tasks import Regression
 from reference import rmse
 
 
@@ -37,7 +39,7 @@ def test_mcmc_samples_the_noise_level(ratings, groups):
     X, y, *_ = ratings
     fm = FMRegressor(n_factors=4, solver="mcmc", max_iter=60, keep_samples=True, random_state=0)
     fm.fit(X, y, groups=groups)
-    noise_std = 1 / np.sqrt(np.mean(fm._chain.sample_alpha))
+    noise_std = 1 / np.sqrt(np.mean(fm.hyper_trace_["alpha"][-len(fm.samples_) :]))
     assert noise_std == pytest.approx(0.5, rel=0.1)  # generated with noise 0.5
 
 
@@ -49,7 +51,7 @@ def test_mcmc_posterior_of_the_mean_has_the_textbook_spread():
     X = sp.csr_matrix((n, 1))  # one feature that is never set: only w0 is identified
     fm = FMRegressor(n_factors=1, solver="mcmc", max_iter=2000, keep_samples=True)
     fm.set_params(random_state=0, n_kept_samples=1900).fit(X, y)
-    w0 = np.array([s.w0[0] for s in fm._chain.samples])
+    w0 = np.array([s.w0[0] for s in fm.samples_])
     assert w0.mean() == pytest.approx(y.mean(), abs=3 * sigma / np.sqrt(n) / 10)
     assert w0.std() == pytest.approx(y.std() / np.sqrt(n), rel=0.15)
 
@@ -61,13 +63,16 @@ def test_huge_prior_precision_keeps_the_sampler_at_the_prior(ratings):
     w0, w = np.zeros(1), np.zeros(X.shape[1])
     V = rng.normal(0, 0.1, (X.shape[1], k))
     params = FMParams(w0, w, V)
-    chain = ChainState.fresh(1, k)
     # Gamma(α0/2, β0/2) hyperprior with mean α0/β0 = 1e8 and N(μ0, 1/(γ0 λ)) with γ0 = 1e8:
     # λ ≈ 1e8 and μ ≈ μ0 = 0, so every weight is drawn from ≈ N(0, 1e-8)
     config = CoordinateConfig(
-        task=0, sample=True, n_sweeps=5, n_kept=5, alpha0=1e8, beta0=1.0, gamma0=1e8
-    )
-    solve(X, y, np.ones(len(y)), params, chain, np.zeros(X.shape[1], int), config, rng)
+        likelihood=0, sample=True, n_sweeps=5, n_kept=5, rng=rng, alpha0=1e8, beta0=1.0,
+        gamma0=1e8,
+    )  # fmt: skip
+    data = TrainData(X, y, np.ones(len(y)), groups=np.zeros(X.shape[1], int))
+    task = Regression()
+    task.fit_target(y)
+    chain = solve(data, task=task, model=FM(k), params=params, config=config, state=None).state
     assert np.abs(params.w).max() < 1e-3
     assert np.abs(params.V).max() < 1e-3
     assert chain.lam_w[0] > 1e7
@@ -127,7 +132,7 @@ def test_history_records_the_averaged_prediction(ratings, groups):
     fm.fit(X, y, eval_set=[(X_test, y_test)], groups=groups)
     assert len(fm.history_.valid["rmse"]) == 30 == fm.n_iter_
     assert fm.history_.valid["rmse"][-1] == pytest.approx(rmse(fm.predict(X_test), y_test))
-    assert fm._chain.n_averaged == 27  # default: all but the first 10% of the sweeps
+    assert len(fm.samples_) == 27  # default: all but the first 10% of the sweeps
 
 
 def test_posterior_mean_parameters_predict_close_to_the_sample_average(ratings, groups):
@@ -193,12 +198,12 @@ def test_save_load_continues_the_chain(ratings, groups, tmp_path, keep):
     fm.save(tmp_path / "m.fmlearn")
     back = load(tmp_path / "m.fmlearn")
     np.testing.assert_array_equal(back.predict(X_test), fm.predict(X_test))
-    assert len(back._chain.samples) == len(fm._chain.samples)
+    assert len(back.samples_) == len(fm.samples_)
     # continuing the loaded chain and the original one gives the same model
     for model in (fm, back):
         model.set_params(warm_start=True, random_state=3).fit(X, y, groups=groups)
     np.testing.assert_array_equal(back.V_, fm.V_)
-    assert back.n_iter_ == 16 and back._chain.n_averaged == 16
+    assert back.n_iter_ == 16 and back._solver_state.n_averaged == 16
 
 
 def test_classifier_chain_round_trip(tmp_path):
@@ -252,13 +257,13 @@ def test_eval_set_is_averaged_on_the_probability_scale():
 
 
 def test_keep_samples_auto_keeps_small_models_and_warns_for_big_ones(ratings, monkeypatch):
-    import fmlearn._base as base
+    import fmlearn.solvers.coordinate as base
 
     X, y, *_ = ratings
     small = FMRegressor(n_factors=2, solver="mcmc", max_iter=4, random_state=0).fit(X, y)
-    assert len(small._chain.samples) == 4
+    assert len(small.samples_) == 4
     monkeypatch.setattr(base, "KEEP_SAMPLES_MAX_BYTES", 1000)
     with pytest.warns(UserWarning, match="only their mean is kept"):
         big = FMRegressor(n_factors=2, solver="mcmc", max_iter=4, random_state=0).fit(X, y)
-    assert big._chain.samples == []
+    assert big.samples_ == []
     np.testing.assert_array_equal(big.V_, small.V_)  # the same chain, only less kept

@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from fmlearn import FMClassifier, FMRegressor
 from fmlearn.datasets import make_ctr
-from fmlearn.solvers.sgd import DivergenceError
+from fmlearn.solvers import DivergenceError
 from reference import rmse
 
 
@@ -91,7 +91,7 @@ def test_predict_zero_and_one_rows(ratings):
 
 
 def test_parallel_predict_matches_serial(ratings, monkeypatch):
-    import fmlearn._base as base
+    import fmlearn.models.fm as base
 
     X, y = ratings[0], ratings[1]
     fm = FMRegressor(max_iter=1, random_state=0).fit(X, y)

@@ -1,13 +1,12 @@
 """fmlearn: Factorization Machines with numba kernels and scikit-learn estimators."""
 
+from fmlearn._version import __version__
 from fmlearn.classification import FMClassifier
 from fmlearn.datasets import fetch_frappe, fetch_movielens
 from fmlearn.io.encoder import FMEncoder
 from fmlearn.ordinal import FMOrdinalRegressor
-from fmlearn.persist import load
+from fmlearn.persist import load, save
 from fmlearn.regression import FMRegressor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "FMClassifier",
@@ -18,4 +17,5 @@ __all__ = [
     "fetch_frappe",
     "fetch_movielens",
     "load",
+    "save",
 ]

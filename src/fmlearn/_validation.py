@@ -224,3 +224,27 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     if n_samples and not np.any(sw > 0):
         raise ValueError("sample_weight is zero for every sample; at least one must be > 0.")
     return sw
+
+
+def check_groups(groups, n_features: int) -> np.ndarray:
+    """Feature → group ids as int64 0..G−1 with every group used (libFM's ``-meta``)."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.shape[0] != n_features:
+        raise ValueError(
+            f"groups must give one group id per feature: expected shape ({n_features},), "
+            f"got {groups.shape}."
+        )
+    if groups.dtype.kind not in "iu" and not (
+        groups.dtype.kind == "f" and np.all(np.isfinite(groups)) and np.all(groups % 1 == 0)
+    ):
+        raise ValueError(f"groups must hold integer group ids; got dtype {groups.dtype}.")
+    groups = groups.astype(np.int64)
+    if groups.size and groups.min() < 0:
+        raise ValueError(f"groups must be ≥ 0; got {groups.min()}.")
+    used = np.unique(groups)
+    if used.size and used.size != used[-1] + 1:
+        missing = sorted(set(range(int(used[-1]) + 1)) - set(used.tolist()))[:5]
+        raise ValueError(
+            f"groups must number groups 0..G−1 without gaps; ids {missing} are unused."
+        )
+    return groups

@@ -1,46 +1,40 @@
-"""FMClassifier: binary classification with the logistic loss on labels mapped to ±1."""
+"""FMClassifier: binary classification, logistic (SGD family) or probit (ALS/MCMC)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
-from scipy.special import log_ndtr, ndtr, ndtri
+from scipy.special import log_ndtr, ndtr
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 
-from fmlearn._base import COORDINATE_SOLVERS, BaseFM, _online_solver
-from fmlearn._metrics import roc_auc
-from fmlearn.kernels import coordinate
-from fmlearn.kernels.losses import LOGISTIC
+from fmlearn._base import BaseFM, _online_solver
+from fmlearn.tasks import BinaryClassification
+from fmlearn.tasks.binary import sigmoid
 
 
 class FMClassifier(ClassifierMixin, BaseFM):
-    """Factorization Machine for binary classification (logistic loss).
+    """Factorization Machine for binary classification.
 
     Any two labels work (ints, strings, bools): ``classes_[1]`` is the positive class,
-    ``decision_function`` > 0 predicts it, and ``predict_proba[:, 1]`` is its probability
-    ``σ(ŷ(x))``. Parameters are those of :class:`FMRegressor` (except
-    ``clip_predictions``) and the default regularisation, tuned on the Frappe app-usage
-    data: SGD family ``(0, 0, 0.03)`` (0.1 underfits, 0.01 overfits — the logistic loss
-    has smaller gradients than squared error on ratings, so it needs less shrinkage;
-    AdaGrad k=10, 20 epochs: test AUC 0.948, log-loss 0.250 in
-    examples/ctr_fm_vs_logistic.py) and ALS ``(0, 5, 3)``. Early stopping watches the
-    validation log-loss, and ``history_.valid`` records ``logloss`` and ``auc``.
-
-    The SGD solvers use the logit link, ``P(y = classes_[1]) = σ(ŷ)``; ``"als"`` and
-    ``"mcmc"`` use the probit link ``Φ(ŷ)`` (libFM's MCMC classification: latent
+    ``decision_function`` > 0 predicts it, and ``predict_proba[:, 1]`` is its probability.
+    The SGD family descends the logistic loss, ``P(y = classes_[1]) = σ(ŷ)``; ``"als"``
+    and ``"mcmc"`` use the probit link ``Φ(ŷ)`` (libFM's MCMC classification: latent
     Gaussian targets, drawn by MCMC and set to their expectation by ALS, which makes it
     EM). ``link_`` records which one a fitted model uses.
+
+    Parameters and attributes are those of :class:`FMRegressor` (without
+    ``clip_predictions``, ``y_min_``, ``y_max_``, and with ``classes_`` and ``link_``).
+    Default regularisation, tuned on the Frappe app-usage data: SGD family
+    ``(0, 0, 0.03)`` (0.1 underfits, 0.01 overfits — the logistic loss has smaller
+    gradients than squared error on ratings, so it needs less shrinkage) and ALS
+    ``(0, 5, 3)``. Early stopping watches the validation log-loss, and
+    ``history_.valid`` records ``logloss`` and ``auc``.
 
     On click-through data, where most ids are rare, the validation log-loss is usually
     best after one or two epochs; use ``early_stopping=True`` (or a small ``max_iter``).
     """
 
-    _loss = LOGISTIC
-    _coordinate_task = coordinate.PROBIT
-    _default_regularization: ClassVar[dict] = {"sgd": (0.0, 0.0, 0.03), "als": (0.0, 5.0, 3.0)}
+    _task_class = BinaryClassification
 
     def __init__(
         self,
@@ -95,44 +89,6 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.keep_samples = keep_samples
         self.factor_update = factor_update
 
-    def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
-        check_classification_targets(y)
-        if reset:
-            found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-            if found.size != 2:
-                raise ValueError(
-                    "Only binary classification is supported by FMClassifier: y must have "
-                    f"exactly 2 classes, got {found.size} class"
-                    f"{'es' if found.size != 1 else ''} ({_preview(found)})."
-                )
-            return {"classes_": found, "link_": self._link_name()}
-        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
-                f"classes={_preview(np.unique(classes))} differs from the classes of the first "
-                f"call to partial_fit ({_preview(self.classes_)})."
-            )
-        return {"classes_": self.classes_, "link_": self._link_name()}
-
-    def _link_name(self) -> str:
-        return "probit" if self.solver in COORDINATE_SOLVERS else "logit"
-
-    def _links(self, target: dict | None = None, chain=None):
-        link = (target or {}).get("link_") or getattr(self, "link_", "logit")
-        if link == "probit":
-            return ndtr, _probit_inverse
-        return None, None
-
-    def _encode_target(self, y, target: dict) -> np.ndarray:
-        classes = target["classes_"]
-        y = np.asarray(y).ravel()
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels {_preview(np.unique(y[unknown]))} that are not among the "
-                f"classes {_preview(classes)}."
-            )
-        return np.where(y == classes[1], 1.0, -1.0)
-
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over ``(X, y)``; ``classes`` (both labels) is required on the first call."""
@@ -152,7 +108,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         raw = self._decision(X)
         if self.link_ == "probit":
             return np.column_stack([ndtr(-raw), ndtr(raw)])
-        p = _sigmoid(raw)
+        p = sigmoid(raw)
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -165,44 +121,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         positive = self._decision(X) > 0
         return self.classes_[positive.astype(np.intp)]
 
-    def _metrics_for(self, target: dict):
-        probit = target.get("link_") == "probit"
-
-        def metrics(raw, y, sample_weight):
-            return _classification_metrics(raw, y, sample_weight, probit)
-
-        return metrics
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
-
-
-def _classification_metrics(raw, y, sample_weight, probit: bool = False) -> dict:
-    """Log-loss (watched by early stopping) and AUC of raw scores against ±1 targets."""
-    if sample_weight.sum() <= 0:
-        return {"logloss": float("nan"), "auc": float("nan")}
-    nll = -log_ndtr(y * raw) if probit else np.logaddexp(0.0, -y * raw)
-    logloss = float(np.average(nll, weights=sample_weight))
-    return {"logloss": logloss, "auc": roc_auc(y > 0, raw, sample_weight)}
-
-
-def _probit_inverse(p: np.ndarray) -> np.ndarray:
-    """Φ⁻¹ of averaged probabilities, kept finite (|ŷ| ≤ ~8.3) at 0 and 1."""
-    return ndtri(np.clip(p, 1e-16, 1.0 - 1e-16))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
-
-
-def _preview(values, limit: int = 5) -> str:
-    values = list(np.asarray(values).tolist())
-    text = ", ".join(repr(v) for v in values[:limit])
-    return "[" + text + (", …" if len(values) > limit else "") + "]"

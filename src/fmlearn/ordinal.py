@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
 from fmlearn._base import BaseFM
 from fmlearn._validation import Options
-from fmlearn.kernels import coordinate
-from fmlearn.kernels.losses import SQUARED
+from fmlearn.tasks import OrdinalRegression
+from fmlearn.tasks.ordinal import probabilities
+
+_SAMPLED = "the ordinal model is sampled by MCMC, which has no {what}"
 
 
 class FMOrdinalRegressor(RegressorMixin, BaseFM):
@@ -23,22 +24,55 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
     (Metropolis–Hastings with z integrated out; their step sizes adapt during burn-in),
     the latent scores by truncated normals, everything else as in ``FMRegressor(solver=
     "mcmc")``. Unlike squared error it knows that ratings are bounded and discrete, so
-    it can express "surely 5" or "either 1 or 5".
+    it can express "surely 5" or "either 1 or 5". The model has no intercept: the
+    cutpoints absorb it.
 
-    Labels must be consecutive integers (e.g. 1…5); ``classes_`` lists them.
-    ``predict_proba`` gives the posterior predictive probability of each label and
-    ``predict`` its expectation (the prediction with the least squared error), so
-    ``score`` is R² as for other regressors. The model has no intercept: the cutpoints
-    absorb it. Only ``solver="mcmc"``; other parameters are those of
-    :class:`FMRegressor`.
+    **A regressor, on purpose.** ``predict`` returns the expected label under the
+    posterior predictive distribution — the prediction with the least squared error —
+    and ``score`` is R², so the model drops into a regression workflow (RMSE on star
+    ratings, ``cross_val_score``, a ``Pipeline`` beside ``FMRegressor``);
+    ``predict_proba`` gives each label's probability, and its argmax is the most likely
+    label. The price: labels must be consecutive integers (e.g. 1…5; ``classes_`` lists
+    them), so scikit-learn's regressor checks that fit continuous targets cannot apply
+    (tests/test_common.py runs them on targets cut into five ordered levels instead).
+
+    Parameters
+    ----------
+    n_factors, max_iter, init_std, fit_linear, random_state, warm_start, verbose, dtype,
+    n_jobs, n_kept_samples, keep_samples, factor_update
+        As for :class:`FMRegressor` with ``solver="mcmc"`` (``n_jobs`` only sets the
+        threads of ``predict``: the sweeps are sequential).
+    solver : {"mcmc"}, default="mcmc"
+        The only solver with an ordered-probit likelihood.
+
+    Attributes
+    ----------
+    classes_ : ndarray of int
+    cutpoints_ : ndarray of shape (n_classes − 1,)
+        Posterior mean of the cutpoints c_0 < … < c_{K−2}.
+    w0_ : float (always 0), w_, V_, history_, n_iter_, samples_, hyper_trace_ (with
+    ``"cutpoints"`` per sweep), n_features_in_, feature_names_in_
+        As for :class:`FMRegressor`.
     """
 
-    _loss = SQUARED
-    _coordinate_task = coordinate.ORDINAL
-    _default_regularization: ClassVar[dict] = {"sgd": (0.0, 0.0, 0.0), "als": (0.0, 0.0, 0.0)}
+    _task_class = OrdinalRegression
     _parameter_constraints: ClassVar[dict] = {
         **BaseFM._parameter_constraints,
         "solver": [Options(("mcmc",))],
+    }
+    #: Accepted (and ignored) by fmlearn 0.1; a FutureWarning until 0.3, then TypeError.
+    _removed_parameters: ClassVar[dict[str, str]] = {
+        "learning_rate": _SAMPLED.format(what="learning rate"),
+        "reg_bias": "MCMC samples the regularisation",
+        "reg_linear": "MCMC samples the regularisation",
+        "reg_factors": "MCMC samples the regularisation",
+        "fit_intercept": "the cutpoints carry the intercept",
+        "batch_size": _SAMPLED.format(what="batches"),
+        "shuffle": _SAMPLED.format(what="row order"),
+        "early_stopping": _SAMPLED.format(what="early stopping"),
+        "validation_fraction": _SAMPLED.format(what="early stopping"),
+        "n_iter_no_change": _SAMPLED.format(what="early stopping"),
+        "tol": _SAMPLED.format(what="convergence tolerance"),
     }
 
     def __init__(
@@ -46,20 +80,9 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         n_factors: int = 8,
         *,
         solver: str = "mcmc",
-        learning_rate: float | None = None,
         max_iter: int = 100,
-        reg_bias: float | None = None,
-        reg_linear: float | None = None,
-        reg_factors: float | None = None,
         init_std: float = 0.1,
-        fit_intercept: bool = True,
         fit_linear: bool = True,
-        batch_size: int = 1,
-        shuffle: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 5,
-        tol: float | None = 1e-4,
         random_state=None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -68,23 +91,13 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         n_kept_samples: int | None = None,
         keep_samples: bool | str = "auto",
         factor_update: str = "auto",
+        **removed,
     ):
         self.n_factors = n_factors
         self.solver = solver
-        self.learning_rate = learning_rate
         self.max_iter = max_iter
-        self.reg_bias = reg_bias
-        self.reg_linear = reg_linear
-        self.reg_factors = reg_factors
         self.init_std = init_std
-        self.fit_intercept = fit_intercept
         self.fit_linear = fit_linear
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -93,107 +106,31 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
         self.factor_update = factor_update
-
-    # Task hooks -------------------------------------------------------------------------
-    def _learn_target(self, y, *, reset: bool, classes=None) -> dict:
-        labels = _integer_labels(y)
-        found = np.unique(labels)
-        if reset:
-            if found.size < 2:
-                raise ValueError(
-                    f"FMOrdinalRegressor needs at least 2 ordered labels; y has {found.size}."
+        for name in removed:
+            if name not in self._removed_parameters:
+                raise TypeError(
+                    f"FMOrdinalRegressor.__init__() got an unexpected keyword argument {name!r}"
                 )
-            expected = np.arange(found[0], found[-1] + 1)
-            if found.size != expected.size:
-                missing = np.setdiff1d(expected, found)[:5].tolist()
-                raise ValueError(
-                    "Ordinal labels must be consecutive integers: y has labels "
-                    f"{found[:10].tolist()} but not {missing}. Renumber them 0…K−1 (or 1…K)."
-                )
-            return {"classes_": expected}
-        outside = found[(found < self.classes_[0]) | (found > self.classes_[-1])]
-        if outside.size:
-            raise ValueError(
-                f"y has labels {outside[:5].tolist()} outside the fitted classes "
-                f"{self.classes_[0]}…{self.classes_[-1]}."
+            warnings.warn(
+                f"FMOrdinalRegressor ignores {name} ({self._removed_parameters[name]}). It is "
+                "accepted until fmlearn 0.3 and will then raise TypeError; remove it.",
+                FutureWarning,
+                stacklevel=2,
             )
-        return {"classes_": self.classes_}
 
-    def _encode_target(self, y, target: dict) -> np.ndarray:
-        return (_integer_labels(y) - target["classes_"][0]).astype(np.float64)
-
-    def _initial_cutpoints(self, y) -> np.ndarray:
-        """Cutpoints that reproduce the label frequencies while ŷ ≈ 0 (the start)."""
-        n_classes = int(y.max()) + 1
-        counts = np.bincount(y.astype(np.int64), minlength=n_classes)
-        cumulative = np.cumsum(counts)[:-1] / counts.sum()
-        cut = ndtri(np.clip(cumulative, 1e-6, 1 - 1e-6))
-        return np.maximum.accumulate(cut + np.arange(cut.size) * 1e-6)
-
-    def _links(self, target: dict | None = None, chain=None):
-        if chain is None:
-            return None, None
-
-        def expected_index(raw):
-            return _probabilities(raw, chain.cut) @ np.arange(chain.cut.size + 1)
-
-        return expected_index, None
-
-    def _metrics_for(self, target: dict):
-        def metrics(expected, y, sample_weight):
-            if sample_weight.sum() <= 0:
-                return {"rmse": float("nan")}
-            return {"rmse": float(np.sqrt(np.average((expected - y) ** 2, weights=sample_weight)))}
-
-        return metrics
-
-    # Prediction -------------------------------------------------------------------------
     def predict_proba(self, X) -> np.ndarray:
         """P(label = ``classes_[j]``), shape (n_samples, n_classes), averaged over samples."""
-        check_is_fitted(self, "V_")
         X = self._check_predict_X(X)
-        chain = self._chain
-        if chain.samples:
+        model = self._make_model(fitted=True)
+        chain = self._solver_state
+        if self.samples_:
             total = np.zeros((X.shape[0], self.classes_.size))
-            for params, cut in zip(chain.samples, chain.sample_cut, strict=True):
-                total += _probabilities(self._predict_params(X, params), cut)
-            return total / len(chain.samples)
-        return _probabilities(self._predict_params(X, self._params()), chain.mean_cut)
+            for params, cut in zip(self.samples_, chain.sample_cut, strict=True):
+                total += probabilities(model.decision(X, params, self._predict_threads()), cut)
+            return total / len(self.samples_)
+        raw = model.decision(X, self._model_params(), self._predict_threads())
+        return probabilities(raw, self.cutpoints_)
 
     def predict(self, X) -> np.ndarray:
         """Expected label under the posterior predictive distribution (a float)."""
         return self.predict_proba(X) @ self.classes_.astype(np.float64)
-
-    def _decision(self, X) -> np.ndarray:
-        return self.predict(X)
-
-    @property
-    def cutpoints_(self) -> np.ndarray:
-        """Posterior mean of the cutpoints c_0 < … < c_{K−2}."""
-        check_is_fitted(self, "V_")
-        return self._chain.mean_cut.copy()
-
-
-def _probabilities(raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """P(class j | ŷ) = Φ(c_j − ŷ) − Φ(c_{j−1} − ŷ), as an (n, K) array."""
-    upper = ndtr(cut[None, :] - raw[:, None])
-    cdf = np.hstack([np.zeros((raw.size, 1)), upper, np.ones((raw.size, 1))])
-    return np.diff(cdf, axis=1)
-
-
-def _integer_labels(y) -> np.ndarray:
-    y = np.asarray(y).ravel()
-    if y.dtype.kind in "iu":
-        return y.astype(np.int64)
-    try:
-        values = y.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"FMOrdinalRegressor needs integer labels; got values like {y[:1]!r}."
-        ) from None
-    if not np.all(np.isfinite(values)):
-        raise ValueError("Input y contains NaN or infinity.")
-    if np.any(values != np.round(values)):
-        bad = values[values != np.round(values)][:3].tolist()
-        raise ValueError(f"Ordinal labels must be integers; got {bad}.")
-    return values.astype(np.int64)

@@ -1,23 +1,21 @@
-"""Save and load fitted estimators: a zip of ``.npy`` arrays plus JSON metadata.
+"""Save and load fitted objects without pickle: a zip of ``.npy`` arrays plus JSON.
 
-File layout (format version 1)::
+``fmlearn.save(obj, path)`` / ``fmlearn.load(path)`` work for every fmlearn estimator,
+for :class:`~fmlearn.FMEncoder` and for a scikit-learn ``Pipeline`` of them. File
+layout (format version 2)::
 
-    metadata.json      {"format": "fmlearn-model", "format_version": 1,
-                        "fmlearn_version", "estimator", "params", "fitted", "history",
-                        "optimizer": {"n_updates"}}
-    w0_.npy, w_.npy, V_.npy            the model, in its training dtype
-    classes_.npy                        classifier labels (numbers or unicode strings)
-    feature_names_in_.npy               for models fitted on DataFrames
-    optimizer_<j>.npy                   AdaGrad/Adam state, to continue training
-    chain_<name>.npy                    MCMC: hyper-parameters, current sample and
-                                        float64 posterior means, to continue the chain
-    sample_<j>_<w0|w|V>.npy             MCMC kept samples (keep_samples=True)
+    metadata.json   {"format": "fmlearn-model", "format_version": 2, "fmlearn_version",
+                     "estimator": <registered class name>, …what that class writes}
+    <name>.npy      the arrays that class writes (an FM: w0_, w_, V_, classes_ …,
+                    state/… for the solver state); a Pipeline's steps under steps/<i>/
 
-No pickle anywhere: arrays are read with ``allow_pickle=False`` and the estimator class
-is looked up in a fixed table, so loading a file never executes code. Every entry is
-CRC-checked by zip; a damaged, truncated, foreign or newer-format file raises
-``ValueError`` naming the file. Saving writes a temporary file beside the target and
-renames it, so an interrupted save never leaves a half-written model.
+Classes take part by registering (:func:`register`) and implementing ``_to_file(self)
+-> (metadata, arrays)`` and the classmethod ``_from_file(metadata, arrays)``: each class
+owns its format, and this module imports none of them. Loading only builds registered
+classes and reads arrays with ``allow_pickle=False``, so a model file never executes
+code. Every entry is CRC-checked by zip; a damaged, truncated, foreign or newer-format
+file raises ``ValueError`` naming the file. Saving is atomic (:func:`fmlearn._utils.
+atomic_write`). Files written by fmlearn 0.1 (format version 1) are read as well.
 """
 
 from __future__ import annotations
@@ -25,159 +23,158 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.pipeline import Pipeline
 
-from fmlearn._params import FitHistory, FMParams
-from fmlearn._validation import FLOAT_DTYPES, validate_params
-from fmlearn.solvers.coordinate import ChainState
-from fmlearn.solvers.sgd import OptimizerState
+from fmlearn._utils import atomic_write
+from fmlearn._version import __version__
+
+__all__ = ["load", "register", "save"]
 
 FORMAT_NAME = "fmlearn-model"
-FORMAT_VERSION = 1
-_N_OPTIMIZER_ARRAYS = 6
-_CHAIN_HYPER = ("alpha", "mu_w", "lam_w", "mu_v", "lam_v", "cut", "step")
-_PARAM_NAMES = ("w0", "w", "V")
+FORMAT_VERSION = 2
 
 
-def _estimator_classes() -> dict:
-    from fmlearn.classification import FMClassifier
-    from fmlearn.ordinal import FMOrdinalRegressor
-    from fmlearn.regression import FMRegressor
-
-    return {
-        "FMRegressor": FMRegressor,
-        "FMClassifier": FMClassifier,
-        "FMOrdinalRegressor": FMOrdinalRegressor,
-    }
+@dataclass(frozen=True)
+class _Entry:
+    cls: type
+    to_file: object  # obj -> (meta, arrays)
+    from_file: object  # (meta, arrays) -> obj
 
 
-def save(estimator, path: str | os.PathLike) -> None:
-    """Write ``estimator`` (fitted) to ``path`` atomically."""
-    check_is_fitted(estimator, "V_")
-    from fmlearn import __version__
+_REGISTRY: dict[str, _Entry] = {}
 
-    name = type(estimator).__name__
-    if name not in _estimator_classes():
-        raise TypeError(f"Cannot save a {name}; fmlearn saves {sorted(_estimator_classes())}.")
-    arrays = {
-        "w0_": np.array([estimator.w0_], dtype=estimator.V_.dtype),
-        "w_": estimator.w_,
-        "V_": estimator.V_,
-    }
-    if hasattr(estimator, "classes_"):
-        arrays["classes_"] = _plain_array(estimator.classes_, "classes_")
-    if hasattr(estimator, "feature_names_in_"):
-        arrays["feature_names_in_"] = _plain_array(estimator.feature_names_in_, "feature names")
-    state = getattr(estimator, "_optimizer_state", None)
-    if state is not None:
-        for j, a in enumerate(state.arrays):
-            arrays[f"optimizer_{j}"] = a
-    fitted = {"n_iter_": int(estimator.n_iter_), "n_features_in_": int(estimator.n_features_in_)}
-    for attr in ("y_min_", "y_max_"):
-        if hasattr(estimator, attr):
-            fitted[attr] = float(getattr(estimator, attr))
-    if hasattr(estimator, "link_"):
-        fitted["link_"] = str(estimator.link_)
-    chain = getattr(estimator, "_chain", None)
-    chain_meta = None
-    if chain is not None:
-        chain_meta = {"n_averaged": int(chain.n_averaged), "n_samples": len(chain.samples)}
-        for key, a in zip(_CHAIN_HYPER, chain.hyper(), strict=True):
-            arrays[f"chain_{key}"] = a
-        for key, a in zip(_PARAM_NAMES, estimator._chain_params.as_tuple(), strict=True):
-            arrays[f"chain_{key}"] = a
-        for key, a in zip(_PARAM_NAMES, chain.mean.as_tuple(), strict=True):
-            arrays[f"chain_mean_{key}"] = a
-        arrays["chain_sample_alpha"] = np.asarray(chain.sample_alpha, dtype=np.float64)
-        arrays["chain_mean_cut"] = chain.mean_cut
-        arrays["chain_sample_cut"] = np.asarray(chain.sample_cut, dtype=np.float64).reshape(
-            len(chain.samples), chain.cut.shape[0]
-        )
-        for j, sample in enumerate(chain.samples):
-            for key, a in zip(_PARAM_NAMES, sample.as_tuple(), strict=True):
-                arrays[f"sample_{j}_{key}"] = a
-    metadata = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "fmlearn_version": __version__,
-        "estimator": name,
-        "params": _json_params(estimator.get_params()),
-        "fitted": fitted,
-        "history": estimator.history_.to_dict(),
-        "optimizer": {"n_updates": int(state.n_updates) if state is not None else 0},
-        "chain": chain_meta,
-    }
-    _write_atomic(Path(path), metadata, arrays)
+
+def register(cls: type, *, name: str | None = None, to_file=None, from_file=None) -> type:
+    """Let :func:`save`/:func:`load` handle ``cls`` (called by fmlearn's base classes).
+
+    ``name`` is what files record: the class name for fmlearn's own classes,
+    ``module.QualName`` for others, so two libraries' classes of one name cannot be
+    confused. ``to_file``/``from_file`` default to the class's ``_to_file`` and
+    ``_from_file``.
+    """
+    if name is None:
+        own = cls.__module__.split(".")[0] == "fmlearn"
+        name = cls.__name__ if own else f"{cls.__module__}.{cls.__qualname__}"
+    _REGISTRY[name] = _Entry(
+        cls,
+        to_file or (lambda obj: obj._to_file()),
+        from_file or cls._from_file,
+    )
+    return cls
+
+
+def registered_name(obj) -> str:
+    for name, entry in _REGISTRY.items():
+        if type(obj) is entry.cls:
+            return name
+    known = sorted(_REGISTRY)
+    raise TypeError(f"Cannot save a {type(obj).__name__}; fmlearn saves {known}.")
+
+
+def save(obj, path: str | os.PathLike) -> None:
+    """Write the fitted ``obj`` to ``path`` atomically (see the module docstring)."""
+    meta, arrays = _encode(obj)
+    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+              "fmlearn_version": __version__}  # fmt: skip
+    _write(Path(path), {**header, **meta}, arrays)
 
 
 def load(path: str | os.PathLike):
-    """Load a model saved by :func:`save`; it predicts bit-for-bit like the original."""
+    """Load what :func:`save` wrote; it predicts bit-for-bit like the original."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
-            metadata = _read_metadata(zf, path)
+            meta = _read_metadata(zf, path)
             arrays = {n[:-4]: _read_array(zf, n, path) for n in zf.namelist() if n.endswith(".npy")}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such model file.") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
         raise ValueError(f"{path}: not a readable fmlearn model file ({exc}).") from None
-    return _build(metadata, arrays, path)
-
-
-# ---------------------------------------------------------------------------- writing
-def _write_atomic(path: Path, metadata: dict, arrays: dict) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    if meta["format_version"] == 1:
+        meta, arrays = _upgrade_v1(meta, arrays)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr("metadata.json", json.dumps(metadata, indent=1))
-                for name, array in arrays.items():
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-                    zf.writestr(f"{name}.npy", buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return _decode(meta, arrays)
+    except _Corrupt as exc:
+        raise ValueError(f"{path}: corrupt or inconsistent model file: {exc}.") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"{path}: corrupt or inconsistent model file: {reason}.") from None
 
 
-def _plain_array(values, what: str) -> np.ndarray:
-    """An array numpy can store without pickle (numbers, bools or unicode strings)."""
-    values = np.asarray(values)
-    if values.dtype.kind != "O":
-        return values
-    items = values.tolist()
-    if all(isinstance(v, str) for v in items):
-        return np.array(items, dtype=str)
-    converted = np.array(items)
-    if converted.dtype.kind == "O":
-        raise TypeError(f"Cannot save {what} of mixed types without pickle: {items[:5]!r}.")
-    return converted
+# ------------------------------------------------------------------------ nesting
+class _Corrupt(ValueError):
+    pass
 
 
-def _json_params(params: dict) -> dict:
-    out = {}
-    for key, value in params.items():
-        if key == "dtype":
-            value = np.dtype(value).name
-        elif key == "random_state" and not (value is None or isinstance(value, int)):
-            value = None  # a RandomState/Generator object has no portable form
-        elif isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out
+def _encode(obj) -> tuple[dict, dict]:
+    name = registered_name(obj)
+    meta, arrays = _REGISTRY[name].to_file(obj)
+    return {"estimator": name, **meta}, arrays
 
 
-# ---------------------------------------------------------------------------- reading
+def _decode(meta: dict, arrays: dict):
+    entry = _REGISTRY.get(meta.get("estimator"))
+    if entry is None:
+        raise _Corrupt(f"unknown estimator {meta.get('estimator')!r}")
+    return entry.from_file(meta, arrays)
+
+
+def prefixed(prefix: str, arrays: dict) -> dict:
+    """``arrays`` with every name under ``prefix`` (a nested object's entries)."""
+    return {prefix + name: a for name, a in arrays.items()}
+
+
+def unprefixed(prefix: str, arrays: dict) -> dict:
+    """The entries under ``prefix``, with the prefix removed."""
+    return {name[len(prefix) :]: a for name, a in arrays.items() if name.startswith(prefix)}
+
+
+def _pipeline_to_file(pipe: Pipeline) -> tuple[dict, dict]:
+    if pipe.memory is not None:
+        raise TypeError("Cannot save a Pipeline with memory= set; save it without caching.")
+    steps, arrays = [], {}
+    for j, (step_name, step) in enumerate(pipe.steps):
+        if step is None or step == "passthrough":
+            steps.append({"name": step_name, "estimator": "passthrough"})
+            continue
+        meta, step_arrays = _encode(step)
+        steps.append({"name": step_name, **meta})
+        arrays.update(prefixed(f"steps/{j}/", step_arrays))
+    return {"params": {"verbose": bool(pipe.verbose)}, "steps": steps}, arrays
+
+
+def _pipeline_from_file(meta: dict, arrays: dict) -> Pipeline:
+    steps = []
+    for j, step in enumerate(meta["steps"]):
+        name = step["name"]
+        if step["estimator"] == "passthrough":
+            steps.append((name, "passthrough"))
+        else:
+            steps.append((name, _decode(step, unprefixed(f"steps/{j}/", arrays))))
+    return Pipeline(steps, verbose=bool(meta["params"]["verbose"]))
+
+
+register(Pipeline, name="Pipeline", to_file=_pipeline_to_file, from_file=_pipeline_from_file)
+
+
+# ---------------------------------------------------------------------------- files
+def _write(path: Path, metadata: dict, arrays: dict) -> None:
+    def write(fh) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("metadata.json", json.dumps(metadata, indent=1))
+            for name, array in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+                zf.writestr(f"{name}.npy", buf.getvalue())
+
+    atomic_write(path, write)
+
+
 def _read_metadata(zf: zipfile.ZipFile, path: Path) -> dict:
     try:
         metadata = json.loads(zf.read("metadata.json").decode("utf-8"))
@@ -207,84 +204,67 @@ def _read_array(zf: zipfile.ZipFile, name: str, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: corrupt array {name} ({exc}).") from None
 
 
-def _build(metadata: dict, arrays: dict, path: Path):
-    def corrupt(reason: str) -> ValueError:
-        return ValueError(f"{path}: corrupt or inconsistent model file: {reason}.")
-
-    classes = _estimator_classes()
-    cls = classes.get(metadata.get("estimator"))
-    if cls is None:
-        raise corrupt(f"unknown estimator {metadata.get('estimator')!r}")
-    try:
-        estimator = cls(**metadata["params"])
-        validate_params(estimator, estimator._parameter_constraints)
-        fitted = metadata["fitted"]
-        history = FitHistory.from_dict(metadata["history"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise corrupt(str(exc)) from None
-    for name in ("w0_", "w_", "V_"):
-        if name not in arrays:
-            raise corrupt(f"missing array {name}")
-    w0, w, V = arrays["w0_"], arrays["w_"], arrays["V_"]
-    if V.dtype.name not in FLOAT_DTYPES or w.dtype != V.dtype or w0.dtype != V.dtype:
-        raise corrupt(f"parameter dtypes {w0.dtype}, {w.dtype}, {V.dtype}")
-    if V.ndim != 2 or w.shape != (V.shape[0],) or w0.shape != (1,):
-        raise corrupt(f"parameter shapes {w0.shape}, {w.shape}, {V.shape}")
-    if V.shape[0] != fitted.get("n_features_in_"):
-        raise corrupt(f"V_ has {V.shape[0]} rows but n_features_in_={fitted.get('n_features_in_')}")
-    if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
-        raise corrupt("parameters contain NaN or infinity")
-    estimator.w0_ = float(w0[0])
-    estimator.w_, estimator.V_ = w, V
-    estimator.history_ = history
-    for attr, value in fitted.items():
-        setattr(estimator, attr, value)
-    if cls.__name__ == "FMClassifier":
-        if "classes_" not in arrays or arrays["classes_"].shape != (2,):
-            raise corrupt("a classifier needs classes_ with 2 labels")
-        estimator.classes_ = arrays["classes_"]
-    elif "classes_" in arrays:
-        estimator.classes_ = arrays["classes_"]
-    if "feature_names_in_" in arrays:
-        estimator.feature_names_in_ = arrays["feature_names_in_"].astype(object)
-    state = [arrays.get(f"optimizer_{j}") for j in range(_N_OPTIMIZER_ARRAYS)]
-    if all(a is not None for a in state):
-        n_updates = int(metadata.get("optimizer", {}).get("n_updates", 0))
-        estimator._optimizer_state = OptimizerState(tuple(state), n_updates)
-    if cls.__name__ == "FMClassifier" and not hasattr(estimator, "link_"):
-        estimator.link_ = "logit"
-    chain_meta = metadata.get("chain")
-    if chain_meta:
-        try:
-            _load_chain(estimator, chain_meta, arrays)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise corrupt(f"MCMC chain: {exc}") from None
-    else:
-        estimator._chain = None
-        estimator._chain_params = None
-    return estimator
+def json_params(params: dict) -> dict:
+    """Constructor parameters as JSON values (dtypes by name; no RNG objects)."""
+    out = {}
+    for key, value in params.items():
+        if key == "dtype":
+            value = np.dtype(value).name
+        elif key == "random_state" and not (value is None or isinstance(value, int)):
+            value = None  # a RandomState/Generator object has no portable form
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
 
 
-def _load_chain(estimator, meta: dict, arrays: dict) -> None:
-    def params(prefix: str) -> FMParams:
-        w0, w, V = (arrays[f"{prefix}{name}"] for name in _PARAM_NAMES)
-        if V.shape != estimator.V_.shape or w.shape != estimator.w_.shape or w0.shape != (1,):
-            raise ValueError(f"{prefix} arrays have shapes {w0.shape}, {w.shape}, {V.shape}")
-        return FMParams(w0, w, V)
+def plain_array(values, what: str) -> np.ndarray:
+    """An array numpy can store without pickle (numbers, bools or unicode strings)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "O":
+        return values
+    items = values.tolist()
+    if all(isinstance(v, str) for v in items):
+        return np.array(items, dtype=str)
+    converted = np.array(items)
+    if converted.dtype.kind == "O":
+        raise TypeError(f"Cannot save {what} of mixed types without pickle: {items[:5]!r}.")
+    return converted
 
-    hyper = [arrays[f"chain_{name}"] for name in _CHAIN_HYPER]
-    n_samples = int(meta["n_samples"])
-    samples = [params(f"sample_{j}_") for j in range(n_samples)]
-    sample_alpha = arrays["chain_sample_alpha"]
-    if sample_alpha.shape != (int(meta["n_averaged"]),):
-        raise ValueError(f"chain_sample_alpha has shape {sample_alpha.shape}")
-    estimator._chain = ChainState(
-        *hyper,
-        n_averaged=int(meta["n_averaged"]),
-        mean=params("chain_mean_"),
-        samples=samples,
-        sample_alpha=list(sample_alpha.tolist()),
-        sample_cut=list(arrays["chain_sample_cut"].reshape(n_samples, hyper[5].shape[0])),
-        mean_cut=arrays["chain_mean_cut"],
-    )
-    estimator._chain_params = params("chain_")
+
+# ------------------------------------------------------------------ format version 1
+_V1_CHAIN = {"chain_alpha": "alpha", "chain_mu_w": "mu_w", "chain_lam_w": "lam_w",
+             "chain_mu_v": "mu_v", "chain_lam_v": "lam_v", "chain_cut": "cut",
+             "chain_step": "step", "chain_mean_cut": "mean_cut",
+             "chain_sample_alpha": "sample_alpha", "chain_sample_cut": "sample_cut"}  # fmt: skip
+_V1_PARAMS = ("w0", "w", "V")
+
+
+def _upgrade_v1(meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """Format 1 (fmlearn 0.1) → 2: the optimiser and chain arrays become ``state/…``."""
+    meta = dict(meta)
+    chain, optimizer = meta.pop("chain", None), meta.pop("optimizer", None) or {}
+    out = {k: a for k, a in arrays.items() if not k.startswith(("optimizer_", "chain_", "sample_"))}
+    solver = meta.get("params", {}).get("solver")
+    meta["state"] = None
+    if chain:
+        meta["state"] = {"solver": "mcmc", **chain}
+        for old, new in _V1_CHAIN.items():
+            if old in arrays:
+                out[f"state/{new}"] = arrays[old]
+        for p in _V1_PARAMS:
+            for old, new in ((f"chain_{p}", "position/"), (f"chain_mean_{p}", "mean/")):
+                if old in arrays:
+                    out[f"state/{new}{p}_"] = arrays[old]
+            for j in range(int(chain.get("n_samples", 0))):
+                if f"sample_{j}_{p}" in arrays:
+                    out[f"state/samples/{j}/{p}_"] = arrays[f"sample_{j}_{p}"]
+    elif all(f"optimizer_{j}" in arrays for j in range(6)):
+        meta["state"] = {"solver": solver, "n_updates": int(optimizer.get("n_updates", 0))}
+        for j in range(6):
+            out[f"state/slot{j % 2 + 1}_{j // 2}"] = arrays[f"optimizer_{j}"]
+    if meta.get("estimator") == "FMClassifier":
+        meta.setdefault("fitted", {}).setdefault("link_", "logit")
+    return meta, out

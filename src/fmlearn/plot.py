@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from fmlearn._params import FitHistory
+from fmlearn.solvers.base import FitHistory
 
 
 def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: str | None = None):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fmlearn.kernels import coordinate as K
+from fmlearn.models import FMParams
 from fmlearn.solvers.coordinate import ChainState, CoordinateConfig
 from reference import kernel_csr, naive_predict, random_csr, random_params
 
@@ -60,7 +61,7 @@ def _reference_als_sweep(X, y, sw, w0, w, V, reg, fit_intercept=True, fit_linear
 
 def _kernel_sweeps(X, y, sw, params, reg, n_sweeps, *, sample=False, task=K.REGRESSION, **flags):
     config = CoordinateConfig(
-        task=task,
+        likelihood=task,
         sample=sample,
         n_sweeps=n_sweeps,
         n_kept=0,
@@ -72,7 +73,7 @@ def _kernel_sweeps(X, y, sw, params, reg, n_sweeps, *, sample=False, task=K.REGR
     n, k = X.shape[0], params[2].shape[1]
     Q, e, t = np.empty((n, k)), np.empty(n), np.empty(n)
     rng = np.random.default_rng(0)
-    chain = ChainState.fresh(1, k)
+    chain = ChainState.fresh(FMParams(*params), 1)
     groups = np.zeros(X.shape[1], dtype=np.int64)
     Xr, Xc = kernel_csr(X), kernel_csr(X.tocsc())
     Xc = (Xc[0], Xc[1], Xc[2])

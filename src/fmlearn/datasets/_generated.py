@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from fmlearn._params import FMParams
+from fmlearn.models.fm import FMParams
 from fmlearn._validation import csr_arrays, make_rng
 from fmlearn.kernels.predict import predict_csr
 

@@ -1,5 +1,36 @@
-"""Solvers: the epoch loop around a kernel — schedules, early stopping, history.
+"""Solvers: the loops that turn data into parameters, one signature for all of them.
 
-Each solver module offers ``solve(...) -> (FMParams, state, FitHistory)`` and never
-touches an estimator; estimators build the config and keep the results.
+``get_solver(name)`` returns the registered :class:`~fmlearn.solvers.base.Solver`
+(``"sgd"``, ``"adagrad"``, ``"adam"``, ``"als"``, ``"mcmc"``); ``register_solver`` adds
+one (docs/design.md, "How to add a solver"). The contract is in
+:mod:`fmlearn.solvers.base`.
 """
+
+from fmlearn.solvers import coordinate, sgd
+from fmlearn.solvers.base import (
+    DivergenceError,
+    EvalSet,
+    FitHistory,
+    FitResult,
+    IterationInfo,
+    Solver,
+    TrainData,
+    get_solver,
+    register_solver,
+    solver_names,
+)
+
+__all__ = [
+    "DivergenceError",
+    "EvalSet",
+    "FitHistory",
+    "FitResult",
+    "IterationInfo",
+    "Solver",
+    "TrainData",
+    "coordinate",
+    "get_solver",
+    "register_solver",
+    "sgd",
+    "solver_names",
+]

@@ -1,45 +1,56 @@
-"""The sweep loop of the coordinate solvers (MCMC Gibbs sampling and ALS).
+"""The coordinate solvers: MCMC (Gibbs sampling of the Bayesian FM) and ALS.
 
-Around ``kernels.coordinate.sweep`` it owns what happens between sweeps: seeding,
-averaging the kept samples (MCMC predicts with the posterior mean of the prediction, as
-libFM and myFM do), metrics of the running average on the evaluation sets, progress lines
-and the divergence check. The chain's state (hyper-parameters, averages, kept samples) is
-plain data so that ``warm_start`` can continue a chain and a model file can store it.
+Around ``kernels.coordinate.sweep`` this owns what happens between sweeps: averaging the
+kept samples (MCMC predicts with the posterior mean of the prediction, as libFM and
+myFM do), metrics of that running average on the eval sets, the hyper-parameter trace
+and the divergence check. The chain (:class:`ChainState`) is the MCMC solver's state:
+plain arrays, so that ``warm_start`` continues it and a model file stores it.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
 
-from fmlearn._params import FitHistory, FMParams
-from fmlearn._progress import Progress
-from fmlearn._validation import csr_arrays
 from fmlearn.kernels import coordinate as K
-from fmlearn.solvers.sgd import DivergenceError, EvalSet, decision_values
+from fmlearn.solvers.base import (
+    FitResult,
+    Monitor,
+    Solver,
+    Stopwatch,
+    TrainData,
+    check_finite,
+    regularization,
+    register_solver,
+    score_eval_sets,
+)
+from fmlearn.tasks import Task
 
-__all__ = ["ChainState", "CoordinateConfig", "solve"]
+#: ``keep_samples="auto"`` keeps the MCMC samples while they fit in this many bytes.
+KEEP_SAMPLES_MAX_BYTES = 512 * 2**20
+#: The hyper-parameters recorded per sweep in ``hyper_trace_``.
+TRACE_NAMES = ("alpha", "mu_w", "lambda_w", "mu_V", "lambda_V", "cutpoints")
 
 
 @dataclass
 class CoordinateConfig:
-    """Numbers and codes for the sweep, resolved by the estimator."""
+    """Numbers and codes for the sweep, resolved from the estimator's parameters."""
 
-    task: int  # K.REGRESSION or K.PROBIT
+    likelihood: int  # K.REGRESSION, K.PROBIT or K.ORDINAL
     sample: bool  # True: MCMC (draw); False: ALS (conditional mean)
     n_sweeps: int
     n_kept: int  # MCMC: the last n_kept sweeps of the chain are averaged
+    rng: np.random.Generator | None = None
+    first_sweep: int = 1
     reg_bias: float = 0.0
     reg_linear: float = 0.0
     reg_factors: float = 0.0
     fit_intercept: bool = True
     fit_linear: bool = True
     keep_samples: bool = False
-    verbose: int = 0
     # each feature's k factors at once from their joint conditional (kernel docstring of
     # ``_block_update``) instead of one at a time
     block: bool = False
@@ -65,7 +76,7 @@ class CoordinateConfig:
 
     def codes(self) -> np.ndarray:
         codes = np.empty(K.N_CODES, dtype=np.int64)
-        codes[K.TASK] = self.task
+        codes[K.TASK] = self.likelihood
         codes[K.SAMPLE] = int(self.sample)
         codes[K.FIT_INTERCEPT] = int(self.fit_intercept)
         codes[K.FIT_LINEAR] = int(self.fit_linear)
@@ -76,38 +87,43 @@ class CoordinateConfig:
 
 @dataclass
 class ChainState:
-    """Where a chain stands: its hyper-parameters and the running posterior means.
+    """Where a Markov chain stands, and what it has produced so far.
 
-    ``mean`` is the average of the kept samples' parameters (``n_averaged`` of them);
-    ``samples`` holds each kept sample when ``keep_samples`` was asked for.
+    ``position`` is the current sample of the parameters; ``alpha`` (noise precision),
+    ``mu_w``/``lam_w`` (n_groups,) and ``mu_v``/``lam_v`` (n_groups, k) the group
+    hyper-parameters; ``cut``/``step`` the ordinal cutpoints and their Metropolis–Hastings
+    step sizes (empty otherwise). ``mean`` is the float64 average of the ``n_averaged``
+    kept samples; ``samples`` holds each of them when asked for, with its noise precision
+    and cutpoints. ``trace`` records the hyper-parameters after every sweep.
     """
 
-    alpha: np.ndarray  # (1,) noise precision
-    mu_w: np.ndarray  # (n_groups,)
+    position: object
+    alpha: np.ndarray
+    mu_w: np.ndarray
     lam_w: np.ndarray
-    mu_v: np.ndarray  # (n_groups, k)
+    mu_v: np.ndarray
     lam_v: np.ndarray
-    cut: np.ndarray  # ordinal cutpoints (n_classes − 1,); empty otherwise
-    step: np.ndarray  # their Metropolis–Hastings step sizes
+    cut: np.ndarray
+    step: np.ndarray
     n_averaged: int = 0
-    mean: FMParams | None = None
-    samples: list[FMParams] = field(default_factory=list)
-    sample_alpha: list[float] = field(default_factory=list)  # noise precision per kept sample
-    sample_cut: list[np.ndarray] = field(default_factory=list)  # cutpoints per kept sample
-    mean_cut: np.ndarray | None = None  # running mean of the cutpoints
-    # the averaged predictions on the eval sets of the last fit, on the link's scale (not
-    # saved: a by-product for callers that, like libFM, predict one known test set)
-    eval_average: list[np.ndarray] = field(default_factory=list)
+    mean: object = None
+    mean_cut: np.ndarray | None = None
+    samples: list = field(default_factory=list)
+    sample_alpha: list[float] = field(default_factory=list)
+    sample_cut: list[np.ndarray] = field(default_factory=list)
+    trace: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
     @classmethod
-    def fresh(cls, n_groups: int, n_factors: int, cut: np.ndarray | None = None) -> ChainState:
+    def fresh(cls, position, n_groups: int, cut: np.ndarray | None = None) -> ChainState:
+        k = position.V.shape[1]
         cut = np.zeros(0) if cut is None else np.asarray(cut, dtype=np.float64)
         return cls(
+            position,
             np.ones(1),
             np.zeros(n_groups),
             np.ones(n_groups),
-            np.zeros((n_groups, n_factors)),
-            np.ones((n_groups, n_factors)),
+            np.zeros((n_groups, k)),
+            np.ones((n_groups, k)),
             cut.copy(),
             np.full(cut.shape, 0.05),
         )
@@ -117,25 +133,29 @@ class ChainState:
         return self.mu_w.shape[0]
 
     def hyper(self) -> tuple:
+        """The kernel's ``hyper`` tuple, updated in place by each sweep."""
         return (self.alpha, self.mu_w, self.lam_w, self.mu_v, self.lam_v, self.cut, self.step)
 
     def copy(self) -> ChainState:
         return ChainState(
+            self.position.copy(),
             *(a.copy() for a in self.hyper()),
             n_averaged=self.n_averaged,
             mean=None if self.mean is None else self.mean.copy(),
+            mean_cut=None if self.mean_cut is None else self.mean_cut.copy(),
             samples=[s.copy() for s in self.samples],
             sample_alpha=list(self.sample_alpha),
             sample_cut=[c.copy() for c in self.sample_cut],
-            mean_cut=None if self.mean_cut is None else self.mean_cut.copy(),
+            trace={name: list(values) for name, values in self.trace.items()},
         )
 
-    def add_sample(self, params: FMParams, keep: bool) -> None:
-        """Fold ``params`` into the running mean (Welford's update, in float64)."""
+    def add_sample(self, keep: bool) -> None:
+        """Fold the current position into the running mean (Welford's update, float64)."""
+        params = self.position
         self.n_averaged += 1
         self.sample_alpha.append(float(self.alpha[0]))
         if self.mean is None:
-            self.mean = FMParams(*(p.astype(np.float64) for p in params.as_tuple()))
+            self.mean = params.astype(np.float64)
             self.mean_cut = self.cut.copy()
         else:
             for m, p in zip(self.mean.as_tuple(), params.as_tuple(), strict=True):
@@ -145,97 +165,238 @@ class ChainState:
             self.samples.append(params.copy())
             self.sample_cut.append(self.cut.copy())
 
+    def fitted_attributes(self) -> dict:
+        """MCMC's public results: ``samples_``, ``hyper_trace_`` (and ``cutpoints_``)."""
+        attributes = {"samples_": self.samples, "hyper_trace_": self.trace_arrays()}
+        if self.cut.size:
+            attributes["cutpoints_"] = (self.mean_cut if self.mean_cut is not None else self.cut).copy()
+        return attributes
 
-MetricsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], dict]
+    def record_trace(self) -> None:
+        for name, value in zip(TRACE_NAMES, (self.alpha[0], *self.hyper()[1:6]), strict=True):
+            self.trace.setdefault(name, []).append(np.array(value, dtype=np.float64))
+
+    def trace_arrays(self) -> dict[str, np.ndarray]:
+        """``{name: array}`` with one row per sweep (``hyper_trace_``)."""
+        shapes = {"alpha": (), "mu_w": self.mu_w.shape, "lambda_w": self.lam_w.shape,
+                  "mu_V": self.mu_v.shape, "lambda_V": self.lam_v.shape,
+                  "cutpoints": self.cut.shape}  # fmt: skip
+        out = {}
+        for name in TRACE_NAMES:
+            values = self.trace.get(name, [])
+            out[name] = np.array(values, dtype=np.float64).reshape(len(values), *shapes[name])
+        return out
+
+    # ------------------------------------------------------------------------- file
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(metadata, arrays)`` for the model file."""
+        arrays = {name: a for name, a in zip(_HYPER, self.hyper(), strict=True)}
+        arrays.update(_prefixed("position/", self.position.arrays()))
+        if self.mean is not None:
+            arrays.update(_prefixed("mean/", self.mean.arrays()))
+            arrays["mean_cut"] = self.mean_cut
+        for j, sample in enumerate(self.samples):
+            arrays.update(_prefixed(f"samples/{j}/", sample.arrays()))
+        arrays["sample_alpha"] = np.asarray(self.sample_alpha, dtype=np.float64)
+        arrays["sample_cut"] = np.asarray(self.sample_cut, dtype=np.float64).reshape(
+            len(self.samples), self.cut.shape[0]
+        )
+        arrays.update(_prefixed("trace/", self.trace_arrays()))
+        meta = {"n_averaged": self.n_averaged, "n_samples": len(self.samples)}
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays: dict, model, params) -> ChainState:
+        """The inverse of :meth:`to_arrays`; ``ValueError`` if parts are missing or wrong."""
+        n = params.n_features
+
+        def load(prefix: str):
+            return model.params_from_arrays(_unprefixed(prefix, arrays), n)
+
+        n_samples, n_averaged = int(meta["n_samples"]), int(meta["n_averaged"])
+        chain = cls(load("position/"), *(arrays[name] for name in _HYPER))
+        chain.n_averaged = n_averaged
+        if n_averaged:
+            chain.mean, chain.mean_cut = load("mean/"), arrays["mean_cut"]
+        chain.samples = [load(f"samples/{j}/") for j in range(n_samples)]
+        chain.sample_alpha = [float(a) for a in arrays["sample_alpha"]]
+        if len(chain.sample_alpha) != n_averaged:
+            raise ValueError(f"sample_alpha has {len(chain.sample_alpha)} values, not {n_averaged}")
+        chain.sample_cut = list(arrays["sample_cut"].reshape(n_samples, chain.cut.shape[0]))
+        traced = _unprefixed("trace/", arrays)
+        chain.trace = {name: list(traced[name]) for name in TRACE_NAMES if name in traced}
+        return chain
 
 
-def solve(
-    X: sp.csr_matrix,
-    y: np.ndarray,
-    sample_weight: np.ndarray,
-    params: FMParams,
-    chain: ChainState,
-    groups: np.ndarray,
-    config: CoordinateConfig,
-    rng: np.random.Generator,
-    eval_sets: list[EvalSet] = (),
-    metrics_fn: MetricsFn | None = None,
-    history: FitHistory | None = None,
-    link: Callable[[np.ndarray], np.ndarray] | None = None,
-    inverse_link: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> tuple[FMParams, ChainState, FitHistory]:
-    """Run ``config.n_sweeps`` sweeps; ``params`` and ``chain`` are updated in place.
+_HYPER = ("alpha", "mu_w", "lam_w", "mu_v", "lam_v", "cut", "step")
 
-    MCMC averages the predictions of the last ``n_kept`` sweeps on every evaluation set
-    (on the probability scale given by ``link`` for classification) and records their
-    metrics each sweep; the returned ``chain.mean`` holds the averaged parameters. ALS
-    records the metrics of the current parameters.
-    """
-    history = history if history is not None else FitHistory()
-    Xr = csr_arrays(X)
-    Xc_matrix = X.tocsc()
-    Xc = (
-        Xc_matrix.indptr.astype(np.int64),
-        Xc_matrix.indices.astype(np.int32),
-        Xc_matrix.data,
+
+def _prefixed(prefix: str, arrays: dict) -> dict:
+    return {prefix + name: a for name, a in arrays.items()}
+
+
+def _unprefixed(prefix: str, arrays: dict) -> dict:
+    return {name[len(prefix) :]: a for name, a in arrays.items() if name.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------- config
+def make_config(params: dict, task: Task, *, sample: bool, rng, first_iteration: int,
+                n_iterations: int, n_threads: int, n_features: int) -> CoordinateConfig:  # fmt: skip
+    name = "mcmc" if sample else "als"
+    if task.likelihood is None:
+        raise ValueError(f"{task.owner} has no likelihood for solver={name!r}.")
+    n_kept = _n_kept(params.get("n_kept_samples"), n_iterations) if sample else 0
+    update = params.get("factor_update", "auto")
+    return CoordinateConfig(
+        likelihood=task.likelihood,
+        sample=sample,
+        n_sweeps=int(n_iterations),
+        n_kept=n_kept,
+        rng=rng,
+        first_sweep=first_iteration,
+        # MCMC samples the regularisation; ALS uses fixed strengths, as libFM
+        **({} if sample else regularization(params, task)),
+        fit_intercept=bool(params.get("fit_intercept", True)) and task.has_intercept,
+        fit_linear=bool(params.get("fit_linear", True)),
+        keep_samples=sample and _keep_samples(params.get("keep_samples", "auto"), n_kept,
+                                              n_features, params),  # fmt: skip
+        # "auto": ALS minimises over each feature's whole factor vector (block coordinate
+        # descent converges in far fewer sweeps); MCMC keeps libFM's scalar Gibbs steps,
+        # O(k nnz) per sweep instead of O(k² nnz)
+        block=update == "block" or (update == "auto" and not sample),
     )
-    n = X.shape[0]
-    unit = np.all(sample_weight == 1.0)
-    weights = np.empty(0, dtype=np.float64) if unit else sample_weight
-    weight_total = float(sample_weight.sum()) or 1.0
-    Q = np.empty((n, params.n_factors), dtype=np.float64)
-    e = np.empty(n, dtype=np.float64)
-    t = np.empty(n, dtype=np.float64)
+
+
+def _n_kept(n_kept_samples, n_sweeps: int) -> int:
+    """MCMC samples averaged: the given number, or all but the first 10% of the sweeps."""
+    if n_kept_samples is None:
+        return max(1, n_sweeps - n_sweeps // 10)
+    if n_kept_samples > n_sweeps:
+        raise ValueError(
+            f"n_kept_samples={n_kept_samples} is larger than max_iter={n_sweeps}: only "
+            f"{n_sweeps} samples are drawn. Lower n_kept_samples or raise max_iter."
+        )
+    return int(n_kept_samples)
+
+
+def _keep_samples(keep, n_kept: int, n_features: int, params: dict) -> bool:
+    """Resolve ``keep_samples``: "auto" keeps them unless they would take > 512 MiB."""
+    if keep != "auto":
+        return bool(keep)
+    itemsize = np.dtype(params["dtype"]).itemsize
+    size = n_kept * (n_features * (params["n_factors"] + 1) + 1) * itemsize
+    if size <= KEEP_SAMPLES_MAX_BYTES:
+        return True
+    warnings.warn(
+        f"keep_samples='auto': {n_kept} samples of this model would take "
+        f"{size / 2**30:.1f} GiB, so only their mean is kept and predict uses the posterior "
+        "mean of the parameters (slightly less accurate than averaging predictions). "
+        "Set keep_samples=True to keep them anyway, or False to silence this.",
+        UserWarning,
+        stacklevel=6,
+    )
+    return False
+
+
+# ----------------------------------------------------------------------------- solve
+def solve(data: TrainData, *, task: Task, model, params, config: CoordinateConfig,
+          state: ChainState | None, callbacks=()) -> FitResult:  # fmt: skip
+    """Run ``config.n_sweeps`` sweeps; ``params`` and ``state`` are updated in place.
+
+    MCMC continues ``state`` (a chain from an earlier fit: it starts from the chain's
+    position, not from ``params``) or starts a chain at ``params``; it averages the
+    predictions of the last ``n_kept`` sweeps on every eval set (on the task's averaging
+    scale: probabilities for classification) and returns the posterior-mean parameters
+    with the chain as state. ALS returns the last parameters and no state.
+    """
+    groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
+    n_groups = int(groups.max()) + 1 if groups.size else 1
+    chain = _start(state, params, n_groups, task, data.y, config.sample)
+    params = chain.position
+    Xc = data.X.tocsc()
+    Xc = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int32), Xc.data)
+    n, k = data.n_rows, params.n_factors
+    weights = data.kernel_weights()
+    weight_total = float(data.sample_weight.sum()) or 1.0
+    Q, e, t = np.empty((n, k)), np.empty(n), np.empty(n)
     prior, codes = config.prior(), config.codes()
-    K.prepare_caches(rng, Xr, y, codes, *params.as_tuple(), Q, e, t, chain.cut)
-    groups = groups.astype(np.int64)
-    link = link or (lambda z: z)
-    inverse_link = inverse_link or (lambda z: z)
-    averages = [np.zeros(es.X.shape[0]) for es in eval_sets]
-    n_avg_eval = 0
-    first = len(history) + 1
-    last = first + config.n_sweeps - 1
-    progress = Progress(first, last, enabled=bool(config.verbose), unit="sweep")
-    try:
-        for sweep in range(first, last + 1):
-            t_start = time.perf_counter()
-            keep = config.sample and sweep > last - config.n_kept
-            # ordinal cutpoint steps adapt during burn-in only, so the kept chain is Markov
-            codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
-            sse = K.sweep(
-                rng, Xr, Xc, y, weights, params.as_tuple(), chain.hyper(), groups,
-                chain.n_groups, prior, codes, Q, e, t,
-            )  # fmt: skip
-            mean_loss = 0.5 * sse / weight_total
-            if not (
-                np.isfinite(mean_loss) and all(np.isfinite(p).all() for p in params.as_tuple())
-            ):
-                raise DivergenceError(
-                    f"Training diverged at sweep {sweep}: the parameters became NaN or infinite. "
-                    "Try stronger regularisation or scaled features. The estimator was left "
-                    "unchanged."
-                )
-            if keep:
-                chain.add_sample(params, config.keep_samples)
-            scores = {}
-            if eval_sets:
+    rng = config.rng
+    K.prepare_caches(rng, data.arrays, data.y, codes, *params.as_tuple(), Q, e, t, chain.cut)
+    metrics = task.metrics()
+    averages = [np.zeros(es.X.shape[0]) for es in data.eval_sets]
+    n_averaged_eval = 0
+    remedy = "Try stronger regularisation or scaled features."
+    with Monitor(callbacks, config.first_sweep, config.n_sweeps, "sweep") as monitor:
+        last = monitor.last
+        for sweep in monitor.iterations():
+            with Stopwatch() as clock:
+                keep = config.sample and sweep > last - config.n_kept
+                # ordinal cutpoint steps adapt during burn-in only: the kept chain is Markov
+                codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
+                sse = K.sweep(
+                    rng, data.arrays, Xc, data.y, weights, params.as_tuple(), chain.hyper(),
+                    groups, n_groups, prior, codes, Q, e, t,
+                )  # fmt: skip
+                mean_loss = 0.5 * sse / weight_total
+                check_finite(sweep, "sweep", mean_loss, params, remedy)
+                if config.sample:
+                    chain.record_trace()
                 if keep:
-                    n_avg_eval += 1
-                for j, es in enumerate(eval_sets):
-                    current = link(decision_values(es.X, params))
+                    chain.add_sample(config.keep_samples)
+                    n_averaged_eval += 1
+                predictions = []
+                for j, es in enumerate(data.eval_sets):
+                    current = task.to_mean_scale(model.decision(es.X, params), chain.cut)
                     if keep:
-                        averages[j] += (current - averages[j]) / n_avg_eval
+                        averages[j] += (current - averages[j]) / n_averaged_eval
                         current = averages[j]
-                    raw = inverse_link(current)
-                    suffix = "" if j == 0 else f"_{j}"
-                    for name, value in metrics_fn(raw, es.y, es.sample_weight).items():
-                        scores[name + suffix] = value
-            seconds = time.perf_counter() - t_start
-            history.append(sweep, mean_loss, seconds, scores)
-            progress.update(sweep, mean_loss, scores, seconds)
-    finally:
-        progress.close()
-    if config.sample and n_avg_eval:
-        # the posterior-mean prediction on each evaluation set (libFM's test output)
-        chain.eval_average = [a.copy() for a in averages]
-    return params, chain, history
+                    predictions.append(task.from_mean_scale(current))
+                scores = score_eval_sets(data.eval_sets, predictions, metrics)
+            if monitor.record(sweep, params, chain, mean_loss, scores, clock.seconds, predictions):
+                break
+        if not config.sample:
+            return monitor.finish(FitResult(params, None, monitor.history))
+        mean = chain.mean.astype(params.dtype) if chain.mean is not None else params.copy()
+        return monitor.finish(FitResult(mean, chain, monitor.history))
+
+
+def _start(state, params, n_groups: int, task: Task, y, sample: bool) -> ChainState:
+    """The chain to continue (MCMC with a compatible state) or a fresh one at ``params``."""
+    if sample and isinstance(state, ChainState):
+        if state.n_groups != n_groups:
+            raise ValueError(
+                f"Cannot continue the chain: it has {state.n_groups} groups, groups has "
+                f"{n_groups}. Set warm_start=False to start afresh."
+            )
+        return state
+    return ChainState.fresh(params, n_groups, task.initial_link_params(y))
+
+
+def _state_from_arrays(meta, arrays, model, params) -> ChainState:
+    return ChainState.from_arrays(meta, arrays, model, params)
+
+
+register_solver(
+    Solver(
+        name="als",
+        family="als",
+        solve=solve,
+        make_config=partial(make_config, sample=False),
+        parameters=frozenset({"reg_bias", "reg_linear", "reg_factors", "factor_update"}),
+        unit="sweep",
+        describe="alternating least squares: exact coordinate (or block) minimisation",
+    )
+)
+register_solver(
+    Solver(
+        name="mcmc",
+        family="mcmc",
+        solve=solve,
+        make_config=partial(make_config, sample=True),
+        parameters=frozenset({"n_kept_samples", "keep_samples", "factor_update"}),
+        state_from_arrays=_state_from_arrays,
+        unit="sweep",
+        uses_groups=True,
+        describe="Gibbs sampling of the Bayesian FM (libFM's -method mcmc)",
+    )
+)

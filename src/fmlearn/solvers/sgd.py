@@ -1,32 +1,51 @@
-"""The epoch loop of the SGD family (sgd, adagrad, adam) around ``kernels.sgd.sgd_epoch``.
+"""The SGD family (sgd, adagrad, adam): epochs over shuffled rows around ``model.sgd_epoch``.
 
-It owns everything that happens between epochs: shuffling, progress lines, validation
-metrics, early stopping with the best epoch restored, and the divergence check that stops
-a fit whose loss became NaN or infinite.
+Between epochs it shuffles, checks for divergence and scores the eval sets; early
+stopping and progress lines are callbacks (:mod:`fmlearn.callbacks`). Regularisation is
+lazy, per update (kernels/sgd.py), and the optimiser's memory (AdaGrad's Σg², Adam's
+moments) is the solver state, saved with the model so that training can continue.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
 
-from fmlearn._params import FitHistory, FMParams
-from fmlearn._progress import Progress
-from fmlearn._validation import csr_arrays
+from fmlearn.callbacks import EarlyStopping
 from fmlearn.kernels import sgd as K
-from fmlearn.kernels.predict import predict_csr
+from fmlearn.solvers.base import (
+    EvalSet,
+    FitResult,
+    Monitor,
+    Solver,
+    Stopwatch,
+    TrainData,
+    check_finite,
+    regularization,
+    register_solver,
+    score_eval_sets,
+)
+from fmlearn.tasks import Task
 
 OPTIMIZERS = {"sgd": K.SGD, "adagrad": K.ADAGRAD, "adam": K.ADAM}
+#: How many state arrays each optimiser keeps per parameter array.
 N_STATE_SLOTS = {K.SGD: 0, K.ADAGRAD: 1, K.ADAM: 2}
+#: Learning rate used when ``learning_rate=None`` (tuned on ML-100K and generated CTR
+#: data; benchmarks/README.md).
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005}
+#: Estimator parameters the SGD family reads and the coordinate solvers do not.
+PARAMETERS = frozenset(
+    {"learning_rate", "batch_size", "shuffle", "early_stopping", "validation_fraction",
+     "n_iter_no_change", "tol", "reg_bias", "reg_linear", "reg_factors"}
+)  # fmt: skip
 
 
 @dataclass
 class SGDConfig:
-    """Everything the loop needs, resolved to numbers and int codes by the estimator."""
+    """Everything the loop needs, resolved to numbers and int codes."""
 
     loss: int
     optimizer: int
@@ -37,17 +56,14 @@ class SGDConfig:
     fit_intercept: bool
     fit_linear: bool
     batch_size: int
-    max_epochs: int
+    n_epochs: int
+    rng: np.random.Generator
     shuffle: bool = True
-    tol: float | None = None
-    n_iter_no_change: int = 5
-    monitor_valid: bool = False
     n_threads: int = 1
-    verbose: int = 0
+    first_epoch: int = 1
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    learning_rate_name: str = "learning_rate"
 
     def hyper(self) -> np.ndarray:
         hp = np.empty(K.N_HYPER, dtype=np.float64)
@@ -69,149 +85,196 @@ class SGDConfig:
 
 @dataclass
 class OptimizerState:
-    """Per-parameter optimiser memory (AdaGrad's Σg², Adam's moments) and update count."""
+    """Per-parameter optimiser memory (AdaGrad's Σg², Adam's moments) and update count.
 
-    arrays: tuple = field(default_factory=tuple)
+    ``arrays`` holds two slots per parameter array, in the kernel's order
+    ``(s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V)``; unused slots are empty arrays.
+    """
+
+    optimizer: int
+    arrays: tuple
     n_updates: int = 0
 
     @classmethod
-    def fresh(cls, optimizer: int, params: FMParams) -> OptimizerState:
+    def fresh(cls, optimizer: int, params) -> OptimizerState:
         n_slots = N_STATE_SLOTS[optimizer]
-        arrays = []
-        for p in params.as_tuple():
-            for slot in range(2):
-                shape = p.shape if slot < n_slots else (0,) * p.ndim
-                arrays.append(np.zeros(shape, dtype=p.dtype))
-        # order expected by the kernel: s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V
-        return cls(tuple(arrays), 0)
+        arrays = tuple(
+            np.zeros(_slot_shape(p, slot, n_slots), dtype=p.dtype)
+            for p in params.as_tuple()
+            for slot in range(2)
+        )
+        return cls(optimizer, arrays, 0)
 
-    def matches(self, optimizer: int, params: FMParams) -> bool:
+    def matches(self, optimizer: int, params) -> bool:
+        """True if this state fits ``optimizer`` and the shapes and dtype of ``params``."""
         n_slots = N_STATE_SLOTS[optimizer]
-        if len(self.arrays) != 6:
-            return False
-        for j, p in enumerate(params.as_tuple()):
-            for slot in range(2):
-                a = self.arrays[2 * j + slot]
-                expected = p.shape if slot < n_slots else (0,) * p.ndim
-                if a.shape != expected or a.dtype != p.dtype:
-                    return False
-        return True
-
-    def copy(self) -> OptimizerState:
-        return OptimizerState(tuple(a.copy() for a in self.arrays), self.n_updates)
-
-
-@dataclass
-class EvalSet:
-    """A validation set in kernel form; ``y`` is already encoded (−1/+1 for classes)."""
-
-    X: sp.csr_matrix
-    y: np.ndarray
-    sample_weight: np.ndarray
-
-
-MetricsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], dict]
-
-
-def decision_values(X: sp.csr_matrix, params: FMParams) -> np.ndarray:
-    """Raw FM output for every row of a canonical CSR matrix (serial)."""
-    out = np.empty(X.shape[0], dtype=np.float64)
-    indptr, indices, data = csr_arrays(X)
-    predict_csr(indptr, indices, data, float(params.w0[0]), params.w, params.V, out)
-    return out
-
-
-def _evaluate(eval_sets, params, metrics_fn) -> dict:
-    scores = {}
-    for j, es in enumerate(eval_sets):
-        suffix = "" if j == 0 else f"_{j}"
-        for name, value in metrics_fn(
-            decision_values(es.X, params), es.y, es.sample_weight
-        ).items():
-            scores[name + suffix] = value
-    return scores
-
-
-class DivergenceError(FloatingPointError, ValueError):
-    """Training produced NaN or infinite values; the estimator keeps its previous state."""
-
-
-def _check_finite(epoch, mean_loss, params, config) -> None:
-    bad = None
-    if not np.isfinite(mean_loss):
-        bad = f"the training loss became {mean_loss}"
-    elif not all(np.all(np.isfinite(p)) for p in params.as_tuple()):
-        bad = "the parameters became NaN or infinite"
-    if bad:
-        raise DivergenceError(
-            f"Training diverged at epoch {epoch}: {bad}. Try a smaller learning_rate "
-            f"(now {config.learning_rate:g}) or stronger regularisation. "
-            "The estimator was left unchanged."
+        expected = [(_slot_shape(p, s, n_slots), p.dtype) for p in params.as_tuple() for s in (0, 1)]
+        return (
+            self.optimizer == optimizer
+            and len(self.arrays) == len(expected)
+            and all((a.shape, a.dtype) == e for a, e in zip(self.arrays, expected, strict=True))
         )
 
+    def copy(self) -> OptimizerState:
+        return OptimizerState(self.optimizer, tuple(a.copy() for a in self.arrays), self.n_updates)
 
-def solve(
-    X: sp.csr_matrix,
-    y: np.ndarray,
-    sample_weight: np.ndarray,
-    params: FMParams,
-    state: OptimizerState,
-    config: SGDConfig,
-    rng: np.random.Generator,
-    eval_sets: list[EvalSet] = (),
-    metrics_fn: MetricsFn | None = None,
-    history: FitHistory | None = None,
-) -> tuple[FMParams, OptimizerState, FitHistory]:
-    """Train ``params`` (updated in place; pass a copy) for up to ``config.max_epochs``.
+    def fitted_attributes(self) -> dict:
+        """Public estimator attributes this state provides (none: it is internal memory)."""
+        return {}
 
-    Early stopping watches the first metric of ``eval_sets[0]`` when
-    ``config.monitor_valid``, else the training loss (when ``config.tol`` is set); it
-    stops after ``n_iter_no_change`` epochs without an improvement of ``tol`` and, when
-    watching a validation set, returns the parameters of the best epoch.
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """``(metadata, arrays)`` for the model file: ``slot1_0`` … (slot, parameter)."""
+        arrays = {f"slot{j % 2 + 1}_{j // 2}": a for j, a in enumerate(self.arrays)}
+        return {"n_updates": int(self.n_updates)}, arrays
+
+    @classmethod
+    def from_arrays(cls, optimizer: int, meta: dict, arrays: dict, params) -> OptimizerState:
+        """The inverse of :meth:`to_arrays`; ``ValueError`` if it does not fit ``params``."""
+        n = 2 * len(params.as_tuple())
+        slots = tuple(arrays[f"slot{j % 2 + 1}_{j // 2}"] for j in range(n))
+        state = cls(optimizer, slots, int(meta["n_updates"]))
+        if not state.matches(optimizer, params):
+            raise ValueError("the optimizer state does not fit the parameters")
+        return state
+
+
+def _slot_shape(p: np.ndarray, slot: int, n_slots: int) -> tuple:
+    return p.shape if slot < n_slots else (0,) * p.ndim
+
+
+def make_config(params: dict, task: Task, *, optimizer: str, rng, first_iteration: int,
+                n_iterations: int, n_threads: int, n_features: int) -> SGDConfig:  # fmt: skip
+    if task.sgd_loss is None:
+        raise ValueError(
+            f"{task.owner} has no loss for solver={optimizer!r}; use solver='mcmc'."
+        )
+    lr = params["learning_rate"]
+    return SGDConfig(
+        loss=task.sgd_loss,
+        optimizer=OPTIMIZERS[optimizer],
+        learning_rate=float(DEFAULT_LEARNING_RATES[optimizer] if lr is None else lr),
+        **regularization(params, task),
+        fit_intercept=bool(params["fit_intercept"]) and task.has_intercept,
+        fit_linear=bool(params["fit_linear"]),
+        batch_size=int(params["batch_size"]),
+        n_epochs=int(n_iterations),
+        rng=rng,
+        shuffle=bool(params["shuffle"]),
+        n_threads=n_threads,
+        first_epoch=first_iteration,
+    )
+
+
+def hold_out(data: TrainData, params: dict, task: Task, rng) -> TrainData:
+    """With ``early_stopping`` and no eval_set, set ``validation_fraction`` of the rows aside.
+
+    The split is stratified for classification (when each class can be) and the held-out
+    rows become the first eval set, the one early stopping watches.
     """
-    history = history if history is not None else FitHistory()
-    Xk = csr_arrays(X)
+    if not params["early_stopping"] or data.eval_sets:
+        return data
+    n = data.n_rows
+    n_valid = int(np.floor(params["validation_fraction"] * n))
+    if n_valid < 1 or n - n_valid < 1:
+        raise ValueError(
+            f"early_stopping needs a validation set: validation_fraction="
+            f"{params['validation_fraction']} of {n} rows leaves {n_valid} validation rows. "
+            "Use more data, a larger validation_fraction, or pass eval_set."
+        )
+    seed = int(rng.integers(2**31 - 1))
+    try:
+        train, valid = train_test_split(
+            np.arange(n), test_size=n_valid, stratify=task.stratify(data.y), random_state=seed
+        )
+    except ValueError:  # too few of a class to stratify
+        train, valid = train_test_split(
+            np.arange(n), test_size=n_valid, random_state=int(rng.integers(2**31 - 1))
+        )
+    train.sort()
+    valid.sort()
+    held_out = EvalSet(data.X[valid], data.y[valid], data.sample_weight[valid])
+    X, y, sw = data.X[train], data.y[train], data.sample_weight[train]
+    return TrainData(X, y, sw, [held_out], data.groups)
+
+
+def default_callbacks(params: dict, *, online: bool) -> list:
+    """Early stopping from the estimator's parameters (none for ``partial_fit``).
+
+    ``early_stopping=True`` watches the first metric of the first eval set and restores
+    the best epoch; otherwise ``tol`` stops when the training loss stalls.
+    """
+    if online:
+        return []
+    patience = int(params["n_iter_no_change"])
+    if params["early_stopping"]:
+        return [EarlyStopping(monitor=None, patience=patience, tol=params["tol"] or 0.0)]
+    if params["tol"] is not None:
+        return [
+            EarlyStopping("train_loss", patience=patience, tol=params["tol"], restore_best=False)
+        ]
+    return []
+
+
+def solve(data: TrainData, *, task: Task, model, params, config: SGDConfig,
+          state: OptimizerState | None, callbacks=()) -> FitResult:  # fmt: skip
+    """Train ``params`` (updated in place: pass a copy) for up to ``config.n_epochs``.
+
+    ``state`` continues an earlier fit when it matches the optimiser (else it starts
+    afresh). Callbacks may stop early and replace the result (the best epoch).
+    """
+    if state is None or not state.matches(config.optimizer, params):
+        state = OptimizerState.fresh(config.optimizer, params)
     hp, codes = config.hyper(), config.codes()
-    n = X.shape[0]
-    weight_total = float(sample_weight.sum()) or 1.0
+    n = data.n_rows
+    weights = data.kernel_weights()
+    weight_total = float(data.sample_weight.sum()) or 1.0
     identity = np.arange(n, dtype=np.int64)
-    unit = np.all(sample_weight == 1.0)
-    weights = np.empty(0, dtype=np.float64) if unit else sample_weight
     n_chunks = max(1, min(config.n_threads, n // max(config.batch_size, 1000)))
     updates_per_epoch = -(-n // config.batch_size)
-    best, best_params, best_state, stale = np.inf, None, None, 0
-    first_epoch = len(history) + 1
-    last_epoch = first_epoch + config.max_epochs - 1
-    progress = Progress(first_epoch, last_epoch, enabled=bool(config.verbose))
-    try:
-        for epoch in range(first_epoch, first_epoch + config.max_epochs):
-            t_start = time.perf_counter()
-            order = rng.permutation(n) if config.shuffle else identity  # int64 already
-            args = (Xk, y, weights, order, params.as_tuple(), state.arrays, hp, codes)
-            if n_chunks == 1:
-                total = K.sgd_epoch(*args, state.n_updates, config.batch_size)
-            else:
-                total = K.sgd_epoch_hogwild(*args, state.n_updates, config.batch_size, n_chunks)
-            state.n_updates += updates_per_epoch
-            mean_loss = total / weight_total
-            _check_finite(epoch, mean_loss, params, config)
-            scores = _evaluate(eval_sets, params, metrics_fn) if eval_sets else {}
-            seconds = time.perf_counter() - t_start
-            history.append(epoch, mean_loss, seconds, scores)
-            progress.update(epoch, mean_loss, scores, seconds)
-            watched = next(iter(scores.values())) if config.monitor_valid else mean_loss
-            if config.monitor_valid or config.tol is not None:
-                tol = config.tol or 0.0
-                if watched < best - tol:
-                    best, stale = watched, 0
-                    if config.monitor_valid:
-                        best_params, best_state = params.copy(), state.copy()
-                else:
-                    stale += 1
-                    if stale >= config.n_iter_no_change:
-                        break
-    finally:
-        progress.close()
-    if best_params is not None:
-        params, state = best_params, best_state
-    return params, state, history
+    metrics = task.metrics()
+    remedy = (
+        f"Try a smaller learning_rate (now {config.learning_rate:g}) or stronger "
+        "regularisation."
+    )
+    with Monitor(callbacks, config.first_epoch, config.n_epochs, "epoch") as monitor:
+        for epoch in monitor.iterations():
+            with Stopwatch() as clock:
+                order = config.rng.permutation(n) if config.shuffle else identity
+                total = model.sgd_epoch(
+                    data.arrays, data.y, weights, order, params, state.arrays, hp, codes,
+                    state.n_updates, config.batch_size, n_chunks,
+                )  # fmt: skip
+                state.n_updates += updates_per_epoch
+                mean_loss = total / weight_total
+                check_finite(epoch, "epoch", mean_loss, params, remedy)
+                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                scores = score_eval_sets(data.eval_sets, predictions, metrics)
+            if monitor.record(epoch, params, state, mean_loss, scores, clock.seconds, predictions):
+                break
+        return monitor.finish(FitResult(params, state, monitor.history))
+
+
+def _state_from_arrays(meta, arrays, model, params, *, optimizer: str) -> OptimizerState:
+    return OptimizerState.from_arrays(OPTIMIZERS[optimizer], meta, arrays, params)
+
+
+for _name, _describe in (
+    ("sgd", "plain stochastic gradient descent (libFM's -method sgd with batch_size=1)"),
+    ("adagrad", "AdaGrad: per-parameter steps lr / √Σg²"),
+    ("adam", "Adam: bias-corrected first and second moments"),
+):
+    register_solver(
+        Solver(
+            name=_name,
+            family="sgd",
+            solve=solve,
+            make_config=partial(make_config, optimizer=_name),
+            parameters=PARAMETERS,
+            state_from_arrays=partial(_state_from_arrays, optimizer=_name),
+            online=True,
+            unit="epoch",
+            prepare=hold_out,
+            default_callbacks=default_callbacks,
+            describe=_describe,
+        )
+    )

@@ -14,134 +14,37 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-FORMATS = ("libfm", "libsvm", "libffm", "csv")
-_SUFFIXES = {
-    ".libfm": "libfm", ".fm": "libfm", ".libsvm": "libsvm", ".svm": "libsvm",
-    ".svmlight": "libsvm", ".libffm": "libffm", ".ffm": "libffm", ".csv": "csv",
-}  # fmt: skip
-
-
-class _Help(argparse.HelpFormatter):
-    """Show each option's default unless its help already says it (or it has none)."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
-            return text
-        return f"{text} (default: {action.default})".strip()
-
-
-class UsageError(Exception):
-    """A bad option value found after parsing (exit code 2)."""
-
-
-# ------------------------------------------------------------------------------- data
-def guess_format(path: str | Path, given: str | None) -> str:
-    """``given``, or the format named by the file's extension (``.gz`` etc. ignored)."""
-    if given:
-        return given
-    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
-    if suffixes and suffixes[-1] in _SUFFIXES:
-        return _SUFFIXES[suffixes[-1]]
-    raise UsageError(
-        f"cannot tell the format of {path} from its name; pass --format ({', '.join(FORMATS)})."
-    )
-
-
-def read_data(path: str, fmt: str | None, n_features: int | None = None):
-    """``(X, y)`` from a libFM / libSVM / libffm / CSV file (label in the first column).
-
-    ``fmt=None`` takes the format from the file name.
-    """
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{path}: no such file.")
-    fmt = guess_format(path, fmt)
-    if fmt == "csv":
-        return _read_csv(path, n_features)
-    from fmlearn.io import text
-
-    if fmt == "libffm":
-        X, y, _fields = text.load_libffm(path, n_features=n_features)
-    elif fmt == "libfm":
-        X, y = text.load_libfm(path, n_features=n_features)
-    else:
-        X, y = text.load_libsvm(path, n_features=n_features)
-    return X, y
-
-
-def _read_csv(path: str, n_features: int | None):
-    import scipy.sparse as sp
-
-    try:
-        table = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a numeric CSV with the label first ({exc}).") from None
-    X = sp.csr_matrix(table[:, 1:])
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{path}: has {X.shape[1]} feature columns, the model {n_features}.")
-    return X, table[:, 0]
-
-
-def write_data(path: str, fmt: str, X, y) -> None:
-    if fmt == "csv":
-        table = np.column_stack([y, X.toarray()])
-        np.savetxt(path, table, delimiter=",", fmt="%.17g")
-        return
-    from fmlearn.io import text
-
-    if fmt == "libffm":
-        raise UsageError("writing libffm needs field ids; convert from a libffm file instead.")
-    dump = text.dump_libfm if fmt == "libfm" else text.dump_libsvm
-    dump(X, y, path)
-
-
-def read_groups(path: str, n_features: int) -> np.ndarray:
-    """libFM's ``-meta`` file: one group id per line, one line per feature."""
-    try:
-        groups = np.loadtxt(path, dtype=np.int64, ndmin=1)
-    except ValueError as exc:
-        raise ValueError(f"{path}: a groups file holds one integer per line ({exc}).") from None
-    if groups.shape[0] != n_features:
-        raise ValueError(
-            f"{path}: {groups.shape[0]} group ids for {n_features} features (one per line)."
-        )
-    return groups
-
+from fmlearn.cli._common import (
+    FORMATS,
+    HelpFormatter,
+    UsageError,
+    guess_format,
+    parse_regularization,
+    read_data,
+    read_groups,
+    write_data,
+)
 
 # --------------------------------------------------------------------------- commands
 def _estimator(task: str, **params):
-    from fmlearn import FMClassifier, FMOrdinalRegressor, FMRegressor
+    from fmlearn.classification import FMClassifier
+    from fmlearn.ordinal import FMOrdinalRegressor
+    from fmlearn.regression import FMRegressor
 
-    cls = {"regression": FMRegressor, "classification": FMClassifier}.get(task)
-    if task == "ordinal":
-        cls = FMOrdinalRegressor
+    cls = {"regression": FMRegressor, "classification": FMClassifier,
+           "ordinal": FMOrdinalRegressor}[task]  # fmt: skip
     return cls(**params)
-
-
-def _parse_reg(text: str | None) -> dict:
-    if text is None:
-        return {}
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--reg takes 1 or 3 numbers like 0,0,0.1; got {text!r}.") from None
-    if len(values) == 1:
-        values = values * 3
-    if len(values) != 3:
-        raise UsageError(f"--reg takes 1 or 3 numbers like 0,0,0.1; got {text!r}.")
-    return dict(zip(("reg_bias", "reg_linear", "reg_factors"), values, strict=True))
 
 
 def _train(args) -> int:
     X, y = read_data(args.train, args.format, args.n_features)
     params = dict(
         n_factors=args.factors, max_iter=args.iter, init_std=args.init_std,
-        random_state=args.seed, verbose=0 if args.quiet else 1, **_parse_reg(args.reg),
-        factor_update=args.factor_update,
+        random_state=args.seed, verbose=0 if args.quiet else 1,
+        **(parse_regularization(args.reg, "--reg") or {}), factor_update=args.factor_update,
     )  # fmt: skip
     if args.task != "ordinal":
         params["solver"] = args.solver
@@ -176,7 +79,7 @@ def _train(args) -> int:
 
 
 def _load_model(path: str):
-    from fmlearn import load
+    from fmlearn.persist import load
 
     return load(path)
 
@@ -236,10 +139,8 @@ def _convert(args) -> int:
 
 
 def _fetch(args) -> int:
-    try:
-        from fmlearn.datasets import fetch_frappe, fetch_movielens
-    except ImportError:
-        raise UsageError("dataset fetchers are not available in this fmlearn yet.") from None
+    from fmlearn.datasets import fetch_frappe, fetch_movielens
+
     kwargs = {"data_home": args.data_home} if args.data_home else {}
     if args.name == "frappe":
         fetch_frappe(**kwargs)
@@ -260,15 +161,15 @@ def _demo(args) -> int:
 
 
 def _libfm(args) -> int:
-    from fmlearn import _libfm_compat
+    from fmlearn.cli import libfm
 
     remaining = args.libfm_args[1:] if args.libfm_args[:1] == ["--"] else args.libfm_args
-    return _libfm_compat.run(remaining)
+    return libfm.run(remaining)
 
 
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from fmlearn import __version__
+    from fmlearn._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="fmlearn", description="Factorization Machines: train, predict, evaluate."
@@ -280,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name, run, help_):
         p = sub.add_parser(
             name, help=help_, description=help_,
-            formatter_class=_Help,
+            formatter_class=HelpFormatter,
         )  # fmt: skip
         p.set_defaults(run=run)
         return p

@@ -20,8 +20,17 @@ import sys
 import time
 
 import numpy as np
+from scipy.special import ndtr
 
-from fmlearn.cli import UsageError, _Help, read_data, read_groups
+from fmlearn.callbacks import Callback
+from fmlearn.cli._common import (
+    HelpFormatter,
+    UsageError,
+    parse_regularization,
+    read_data,
+    read_groups,
+)
+from fmlearn.models import FMParams
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="libFM-compatible training and prediction (flags as libFM 1.4).",
         allow_abbrev=False,
         add_help=False,
-        formatter_class=_Help,
+        formatter_class=HelpFormatter,
     )
     add = p.add_argument
     add("-help", action="help", help="this screen")
@@ -73,21 +82,18 @@ def _dim(text: str) -> tuple[bool, bool, int]:
 
 
 def _regular(text: str | None) -> dict:
-    names = ("reg_bias", "reg_linear", "reg_factors")
-    if text is None:
-        return dict.fromkeys(names, 0.0)  # libFM's default
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise UsageError(f"-regular must be 'r0,r1,r2' or 'r'; got {text!r}.") from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3:
-        raise UsageError(
-            f"-regular takes 1 or 3 values in fmlearn (per-group values are not supported); "
-            f"got {text!r}."
-        )
-    return dict(zip(names, values, strict=True))
+    """libFM's ``-regular``; 0 for all three when absent (libFM's default)."""
+    return parse_regularization(text, "-regular") or dict.fromkeys(
+        ("reg_bias", "reg_linear", "reg_factors"), 0.0
+    )
+
+
+class _LastPredictions(Callback):
+    """Keeps the test-set predictions of the latest iteration (MCMC: the running average,
+    which is what libFM writes to ``-out``)."""
+
+    def on_iteration(self, info):
+        self.raw = info.predictions[0]
 
 
 def run(argv: list[str]) -> int:
@@ -121,7 +127,8 @@ def run(argv: list[str]) -> int:
     if args.task == "c":  # libFM: a label > 0 is the positive class
         y, y_test = np.where(y > 0, 1, -1), np.where(y_test > 0, 1, -1)
 
-    from fmlearn import FMClassifier, FMRegressor
+    from fmlearn.classification import FMClassifier
+    from fmlearn.regression import FMRegressor
 
     cls = FMRegressor if args.task == "r" else FMClassifier
     params = dict(
@@ -136,20 +143,24 @@ def run(argv: list[str]) -> int:
     if args.method == "sgd":
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
     model = cls(**params)
-    fit_params = {"eval_set": [(X_test, y_test)]}
-    if args.meta:
+    last = _LastPredictions()
+    fit_params = {"eval_set": [(X_test, y_test)], "callbacks": [last]}
+    if args.meta and mcmc:
         fit_params["groups"] = read_groups(args.meta, n_features)
+    elif args.meta:  # libFM's ALS and SGD read -meta for per-group -regular values
+        print("fmlearn libfm: -meta is used by -method mcmc only (per-group -regular values "
+              "are not supported yet); ignored.")  # fmt: skip
     if args.load_model:
-        _warm_start_from(model, args.load_model, n_features, y)
+        w0, w, V = load_libfm_model(args.load_model, n_features, k)
+        fit_params["init_params"] = FMParams(np.array([w0]), w, V)
     start = time.perf_counter()
     model.fit(X, y, **fit_params)
     seconds = time.perf_counter() - start
     if args.rlog:
         write_rlog(args.rlog, model)
     if mcmc:  # libFM's output: the average of every sweep's prediction of the test set
-        pred = model._chain.eval_average[0]
-        if args.task == "r":
-            pred = np.clip(pred, model.y_min_, model.y_max_)
+        pred = last.raw
+        pred = np.clip(pred, model.y_min_, model.y_max_) if args.task == "r" else ndtr(pred)
     elif args.task == "r":
         pred = model.predict(X_test)
     else:
@@ -241,22 +252,3 @@ def load_libfm_model(path: str, n_features: int, n_factors: int):
             "(-dim must match the saved model)."
         )
     return float(bias[0][0]), w, np.array(pairwise, dtype=np.float64).reshape(n_features, -1)
-
-
-def _warm_start_from(model, path: str, n_features: int, y) -> None:
-    """Make ``model`` continue from a libFM model file (libFM's ``-load_model``)."""
-    from fmlearn._params import FitHistory
-
-    w0, w, V = load_libfm_model(path, n_features, model.n_factors)
-    model.set_params(warm_start=True)
-    model.w0_, model.w_, model.V_ = float(w0), w, V
-    model.n_features_in_ = n_features
-    model.history_ = FitHistory()
-    model._optimizer_state = None
-    model._chain = None
-    model._chain_params = None
-    if hasattr(model, "clip_predictions"):
-        model.y_min_, model.y_max_ = float(np.min(y)), float(np.max(y))
-    else:
-        model.classes_ = np.array([-1, 1])
-        model.link_ = "probit" if model.solver == "als" else "logit"

@@ -1,0 +1,119 @@
+"""What the command lines share: data files, groups files, option parsing, errors.
+
+``fmlearn`` (:mod:`fmlearn.cli`) and ``fmlearn libfm`` (:mod:`fmlearn.cli.libfm`) both
+use these, so that a file is read, and an option value refused, the same way in both.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from fmlearn.io import text
+
+FORMATS = ("libfm", "libsvm", "libffm", "csv")
+_SUFFIXES = {
+    ".libfm": "libfm", ".fm": "libfm", ".libsvm": "libsvm", ".svm": "libsvm",
+    ".svmlight": "libsvm", ".libffm": "libffm", ".ffm": "libffm", ".csv": "csv",
+}  # fmt: skip
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Show each option's default unless its help already says it (or it has none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})".strip()
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing (exit code 2)."""
+
+
+# ------------------------------------------------------------------------------- data
+def guess_format(path: str | Path, given: str | None) -> str:
+    """``given``, or the format named by the file's extension (``.gz`` etc. ignored)."""
+    if given:
+        return given
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise UsageError(
+        f"cannot tell the format of {path} from its name; pass --format ({', '.join(FORMATS)})."
+    )
+
+
+def read_data(path: str, fmt: str | None, n_features: int | None = None):
+    """``(X, y)`` from a libFM / libSVM / libffm / CSV file (label in the first column).
+
+    ``fmt=None`` takes the format from the file name.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    fmt = guess_format(path, fmt)
+    if fmt == "csv":
+        return _read_csv(path, n_features)
+    if fmt == "libffm":
+        X, y, _fields = text.load_libffm(path, n_features=n_features)
+    elif fmt == "libfm":
+        X, y = text.load_libfm(path, n_features=n_features)
+    else:
+        X, y = text.load_libsvm(path, n_features=n_features)
+    return X, y
+
+
+def _read_csv(path: str, n_features: int | None):
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a numeric CSV with the label first ({exc}).") from None
+    X = sp.csr_matrix(table[:, 1:])
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{path}: has {X.shape[1]} feature columns, the model {n_features}.")
+    return X, table[:, 0]
+
+
+def write_data(path: str, fmt: str, X, y) -> None:
+    if fmt == "csv":
+        table = np.column_stack([y, X.toarray()])
+        np.savetxt(path, table, delimiter=",", fmt="%.17g")
+        return
+    if fmt == "libffm":
+        raise UsageError("writing libffm needs field ids; convert from a libffm file instead.")
+    dump = text.dump_libfm if fmt == "libfm" else text.dump_libsvm
+    dump(X, y, path)
+
+
+def read_groups(path: str, n_features: int) -> np.ndarray:
+    """libFM's ``-meta`` file: one group id per line, one line per feature."""
+    try:
+        groups = np.loadtxt(path, dtype=np.int64, ndmin=1)
+    except ValueError as exc:
+        raise ValueError(f"{path}: a groups file holds one integer per line ({exc}).") from None
+    if groups.shape[0] != n_features:
+        raise ValueError(
+            f"{path}: {groups.shape[0]} group ids for {n_features} features (one per line)."
+        )
+    return groups
+
+
+def parse_regularization(text_: str | None, flag: str) -> dict | None:
+    """``"r0,r1,r2"`` or ``"r"`` (libFM's ``-regular``) as the three ``reg_*`` parameters."""
+    if text_ is None:
+        return None
+    example = f"{flag} takes 1 or 3 numbers like 0,0,0.1 (r0,r1,r2, or one r for all)"
+    try:
+        values = [float(v) for v in text_.split(",")]
+    except ValueError:
+        raise UsageError(f"{example}; got {text_!r}.") from None
+    if len(values) == 1:
+        values = values * 3
+    if len(values) != 3:
+        more = " (per-group values are not supported yet)" if len(values) > 3 else ""
+        raise UsageError(f"{example}{more}; got {text_!r}.")
+    return dict(zip(("reg_bias", "reg_linear", "reg_factors"), values, strict=True))

@@ -1,0 +1,12 @@
+"""Models: what the parameters are, how they start and how they predict.
+
+A model object is the parameter layout of one member of the FM family, its
+initialisation and its prediction kernel. Estimators create one per fit, solvers and
+persistence receive it; adding a model (a field-aware FM, a higher-order FM) is adding a
+module here, its kernels and an estimator (docs/design.md).
+"""
+
+from fmlearn.models.base import Model, Params
+from fmlearn.models.fm import FM, FMParams
+
+__all__ = ["FM", "FMParams", "Model", "Params"]

@@ -1,0 +1,55 @@
+"""The contract every model fulfils (docs/design.md, "How to add a model")."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class Params(Protocol):
+    """A model's parameters: plain arrays, so they save without pickle.
+
+    ``arrays()`` names each array after the estimator attribute that exposes it
+    (``{"w0_": …, "w_": …, "V_": …}``); the same names are the model file's entries.
+    """
+
+    def arrays(self) -> dict[str, np.ndarray]: ...
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]: ...
+
+    def copy(self) -> Params: ...
+
+    def fitted_attributes(self) -> dict: ...
+
+
+class Model:
+    """Parameter layout + initialisation + prediction of one kind of factorization machine.
+
+    A model holds its hyper-parameters (rank, dtype …), never the learned values: those
+    are a :class:`Params` object, passed to :meth:`decision` and produced by solvers.
+    """
+
+    #: Short name, written into model files.
+    name: ClassVar[str]
+
+    @property
+    def dtype(self) -> type:
+        raise NotImplementedError
+
+    def init_params(self, n_features: int, rng: np.random.Generator) -> Params:
+        """The starting point of training (random where symmetry must be broken)."""
+        raise NotImplementedError
+
+    def decision(self, X: sp.csr_matrix, params: Params, n_threads: int = 1) -> np.ndarray:
+        """Raw model output ŷ(x) (float64) for each row of a canonical CSR matrix."""
+        raise NotImplementedError
+
+    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> Params:
+        """Rebuild saved parameters; ``ValueError`` if shapes, dtypes or values are wrong."""
+        raise NotImplementedError
+
+    def params_from_estimator(self, estimator) -> Params:
+        """The parameters a fitted estimator exposes as attributes (``w0_``, ``V_`` …)."""
+        raise NotImplementedError
