@@ -66,9 +66,15 @@ def test_huge_prior_precision_keeps_the_sampler_at_the_prior(ratings):
     # Gamma(α0/2, β0/2) hyperprior with mean α0/β0 = 1e8 and N(μ0, 1/(γ0 λ)) with γ0 = 1e8:
     # λ ≈ 1e8 and μ ≈ μ0 = 0, so every weight is drawn from ≈ N(0, 1e-8)
     config = CoordinateConfig(
-        likelihood=0, sample=True, n_sweeps=5, n_kept=5, rng=rng, alpha0=1e8, beta0=1.0,
+        likelihood=0,
+        sample=True,
+        n_sweeps=5,
+        n_kept=5,
+        rng=rng,
+        alpha0=1e8,
+        beta0=1.0,
         gamma0=1e8,
-    )  # fmt: skip
+    )
     data = TrainData(X, y, np.ones(len(y)), groups=np.zeros(X.shape[1], int))
     task = Regression()
     task.fit_target(y)

@@ -183,3 +183,70 @@ def test_pickled_arrays_are_refused(tmp_path, fitted):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         fmlearn.load(tmp_path / "nope")
+
+
+def test_pipeline_of_encoder_and_model_round_trips_without_pickle(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline
+
+    from fmlearn import FMEncoder
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "user": rng.choice([f"u{j}" for j in range(30)], n),
+            "item": rng.integers(0, 20, n),
+            "genres": rng.choice(["Action|Comedy", "Drama", "Comedy|Drama|War"], n),
+            "age": rng.normal(35, 10, n),
+            "city": rng.choice(["Oslo", "Lima", None], n),
+        }
+    )
+    y = rng.normal(size=n)
+    encoder = FMEncoder(
+        categorical=["item"],
+        multi_valued=["genres"],
+        numeric="bin",
+        handle_unknown="other",
+        min_frequency=2,
+    )
+    pipe = make_pipeline(encoder, FMRegressor(n_factors=3, max_iter=3, random_state=0))
+    pipe.fit(frame, y)
+    fmlearn.save(pipe, tmp_path / "pipe.fmlearn")
+    with zipfile.ZipFile(tmp_path / "pipe.fmlearn") as zf:
+        assert all(name.endswith((".npy", ".json")) for name in zf.namelist())
+    back = fmlearn.load(tmp_path / "pipe.fmlearn")
+    assert [name for name, _ in back.steps] == ["fmencoder", "fmregressor"]
+    unseen = frame.assign(user="nobody-seen")  # unknown categories: documented behaviour
+    for X in (frame, unseen):
+        np.testing.assert_array_equal(back.predict(X), pipe.predict(X))
+    np.testing.assert_array_equal(back[0].groups_, pipe[0].groups_)
+    assert list(back[0].get_feature_names_out()) == list(pipe[0].get_feature_names_out())
+    assert back[0].get_params() == pipe[0].get_params()
+    assert (back[0].transform(frame) != pipe[0].transform(frame)).nnz == 0
+
+
+def test_encoder_alone_and_unsupported_objects(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from fmlearn import FMEncoder
+
+    frame = pd.DataFrame({"id": ["a", "b", "c", "a"], "n": [1.0, 2.0, 3.0, 4.0]})
+    encoder = FMEncoder(hashing=True, n_features=64).fit(frame)
+    encoder.save(tmp_path / "enc.fmlearn")
+    back = fmlearn.load(tmp_path / "enc.fmlearn")
+    assert (back.transform(frame) != encoder.transform(frame)).nnz == 0
+    with pytest.raises(TypeError, match="Cannot save a Ridge"):
+        fmlearn.save(make_pipeline(FMEncoder(), Ridge()).fit(frame, [1, 2, 3, 4]), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path, fitted):
+    umask = os.umask(0o022)
+    try:
+        fitted.save(tmp_path / "m.fmlearn")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.fmlearn").stat().st_mode & 0o777 == 0o644

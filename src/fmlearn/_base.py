@@ -24,10 +24,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fmlearn import persist
-from fmlearn.callbacks import ProgressBar
-from fmlearn.models import FM, Model
-from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
-from fmlearn.tasks import Task
 from fmlearn._validation import (
     BOOLEAN,
     NONE,
@@ -41,6 +37,10 @@ from fmlearn._validation import (
     resolve_dtype,
     validate_params,
 )
+from fmlearn.callbacks import ProgressBar
+from fmlearn.models import FM, Model
+from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
+from fmlearn.tasks import Task
 
 
 def _online_solver(estimator) -> bool:
@@ -93,15 +93,16 @@ class BaseFM(BaseEstimator):
 
     def _make_model(self, fitted: bool = False) -> Model:
         """The model for this fit; a fitted model keeps its dtype (warm start, predict)."""
-        dtype = self.V_.dtype.type if fitted else resolve_dtype(self.dtype)
+        dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         return self._model_class(self.n_factors, self.init_std, dtype)
 
     def _fitted_target(self) -> dict:
         return {name: getattr(self, name) for name in self._task_class.fitted_attributes}
 
     # ------------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None, eval_set=None, groups=None, callbacks=None,
-            init_params=None):  # fmt: skip
+    def fit(
+        self, X, y, sample_weight=None, eval_set=None, groups=None, callbacks=None, init_params=None
+    ):
         """Fit the FM to ``X`` (n_samples, n_features; dense, any sparse format, DataFrame).
 
         ``eval_set``: a list of ``(X, y)`` or ``(X, y, sample_weight)`` whose metrics are
@@ -146,8 +147,9 @@ class BaseFM(BaseEstimator):
         task = self._make_task(solver.family)
         task.fit_target(y, None if first else self._fitted_target(), **kwargs)
         data = TrainData(X, task.encode(y), check_sample_weight(sample_weight, X.shape[0]))
-        return self._train(solver, task, data, self._batch_rng(first), not first, 1, (), None,
-                           online=True)  # fmt: skip
+        return self._train(
+            solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
+        )
 
     def _batch_rng(self, first: bool) -> np.random.Generator:
         """The random stream of one ``partial_fit`` call: repeatable with an int seed.
@@ -160,27 +162,42 @@ class BaseFM(BaseEstimator):
             return make_rng(seed)
         return np.random.default_rng([int(seed), int(self.n_iter_)])
 
-    def _train(self, solver, task, data, rng, warm, n_iterations, callbacks, init_params,
-               online=False):  # fmt: skip
+    def _train(
+        self, solver, task, data, rng, warm, n_iterations, callbacks, init_params, online=False
+    ):
         params = self.get_params(deep=False)
         if solver.prepare is not None and not online:
             data = solver.prepare(data, params, task, rng)
         model = self._make_model(fitted=warm)
-        start, state, previous = self._starting_point(model, data.X.shape[1], rng, warm,
-                                                      init_params, solver)  # fmt: skip
+        start, state, previous = self._starting_point(
+            model, data.X.shape[1], rng, warm, init_params, solver
+        )
         n_threads = _n_threads(self.n_jobs, default=1)
         config = solver.make_config(
-            params, task, rng=rng, first_iteration=len(previous) + 1,
-            n_iterations=n_iterations, n_threads=n_threads, n_features=data.X.shape[1],
-        )  # fmt: skip
-        cbs = list(solver.default_callbacks(params, online=online) if solver.default_callbacks
-                   else ())  # fmt: skip
+            params,
+            task,
+            rng=rng,
+            first_iteration=len(previous) + 1,
+            n_iterations=n_iterations,
+            n_threads=n_threads,
+            n_features=data.X.shape[1],
+        )
+        cbs = list(
+            solver.default_callbacks(params, online=online) if solver.default_callbacks else ()
+        )
         cbs += list(callbacks or ())
         if self.verbose:
             cbs.append(ProgressBar())
         with _numba_threads(n_threads):
-            result = solver.solve(data, task=task, model=model, params=start, config=config,
-                                  state=state, callbacks=cbs)  # fmt: skip
+            result = solver.solve(
+                data,
+                task=task,
+                model=model,
+                params=start,
+                config=config,
+                state=state,
+                callbacks=cbs,
+            )
         self._set_fitted(result, task.target, previous)
         return self
 
@@ -194,8 +211,10 @@ class BaseFM(BaseEstimator):
             params = self._continuable_params(model, n_features)
             state = getattr(self, "_solver_state", None)
             same = getattr(self, "_state_solver", None) == solver.name
-            return params.copy(), (state.copy() if same and state is not None else None), (
-                self.history_
+            return (
+                params.copy(),
+                (state.copy() if same and state is not None else None),
+                (self.history_),
             )
         if init_params is not None:
             try:
@@ -206,15 +225,15 @@ class BaseFM(BaseEstimator):
         return model.init_params(n_features, rng), None, FitHistory()
 
     def _continuable_params(self, model, n_features):
-        """The fitted parameters, if their shapes fit ``X`` and ``n_factors``."""
+        """The fitted parameters, if they fit ``X`` and the current hyper-parameters."""
         current = model.params_from_estimator(self)
-        if current.V.shape != (n_features, self.n_factors):
+        try:
+            return model.params_from_arrays(current.arrays(), n_features)
+        except ValueError as exc:
             raise ValueError(
-                f"Cannot continue training: the model has V_ of shape {current.V.shape} but "
-                f"n_factors={self.n_factors} and X has {n_features} features. "
+                f"Cannot continue training: {exc} (X has {n_features} features). "
                 "Set warm_start=False to start afresh."
-            )
-        return current
+            ) from None
 
     def _set_fitted(self, result: FitResult, target: dict, previous: FitHistory) -> None:
         for name in getattr(self, "_state_attributes", ()):
@@ -227,6 +246,7 @@ class BaseFM(BaseEstimator):
         for name, value in state_attributes.items():
             setattr(self, name, value)
         self._state_attributes = tuple(state_attributes)
+        self._fitted_dtype = np.dtype(result.params.dtype).type
         self._solver_state = result.state
         self._state_solver = self.solver
         self.history_ = previous.extend(result.history)
@@ -266,9 +286,8 @@ class BaseFM(BaseEstimator):
         return as_canonical_csr(X, dtype), y
 
     def _data_dtype(self, reset: bool = False):
-        if not reset and hasattr(self, "V_"):
-            return self.V_.dtype.type
-        return resolve_dtype(self.dtype)
+        """The model's dtype: data is converted to it once, before any kernel runs."""
+        return self._make_model(fitted=not reset and hasattr(self, "_fitted_dtype")).dtype
 
     def _eval_sets(self, eval_set, task: Task) -> list[EvalSet]:
         result = []
@@ -317,7 +336,7 @@ class BaseFM(BaseEstimator):
 
     def _check_predict_X(self, X):
         check_is_fitted(self, "history_")
-        dtype = self.V_.dtype.type
+        dtype = self._fitted_dtype
         X = validate_data(
             self, X, accept_sparse=True, dtype=dtype, reset=False, ensure_min_samples=0
         )
@@ -370,8 +389,10 @@ class BaseFM(BaseEstimator):
         n_features = int(fitted["n_features_in_"])
         model = estimator._make_model()
         params_ = model.params_from_arrays(arrays, n_features)
-        target = {name: arrays[name] if name in arrays else fitted.pop(name)
-                  for name in cls._task_class.fitted_attributes}  # fmt: skip
+        target = {
+            name: arrays[name] if name in arrays else fitted.pop(name)
+            for name in cls._task_class.fitted_attributes
+        }
         state = None
         if meta.get("state"):
             state_meta = dict(meta["state"])

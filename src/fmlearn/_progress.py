@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from fmlearn._utils import is_terminal
+
 
 class Progress:
     """Report epochs ``first … last``; ``enabled=False`` makes every call a no-op."""
@@ -20,7 +22,7 @@ class Progress:
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stdout
         self._bar = None
-        if enabled and _is_terminal(self.stream):
+        if enabled and is_terminal(self.stream):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(
@@ -45,10 +47,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -51,8 +51,14 @@ class EarlyStopping(Callback):
     every iteration that ran.
     """
 
-    def __init__(self, monitor: str | None = None, *, patience: int = 5, tol: float = 0.0,
-                 restore_best: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        monitor: str | None = None,
+        *,
+        patience: int = 5,
+        tol: float = 0.0,
+        restore_best: bool = True,
+    ):
         self.monitor = monitor
         self.patience = patience
         self.tol = tol

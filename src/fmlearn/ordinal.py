@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils import ClassifierTags
 
 from fmlearn._base import BaseFM
 from fmlearn._validation import Options
@@ -31,10 +31,13 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
     posterior predictive distribution — the prediction with the least squared error —
     and ``score`` is R², so the model drops into a regression workflow (RMSE on star
     ratings, ``cross_val_score``, a ``Pipeline`` beside ``FMRegressor``);
-    ``predict_proba`` gives each label's probability, and its argmax is the most likely
-    label. The price: labels must be consecutive integers (e.g. 1…5; ``classes_`` lists
-    them), so scikit-learn's regressor checks that fit continuous targets cannot apply
-    (tests/test_common.py runs them on targets cut into five ordered levels instead).
+    ``predict_proba`` gives each label's probability (its argmax is the most likely
+    label). scikit-learn's conventions pull two ways here — a ``predict_proba`` means a
+    classifier, a classifier's ``predict`` returns labels — and the expected rating is
+    what ratings are scored on, so the regressor keeps both. Labels must be consecutive
+    integers (e.g. 1…5; ``classes_`` lists them). tests/test_common.py runs scikit-learn's
+    checks: those that fit continuous targets run on targets cut into ordered levels,
+    and the check that a regressor has no ``predict_proba`` is the one expected failure.
 
     Parameters
     ----------
@@ -60,7 +63,8 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         **BaseFM._parameter_constraints,
         "solver": [Options(("mcmc",))],
     }
-    #: Accepted (and ignored) by fmlearn 0.1; a FutureWarning until 0.3, then TypeError.
+    #: Accepted and silently ignored by fmlearn 0.1, now refused (TypeError): why they
+    #: cannot apply. Model files written by 0.1 that record them still load.
     _removed_parameters: ClassVar[dict[str, str]] = {
         "learning_rate": _SAMPLED.format(what="learning rate"),
         "reg_bias": "MCMC samples the regularisation",
@@ -91,7 +95,6 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         n_kept_samples: int | None = None,
         keep_samples: bool | str = "auto",
         factor_update: str = "auto",
-        **removed,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -106,20 +109,16 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
         self.factor_update = factor_update
-        for name in removed:
-            if name not in self._removed_parameters:
-                raise TypeError(
-                    f"FMOrdinalRegressor.__init__() got an unexpected keyword argument {name!r}"
-                )
-            warnings.warn(
-                f"FMOrdinalRegressor ignores {name} ({self._removed_parameters[name]}). It is "
-                "accepted until fmlearn 0.3 and will then raise TypeError; remove it.",
-                FutureWarning,
-                stacklevel=2,
-            )
 
     def predict_proba(self, X) -> np.ndarray:
         """P(label = ``classes_[j]``), shape (n_samples, n_classes), averaged over samples."""
+        return self._probabilities(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Expected label under the posterior predictive distribution (a float)."""
+        return self._probabilities(X) @ self.classes_.astype(np.float64)
+
+    def _probabilities(self, X) -> np.ndarray:
         X = self._check_predict_X(X)
         model = self._make_model(fitted=True)
         chain = self._solver_state
@@ -131,6 +130,8 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         raw = model.decision(X, self._model_params(), self._predict_threads())
         return probabilities(raw, self.cutpoints_)
 
-    def predict(self, X) -> np.ndarray:
-        """Expected label under the posterior predictive distribution (a float)."""
-        return self.predict_proba(X) @ self.classes_.astype(np.float64)
+    def __sklearn_tags__(self):
+        # a regressor that also gives class probabilities over its (ordered) labels
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags = ClassifierTags(multi_class=True)
+        return tags

@@ -79,8 +79,11 @@ def registered_name(obj) -> str:
 def save(obj, path: str | os.PathLike) -> None:
     """Write the fitted ``obj`` to ``path`` atomically (see the module docstring)."""
     meta, arrays = _encode(obj)
-    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-              "fmlearn_version": __version__}  # fmt: skip
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "fmlearn_version": __version__,
+    }
     _write(Path(path), {**header, **meta}, arrays)
 
 
@@ -235,10 +238,18 @@ def plain_array(values, what: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ format version 1
-_V1_CHAIN = {"chain_alpha": "alpha", "chain_mu_w": "mu_w", "chain_lam_w": "lam_w",
-             "chain_mu_v": "mu_v", "chain_lam_v": "lam_v", "chain_cut": "cut",
-             "chain_step": "step", "chain_mean_cut": "mean_cut",
-             "chain_sample_alpha": "sample_alpha", "chain_sample_cut": "sample_cut"}  # fmt: skip
+_V1_CHAIN = {
+    "chain_alpha": "alpha",
+    "chain_mu_w": "mu_w",
+    "chain_lam_w": "lam_w",
+    "chain_mu_v": "mu_v",
+    "chain_lam_v": "lam_v",
+    "chain_cut": "cut",
+    "chain_step": "step",
+    "chain_mean_cut": "mean_cut",
+    "chain_sample_alpha": "sample_alpha",
+    "chain_sample_cut": "sample_cut",
+}
 _V1_PARAMS = ("w0", "w", "V")
 
 

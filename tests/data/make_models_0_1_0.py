@@ -39,9 +39,17 @@ def main(folder: Path) -> None:
             y,
             {},
         ),
-        "regressor_adam": (FMRegressor(n_factors=3, solver="adam", max_iter=3, random_state=0), y, {}),
+        "regressor_adam": (
+            FMRegressor(n_factors=3, solver="adam", max_iter=3, random_state=0),
+            y,
+            {},
+        ),
         "classifier_adagrad": (FMClassifier(n_factors=3, max_iter=3, random_state=0), labels, {}),
-        "regressor_als": (FMRegressor(n_factors=3, solver="als", max_iter=4, random_state=0), y, {}),
+        "regressor_als": (
+            FMRegressor(n_factors=3, solver="als", max_iter=4, random_state=0),
+            y,
+            {},
+        ),
         "regressor_mcmc_samples": (
             FMRegressor(n_factors=3, solver="mcmc", max_iter=6, keep_samples=True, random_state=0),
             y,

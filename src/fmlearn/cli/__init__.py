@@ -28,24 +28,32 @@ from fmlearn.cli._common import (
     write_data,
 )
 
+
 # --------------------------------------------------------------------------- commands
 def _estimator(task: str, **params):
     from fmlearn.classification import FMClassifier
     from fmlearn.ordinal import FMOrdinalRegressor
     from fmlearn.regression import FMRegressor
 
-    cls = {"regression": FMRegressor, "classification": FMClassifier,
-           "ordinal": FMOrdinalRegressor}[task]  # fmt: skip
+    cls = {
+        "regression": FMRegressor,
+        "classification": FMClassifier,
+        "ordinal": FMOrdinalRegressor,
+    }[task]
     return cls(**params)
 
 
 def _train(args) -> int:
     X, y = read_data(args.train, args.format, args.n_features)
     params = dict(
-        n_factors=args.factors, max_iter=args.iter, init_std=args.init_std,
-        random_state=args.seed, verbose=0 if args.quiet else 1,
-        **(parse_regularization(args.reg, "--reg") or {}), factor_update=args.factor_update,
-    )  # fmt: skip
+        n_factors=args.factors,
+        max_iter=args.iter,
+        init_std=args.init_std,
+        random_state=args.seed,
+        verbose=0 if args.quiet else 1,
+        **(parse_regularization(args.reg, "--reg") or {}),
+        factor_update=args.factor_update,
+    )
     if args.task != "ordinal":
         params["solver"] = args.solver
     if args.learning_rate is not None:
@@ -180,9 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name, run, help_):
         p = sub.add_parser(
-            name, help=help_, description=help_,
+            name,
+            help=help_,
+            description=help_,
             formatter_class=HelpFormatter,
-        )  # fmt: skip
+        )
         p.set_defaults(run=run)
         return p
 
@@ -242,9 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = command("fetch", _fetch, "download a dataset into the local cache")
     fetch.add_argument(
         "name",
-        choices=("movielens-100k", "movielens-1m", "movielens-10m", "movielens-20m",
-                 "movielens-25m", "movielens-latest-small", "frappe"),
-    )  # fmt: skip
+        choices=(
+            "movielens-100k",
+            "movielens-1m",
+            "movielens-10m",
+            "movielens-20m",
+            "movielens-25m",
+            "movielens-latest-small",
+            "frappe",
+        ),
+    )
     fetch.add_argument("--data-home", help="cache directory (default ~/fmlearn_data)")
 
     demo = command("demo", _demo, "train on generated data and compare with a linear model")

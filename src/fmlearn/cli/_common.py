@@ -16,9 +16,15 @@ from fmlearn.io import text
 
 FORMATS = ("libfm", "libsvm", "libffm", "csv")
 _SUFFIXES = {
-    ".libfm": "libfm", ".fm": "libfm", ".libsvm": "libsvm", ".svm": "libsvm",
-    ".svmlight": "libsvm", ".libffm": "libffm", ".ffm": "libffm", ".csv": "csv",
-}  # fmt: skip
+    ".libfm": "libfm",
+    ".fm": "libfm",
+    ".libsvm": "libsvm",
+    ".svm": "libsvm",
+    ".svmlight": "libsvm",
+    ".libffm": "libffm",
+    ".ffm": "libffm",
+    ".csv": "csv",
+}
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -132,10 +132,15 @@ def run(argv: list[str]) -> int:
 
     cls = FMRegressor if args.task == "r" else FMClassifier
     params = dict(
-        n_factors=k, solver=args.method, max_iter=args.iter, init_std=args.init_stdev,
-        fit_intercept=fit_intercept, fit_linear=fit_linear, random_state=args.seed,
+        n_factors=k,
+        solver=args.method,
+        max_iter=args.iter,
+        init_std=args.init_stdev,
+        fit_intercept=fit_intercept,
+        fit_linear=fit_linear,
+        random_state=args.seed,
         verbose=int(args.verbosity > 0 or sys.stdout.isatty()),
-    )  # fmt: skip
+    )
     if mcmc:
         params["n_kept_samples"] = args.iter  # libFM averages every sweep
     else:
@@ -148,8 +153,10 @@ def run(argv: list[str]) -> int:
     if args.meta and mcmc:
         fit_params["groups"] = read_groups(args.meta, n_features)
     elif args.meta:  # libFM's ALS and SGD read -meta for per-group -regular values
-        print("fmlearn libfm: -meta is used by -method mcmc only (per-group -regular values "
-              "are not supported yet); ignored.")  # fmt: skip
+        print(
+            "fmlearn libfm: -meta is used by -method mcmc only (per-group -regular values "
+            "are not supported yet); ignored."
+        )
     if args.load_model:
         w0, w, V = load_libfm_model(args.load_model, n_features, k)
         fit_params["init_params"] = FMParams(np.array([w0]), w, V)

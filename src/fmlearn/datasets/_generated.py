@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from fmlearn.models.fm import FMParams
 from fmlearn._validation import csr_arrays, make_rng
 from fmlearn.kernels.predict import predict_csr
+from fmlearn.models.fm import FMParams
 
 
 @dataclass

@@ -9,7 +9,7 @@ this transformer learns the layout once in ``fit`` and applies it in ``transform
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -17,6 +17,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from fmlearn import persist
+from fmlearn._utils import import_optional
 from fmlearn._validation import (
     BOOLEAN,
     NONE,
@@ -43,7 +45,43 @@ class _Column:
     mean: float = 0.0
     scale: float = 1.0
     edges: np.ndarray | None = None  # binned: inner bin edges
-    names: list[str] = field(default_factory=list)
+
+    def feature_names(self) -> list[str]:
+        """The names of this column's output features, in order."""
+        if self.kind == "hashed":
+            return [f"{self.name}#{b}" for b in range(self.width)]
+        if self.kind in ("categorical", "multi"):
+            names = [f"{self.name}={c}" for c in self.categories]
+            return names + ([f"{self.name}=<other>"] if self.other else [])
+        if self.kind == "binned":
+            return [f"{self.name}:bin{b}" for b in range(self.width)]
+        return [self.name]
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        """``(metadata, arrays)`` for a model file: numbers in JSON, value lists as arrays."""
+        meta = {
+            "name": self.name,
+            "kind": self.kind,
+            "offset": self.offset,
+            "width": self.width,
+            "other": self.other,
+            "mean": self.mean,
+            "scale": self.scale,
+        }
+        arrays = {}
+        if self.categories is not None:
+            arrays["categories"] = np.array([str(c) for c in self.categories], dtype=str)
+        if self.edges is not None:
+            arrays["edges"] = self.edges
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict, arrays: dict) -> _Column:
+        spec = cls(**meta)
+        if "categories" in arrays:
+            spec.categories = arrays["categories"].astype(object)
+        spec.edges = arrays.get("edges")
+        return spec
 
 
 class FMEncoder(TransformerMixin, BaseEstimator):
@@ -175,7 +213,6 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         spec = _Column(name, kind)
         if kind == "hashed":
             spec.width = max(1, self.n_features // max(n_hashed, 1))
-            spec.names = [f"{name}#{b}" for b in range(spec.width)]
         elif kind in ("categorical", "multi"):
             values = _explode(series, self.separator) if kind == "multi" else series.dropna()
             counts = values.astype(str).value_counts()
@@ -183,9 +220,6 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             spec.categories = np.array(sorted(keep), dtype=object)
             spec.other = self.handle_unknown == "other"
             spec.width = len(spec.categories) + int(spec.other)
-            spec.names = [f"{name}={c}" for c in spec.categories]
-            if spec.other:
-                spec.names.append(f"{name}=<other>")
         else:
             numbers = _numeric(series, name)
             finite = numbers[np.isfinite(numbers)]
@@ -195,13 +229,11 @@ class FMEncoder(TransformerMixin, BaseEstimator):
                 quantiles = np.quantile(finite, np.linspace(0, 1, self.n_bins + 1)[1:-1])
                 spec.edges = np.unique(quantiles)
                 spec.width = spec.edges.size + 1
-                spec.names = [f"{name}:bin{b}" for b in range(spec.width)]
             else:
                 if self.numeric == "standardize":
                     spec.mean = float(finite.mean())
                     spec.scale = float(finite.std()) or 1.0
                 spec.width = 1
-                spec.names = [name]
         return spec
 
     # ------------------------------------------------------------------------- transform
@@ -279,7 +311,45 @@ class FMEncoder(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "columns_")
-        return np.array([name for c in self.columns_ for name in c.names], dtype=object)
+        return np.array([name for c in self.columns_ for name in c.feature_names()], dtype=object)
+
+    # ------------------------------------------------------------------- persistence
+    def save(self, path) -> None:
+        """Save the fitted encoder (:func:`fmlearn.save`): JSON and arrays, no pickle."""
+        persist.save(self, path)
+
+    def _to_file(self) -> tuple[dict, dict]:
+        check_is_fitted(self, "columns_")
+        columns, arrays = [], {}
+        for j, spec in enumerate(self.columns_):
+            meta, column_arrays = spec.to_arrays()
+            columns.append(meta)
+            arrays.update(persist.prefixed(f"columns/{j}/", column_arrays))
+        arrays["feature_names_in_"] = persist.plain_array(self.feature_names_in_, "columns")
+        arrays["groups_"] = self.groups_
+        fitted = {"n_features_out_": int(self.n_features_out_), "columns": columns}
+        return {"params": persist.json_params(self.get_params()), "fitted": fitted}, arrays
+
+    @classmethod
+    def _from_file(cls, meta: dict, arrays: dict) -> FMEncoder:
+        encoder = cls(**meta["params"])
+        validate_params(encoder, encoder._parameter_constraints)
+        fitted = meta["fitted"]
+        encoder.columns_ = [
+            _Column.from_arrays(c, persist.unprefixed(f"columns/{j}/", arrays))
+            for j, c in enumerate(fitted["columns"])
+        ]
+        encoder.feature_names_in_ = arrays["feature_names_in_"].astype(object)
+        encoder.n_features_in_ = len(encoder.columns_)
+        encoder.n_features_out_ = int(fitted["n_features_out_"])
+        widths = [c.width for c in encoder.columns_]
+        if sum(widths) != encoder.n_features_out_:
+            raise ValueError(f"column widths add up to {sum(widths)}, not n_features_out_")
+        encoder.groups_ = np.repeat(np.arange(len(widths)), widths)
+        if not np.array_equal(encoder.groups_, arrays["groups_"]):
+            raise ValueError("groups_ do not match the columns")
+        encoder.fields_ = encoder.groups_.copy()
+        return encoder
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -292,11 +362,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
 
 
 def _pandas():
-    try:
-        import pandas
-    except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ImportError("FMEncoder needs pandas: pip install 'fmlearn[pandas]'.") from None
-    return pandas
+    return import_optional("pandas", extra="pandas", needed_by="FMEncoder")
 
 
 def _as_pandas(X):
@@ -334,3 +400,6 @@ def _numeric(series, name: str) -> np.ndarray:
     if np.isinf(numbers).any():
         raise ValueError(f"Column {name!r} contains infinity.")
     return numbers
+
+
+persist.register(FMEncoder)

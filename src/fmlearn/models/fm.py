@@ -94,9 +94,7 @@ class FM(Model):
         for start in range(0, n_features, step):
             stop = min(start + step, n_features)
             V[start:stop] = rng.normal(0.0, self.init_std, size=(stop - start, k))
-        return FMParams(
-            np.zeros(1, dtype=self.dtype), np.zeros(n_features, dtype=self.dtype), V
-        )
+        return FMParams(np.zeros(1, dtype=self.dtype), np.zeros(n_features, dtype=self.dtype), V)
 
     def decision(self, X: sp.csr_matrix, params: FMParams, n_threads: int = 1) -> np.ndarray:
         """ŷ for every row; row blocks run in parallel when there are enough rows.
@@ -120,8 +118,9 @@ class FM(Model):
             numba.set_num_threads(previous)
         return out
 
-    def sgd_epoch(self, X, y, sample_weight, order, params, state, hp, codes, t0, batch_size,
-                  n_chunks) -> float:  # fmt: skip
+    def sgd_epoch(
+        self, X, y, sample_weight, order, params, state, hp, codes, t0, batch_size, n_chunks
+    ) -> float:
         """One SGD-family pass over ``order`` (kernels/sgd.py); returns Σ weighted loss.
 
         ``X`` is the CSR triplet (``TrainData.arrays``); ``state`` the optimiser arrays.

@@ -6,7 +6,10 @@ one (docs/design.md, "How to add a solver"). The contract is in
 :mod:`fmlearn.solvers.base`.
 """
 
-from fmlearn.solvers import coordinate, sgd
+# registration order is the order messages list solvers in: the SGD family first
+from fmlearn.solvers import sgd  # isort: split
+
+from fmlearn.solvers import coordinate
 from fmlearn.solvers.base import (
     DivergenceError,
     EvalSet,

@@ -222,9 +222,16 @@ class Monitor:
         """Append to the history and run the callbacks; True if training should stop."""
         self.history.append(iteration, train_loss, seconds, scores)
         info = IterationInfo(
-            iteration, self.unit, params, state, float(train_loss), scores, seconds,
-            self.history, list(predictions),
-        )  # fmt: skip
+            iteration,
+            self.unit,
+            params,
+            state,
+            float(train_loss),
+            scores,
+            seconds,
+            self.history,
+            list(predictions),
+        )
         stop = False
         for cb in self.callbacks:
             stop = bool(cb.on_iteration(info)) or stop

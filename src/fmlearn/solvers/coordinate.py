@@ -23,8 +23,8 @@ from fmlearn.solvers.base import (
     Stopwatch,
     TrainData,
     check_finite,
-    regularization,
     register_solver,
+    regularization,
     score_eval_sets,
 )
 from fmlearn.tasks import Task
@@ -169,7 +169,9 @@ class ChainState:
         """MCMC's public results: ``samples_``, ``hyper_trace_`` (and ``cutpoints_``)."""
         attributes = {"samples_": self.samples, "hyper_trace_": self.trace_arrays()}
         if self.cut.size:
-            attributes["cutpoints_"] = (self.mean_cut if self.mean_cut is not None else self.cut).copy()
+            attributes["cutpoints_"] = (
+                self.mean_cut if self.mean_cut is not None else self.cut
+            ).copy()
         return attributes
 
     def record_trace(self) -> None:
@@ -178,9 +180,14 @@ class ChainState:
 
     def trace_arrays(self) -> dict[str, np.ndarray]:
         """``{name: array}`` with one row per sweep (``hyper_trace_``)."""
-        shapes = {"alpha": (), "mu_w": self.mu_w.shape, "lambda_w": self.lam_w.shape,
-                  "mu_V": self.mu_v.shape, "lambda_V": self.lam_v.shape,
-                  "cutpoints": self.cut.shape}  # fmt: skip
+        shapes = {
+            "alpha": (),
+            "mu_w": self.mu_w.shape,
+            "lambda_w": self.lam_w.shape,
+            "mu_V": self.mu_v.shape,
+            "lambda_V": self.lam_v.shape,
+            "cutpoints": self.cut.shape,
+        }
         out = {}
         for name in TRACE_NAMES:
             values = self.trace.get(name, [])
@@ -240,8 +247,17 @@ def _unprefixed(prefix: str, arrays: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- config
-def make_config(params: dict, task: Task, *, sample: bool, rng, first_iteration: int,
-                n_iterations: int, n_threads: int, n_features: int) -> CoordinateConfig:  # fmt: skip
+def make_config(
+    params: dict,
+    task: Task,
+    *,
+    sample: bool,
+    rng,
+    first_iteration: int,
+    n_iterations: int,
+    n_threads: int,
+    n_features: int,
+) -> CoordinateConfig:
     name = "mcmc" if sample else "als"
     if task.likelihood is None:
         raise ValueError(f"{task.owner} has no likelihood for solver={name!r}.")
@@ -258,8 +274,8 @@ def make_config(params: dict, task: Task, *, sample: bool, rng, first_iteration:
         **({} if sample else regularization(params, task)),
         fit_intercept=bool(params.get("fit_intercept", True)) and task.has_intercept,
         fit_linear=bool(params.get("fit_linear", True)),
-        keep_samples=sample and _keep_samples(params.get("keep_samples", "auto"), n_kept,
-                                              n_features, params),  # fmt: skip
+        keep_samples=sample
+        and _keep_samples(params.get("keep_samples", "auto"), n_kept, n_features, params),
         # "auto": ALS minimises over each feature's whole factor vector (block coordinate
         # descent converges in far fewer sweeps); MCMC keeps libFM's scalar Gibbs steps,
         # O(k nnz) per sweep instead of O(k² nnz)
@@ -299,8 +315,16 @@ def _keep_samples(keep, n_kept: int, n_features: int, params: dict) -> bool:
 
 
 # ----------------------------------------------------------------------------- solve
-def solve(data: TrainData, *, task: Task, model, params, config: CoordinateConfig,
-          state: ChainState | None, callbacks=()) -> FitResult:  # fmt: skip
+def solve(
+    data: TrainData,
+    *,
+    task: Task,
+    model,
+    params,
+    config: CoordinateConfig,
+    state: ChainState | None,
+    callbacks=(),
+) -> FitResult:
     """Run ``config.n_sweeps`` sweeps; ``params`` and ``state`` are updated in place.
 
     MCMC continues ``state`` (a chain from an earlier fit: it starts from the chain's
@@ -334,9 +358,21 @@ def solve(data: TrainData, *, task: Task, model, params, config: CoordinateConfi
                 # ordinal cutpoint steps adapt during burn-in only: the kept chain is Markov
                 codes[K.ADAPT] = int(not keep and chain.n_averaged == 0)
                 sse = K.sweep(
-                    rng, data.arrays, Xc, data.y, weights, params.as_tuple(), chain.hyper(),
-                    groups, n_groups, prior, codes, Q, e, t,
-                )  # fmt: skip
+                    rng,
+                    data.arrays,
+                    Xc,
+                    data.y,
+                    weights,
+                    params.as_tuple(),
+                    chain.hyper(),
+                    groups,
+                    n_groups,
+                    prior,
+                    codes,
+                    Q,
+                    e,
+                    t,
+                )
                 mean_loss = 0.5 * sse / weight_total
                 check_finite(sweep, "sweep", mean_loss, params, remedy)
                 if config.sample:

@@ -24,8 +24,8 @@ from fmlearn.solvers.base import (
     Stopwatch,
     TrainData,
     check_finite,
-    regularization,
     register_solver,
+    regularization,
     score_eval_sets,
 )
 from fmlearn.tasks import Task
@@ -38,9 +38,19 @@ N_STATE_SLOTS = {K.SGD: 0, K.ADAGRAD: 1, K.ADAM: 2}
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005}
 #: Estimator parameters the SGD family reads and the coordinate solvers do not.
 PARAMETERS = frozenset(
-    {"learning_rate", "batch_size", "shuffle", "early_stopping", "validation_fraction",
-     "n_iter_no_change", "tol", "reg_bias", "reg_linear", "reg_factors"}
-)  # fmt: skip
+    {
+        "learning_rate",
+        "batch_size",
+        "shuffle",
+        "early_stopping",
+        "validation_fraction",
+        "n_iter_no_change",
+        "tol",
+        "reg_bias",
+        "reg_linear",
+        "reg_factors",
+    }
+)
 
 
 @dataclass
@@ -108,7 +118,9 @@ class OptimizerState:
     def matches(self, optimizer: int, params) -> bool:
         """True if this state fits ``optimizer`` and the shapes and dtype of ``params``."""
         n_slots = N_STATE_SLOTS[optimizer]
-        expected = [(_slot_shape(p, s, n_slots), p.dtype) for p in params.as_tuple() for s in (0, 1)]
+        expected = [
+            (_slot_shape(p, s, n_slots), p.dtype) for p in params.as_tuple() for s in (0, 1)
+        ]
         return (
             self.optimizer == optimizer
             and len(self.arrays) == len(expected)
@@ -142,12 +154,19 @@ def _slot_shape(p: np.ndarray, slot: int, n_slots: int) -> tuple:
     return p.shape if slot < n_slots else (0,) * p.ndim
 
 
-def make_config(params: dict, task: Task, *, optimizer: str, rng, first_iteration: int,
-                n_iterations: int, n_threads: int, n_features: int) -> SGDConfig:  # fmt: skip
+def make_config(
+    params: dict,
+    task: Task,
+    *,
+    optimizer: str,
+    rng,
+    first_iteration: int,
+    n_iterations: int,
+    n_threads: int,
+    n_features: int,
+) -> SGDConfig:
     if task.sgd_loss is None:
-        raise ValueError(
-            f"{task.owner} has no loss for solver={optimizer!r}; use solver='mcmc'."
-        )
+        raise ValueError(f"{task.owner} has no loss for solver={optimizer!r}; use solver='mcmc'.")
     lr = params["learning_rate"]
     return SGDConfig(
         loss=task.sgd_loss,
@@ -215,8 +234,16 @@ def default_callbacks(params: dict, *, online: bool) -> list:
     return []
 
 
-def solve(data: TrainData, *, task: Task, model, params, config: SGDConfig,
-          state: OptimizerState | None, callbacks=()) -> FitResult:  # fmt: skip
+def solve(
+    data: TrainData,
+    *,
+    task: Task,
+    model,
+    params,
+    config: SGDConfig,
+    state: OptimizerState | None,
+    callbacks=(),
+) -> FitResult:
     """Train ``params`` (updated in place: pass a copy) for up to ``config.n_epochs``.
 
     ``state`` continues an earlier fit when it matches the optimiser (else it starts
@@ -233,17 +260,25 @@ def solve(data: TrainData, *, task: Task, model, params, config: SGDConfig,
     updates_per_epoch = -(-n // config.batch_size)
     metrics = task.metrics()
     remedy = (
-        f"Try a smaller learning_rate (now {config.learning_rate:g}) or stronger "
-        "regularisation."
+        f"Try a smaller learning_rate (now {config.learning_rate:g}) or stronger regularisation."
     )
     with Monitor(callbacks, config.first_epoch, config.n_epochs, "epoch") as monitor:
         for epoch in monitor.iterations():
             with Stopwatch() as clock:
                 order = config.rng.permutation(n) if config.shuffle else identity
                 total = model.sgd_epoch(
-                    data.arrays, data.y, weights, order, params, state.arrays, hp, codes,
-                    state.n_updates, config.batch_size, n_chunks,
-                )  # fmt: skip
+                    data.arrays,
+                    data.y,
+                    weights,
+                    order,
+                    params,
+                    state.arrays,
+                    hp,
+                    codes,
+                    state.n_updates,
+                    config.batch_size,
+                    n_chunks,
+                )
                 state.n_updates += updates_per_epoch
                 mean_loss = total / weight_total
                 check_finite(epoch, "epoch", mean_loss, params, remedy)

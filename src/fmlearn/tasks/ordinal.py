@@ -35,8 +35,7 @@ class OrdinalRegression(Task):
         if previous is None:
             if found.size < 2:
                 raise ValueError(
-                    f"{self.owner} needs at least 2 ordered labels; y has {found.size} "
-                    f"(one class)."
+                    f"{self.owner} needs at least 2 ordered labels; y has {found.size} (one class)."
                 )
             expected = np.arange(found[0], found[-1] + 1)
             if found.size != expected.size:

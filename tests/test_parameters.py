@@ -1,0 +1,90 @@
+"""An honest parameter surface: a parameter that the chosen solver does not use is an
+error when set, not silently ignored; FMOrdinalRegressor has only what it uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmlearn import FMClassifier, FMOrdinalRegressor, FMRegressor
+
+
+@pytest.fixture(scope="module")
+def Xy(ratings):
+    X, y, *_ = ratings
+    return X[:2000], y[:2000]
+
+
+@pytest.mark.parametrize(
+    "solver, name, value, users",
+    [
+        ("als", "learning_rate", 0.1, "'sgd' / 'adagrad' / 'adam'"),
+        ("mcmc", "batch_size", 32, "'sgd' / 'adagrad' / 'adam'"),
+        ("mcmc", "tol", None, "'sgd' / 'adagrad' / 'adam'"),
+        ("mcmc", "reg_factors", 0.1, "'sgd' / 'adagrad' / 'adam' / 'als'"),
+        ("adagrad", "n_kept_samples", 10, "'mcmc'"),
+        ("adam", "keep_samples", True, "'mcmc'"),
+        ("sgd", "factor_update", "block", "'als' / 'mcmc'"),
+        ("als", "early_stopping", True, "'sgd' / 'adagrad' / 'adam'"),
+    ],
+)
+@pytest.mark.parametrize("cls", [FMRegressor, FMClassifier])
+def test_a_parameter_the_solver_does_not_use_is_refused(Xy, cls, solver, name, value, users):
+    X, y = Xy
+    model = cls(solver=solver, max_iter=2, **{name: value})
+    with pytest.raises(ValueError, match=rf"{name} is not available for solver='{solver}'") as e:
+        model.fit(X, y if cls is FMRegressor else y > np.median(y))
+    assert users in str(e.value) and "Leave it at its default" in str(e.value)
+
+
+def test_defaults_and_shared_parameters_are_accepted_by_every_solver(Xy):
+    X, y = Xy
+    for solver in ("sgd", "adagrad", "adam", "als", "mcmc"):
+        FMRegressor(
+            solver=solver,
+            max_iter=2,
+            n_jobs=2,
+            init_std=0.05,
+            fit_linear=False,
+            dtype="float32",
+            random_state=0,
+        ).fit(X, y)
+    FMRegressor(solver="als", max_iter=2, reg_factors=1.0, factor_update="scalar").fit(X, y)
+
+
+def test_ordinal_regressor_has_only_the_parameters_it_uses():
+    params = FMOrdinalRegressor().get_params()
+    assert sorted(params) == sorted(
+        [
+            "n_factors",
+            "solver",
+            "max_iter",
+            "init_std",
+            "fit_linear",
+            "random_state",
+            "warm_start",
+            "verbose",
+            "dtype",
+            "n_jobs",
+            "n_kept_samples",
+            "keep_samples",
+            "factor_update",
+        ]
+    )
+
+
+def test_ordinal_regressor_refuses_parameters_it_used_to_ignore():
+    # fmlearn 0.1 accepted and ignored these; its model files that record them still load
+    # (tests/test_persist_compat.py)
+    for name, value in [("learning_rate", 0.1), ("tol", None), ("fit_intercept", False)]:
+        assert name in FMOrdinalRegressor._removed_parameters
+        with pytest.raises(TypeError, match=f"unexpected keyword argument '{name}'"):
+            FMOrdinalRegressor(**{name: value})
+
+
+def test_groups_are_for_mcmc_only(Xy):
+    X, y = Xy
+    groups = np.zeros(X.shape[1], int)
+    for solver in ("als", "adagrad"):
+        with pytest.raises(ValueError, match="groups are the hyperprior groups"):
+            FMRegressor(solver=solver, max_iter=1).fit(X, y, groups=groups)
