@@ -142,6 +142,7 @@ register_solver(
         solve=solve_ridge,
         make_config=make_ridge_config,
         parameters=frozenset({"reg_linear"}),
+        models=("linear",),
         unit="solve",
     )
 )
@@ -230,3 +231,5 @@ def test_toy_task_errors_reach_the_user(data):
         LinearLogRegressor().fit(X, -y - 1)
     with pytest.raises(ValueError, match="'solver' parameter of LinearLogRegressor"):
         LinearLogRegressor(solver="adagrad").fit(X, y)
+    with pytest.raises(ValueError, match=r"'solver' parameter of FMRegressor .* Got 'toy-ridge'"):
+        fmlearn.FMRegressor(solver="toy-ridge").fit(X, y)  # trains linear models only

@@ -40,6 +40,7 @@ from fmlearn._validation import (
 from fmlearn.callbacks import ProgressBar
 from fmlearn.models import FM, Model
 from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
+from fmlearn.solvers.base import RegisteredSolver
 from fmlearn.tasks import Task
 
 
@@ -53,7 +54,7 @@ class BaseFM(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_factors": [Interval(int, 1, None)],
-        "solver": [Options(("sgd", "adagrad", "adam", "als", "mcmc"))],
+        "solver": [RegisteredSolver(model="fm")],
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],
         "max_iter": [Interval(int, 1, None)],
         "reg_bias": [Interval(float, 0, None), NONE],
@@ -257,6 +258,12 @@ class BaseFM(BaseEstimator):
         """Validate the parameters; refuse solver-specific ones the solver does not use."""
         validate_params(self, self._parameter_constraints)
         solver = get_solver(self.solver)
+        model = self._model_class.name
+        if model not in solver.models:
+            raise ValueError(
+                f"solver={self.solver!r} cannot train {type(self).__name__}'s model "
+                f"({model!r}); solvers that can: {list(solver_names(model))}."
+            )
         params = self.get_params(deep=False)
         defaults = _init_defaults(type(self))
         specific = set().union(*(get_solver(n).parameters for n in solver_names()))

@@ -96,10 +96,8 @@ class FMEncoder(TransformerMixin, BaseEstimator):
       ``"Action|Comedy"``; listed in ``multi_valued``) → one feature per value, weights
       normalised per row by ``set_norm``: ``"l2"`` (default) gives each of n values
       1/√n, as SVD++ and myFM do; ``"l1"`` gives 1/n (sum 1, libFM's examples); None
-      gives 1. On MovieLens-100K (benchmarks/mcmc_ml100k.py, seed 0) MCMC test RMSE
-      with genre sets was 0.8932 with "l2" and 0.8950 with "l1", and with the rated
-      movies as implicit feedback 0.8914 and 0.8919 (seeds 1 and 2 of the same protocol
-      showed 0.8906/0.8900 against 0.8942/0.8940);
+      gives 1. Unit length made MCMC more accurate on MovieLens-100K with genre sets
+      and implicit feedback (benchmarks/README.md, "MCMC / ALS");
     * numeric columns → kept (``numeric="passthrough"``), standardised
       (``"standardize"``, with the ``fit`` mean and std) or one-hot binned by ``fit``
       quantiles (``"bin"``, ``n_bins`` bins);

@@ -313,6 +313,7 @@ class Solver:
     ``TrainData.groups``. ``prepare(data, params, task, rng)`` may change the data
     before training (the SGD family's early-stopping split) and
     ``default_callbacks(params, online=…)`` adds callbacks the parameters ask for.
+    ``models`` names the models (``Model.name``) it can train.
     """
 
     name: str
@@ -326,6 +327,7 @@ class Solver:
     uses_groups: bool = False
     prepare: Callable[..., TrainData] | None = None
     default_callbacks: Callable[..., list] | None = None
+    models: tuple[str, ...] = ("fm",)
     describe: str = ""
 
 
@@ -347,5 +349,23 @@ def get_solver(name: str) -> Solver:
         ) from None
 
 
-def solver_names() -> tuple[str, ...]:
-    return tuple(_SOLVERS)
+def solver_names(model: str | None = None) -> tuple[str, ...]:
+    """Registered solver names, in registration order (those that train ``model``)."""
+    return tuple(n for n, s in _SOLVERS.items() if model is None or model in s.models)
+
+
+class RegisteredSolver:
+    """Parameter constraint: a registered solver that trains ``model``.
+
+    Read at validation time, so a solver registered after the estimator class was
+    defined is accepted as well.
+    """
+
+    def __init__(self, model: str):
+        self.model = model
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, str) and value in solver_names(self.model)
+
+    def describe(self) -> str:
+        return "one of {" + ", ".join(repr(n) for n in solver_names(self.model)) + "}"
