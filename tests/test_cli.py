@@ -27,23 +27,8 @@ def csv_files(tmp_path_factory):
 def test_train_predict_evaluate(csv_files, capsys):
     folder, paths = csv_files
     model = folder / "m.fmlearn"
-    code = main(
-        [
-            "train",
-            str(paths["train"]),
-            "-o",
-            str(model),
-            "-k",
-            "4",
-            "--iter",
-            "20",
-            "--seed",
-            "0",
-            "--valid",
-            str(paths["test"]),
-            "-q",
-        ]
-    )
+    code = main(["train", str(paths["train"]), "-o", str(model), "-k", "4", "--iter", "20",
+                 "--seed", "0", "--valid", str(paths["test"]), "-q"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
     assert "trained FMRegressor (adagrad, k=4)" in out and "validation: rmse" in out
@@ -62,23 +47,9 @@ def test_classification_and_plot(csv_files, capsys):
     pytest.importorskip("matplotlib")
     folder, paths = csv_files
     model, png = folder / "c.fmlearn", folder / "curve.png"
-    args = [
-        "train",
-        str(paths["train"]),
-        "-o",
-        str(model),
-        "--task",
-        "classification",
-        "--iter",
-        "5",
-        "--seed",
-        "0",
-        "--valid",
-        str(paths["test"]),
-        "--plot",
-        str(png),
-        "-q",
-    ]
+    args = ["train", str(paths["train"]), "-o", str(model), "--task", "classification",
+            "--iter", "5", "--seed", "0", "--valid", str(paths["test"]),
+            "--plot", str(png), "-q"]  # fmt: skip
     assert main(args) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
@@ -150,27 +121,9 @@ def libfm_files(tmp_path_factory):
 def test_libfm_mcmc_regression_outputs(libfm_files, capsys):
     folder, _, y = libfm_files
     out, rlog = folder / "pred.txt", folder / "log.tsv"
-    argv = [
-        "libfm",
-        "-task",
-        "r",
-        "-train",
-        str(folder / "train.libfm"),
-        "-test",
-        str(folder / "test.libfm"),
-        "-dim",
-        "1,1,4",
-        "-iter",
-        "30",
-        "-method",
-        "mcmc",
-        "-out",
-        str(out),
-        "-rlog",
-        str(rlog),
-        "-seed",
-        "1",
-    ]
+    argv = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-iter", "30",
+            "-method", "mcmc", "-out", str(out), "-rlog", str(rlog), "-seed", "1"]  # fmt: skip
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("Final\tTest=")
     pred = np.loadtxt(out)
@@ -186,25 +139,9 @@ def test_libfm_mcmc_regression_outputs(libfm_files, capsys):
 def test_libfm_sgd_save_and_load_model(libfm_files, capsys):
     folder, *_ = libfm_files
     model = folder / "m.txt"
-    base = [
-        "libfm",
-        "-task",
-        "r",
-        "-train",
-        str(folder / "train.libfm"),
-        "-test",
-        str(folder / "test.libfm"),
-        "-dim",
-        "1,1,4",
-        "-method",
-        "sgd",
-        "-learn_rate",
-        "0.01",
-        "-regular",
-        "0,0,0.01",
-        "-seed",
-        "0",
-    ]
+    base = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-method", "sgd",
+            "-learn_rate", "0.01", "-regular", "0,0,0.01", "-seed", "0"]  # fmt: skip
     assert main([*base, "-iter", "5", "-save_model", str(model)]) == 0
     first = float(capsys.readouterr().out.split("Test=")[1].split()[0])
     assert model.read_text().startswith("#global bias W0\n")
@@ -221,23 +158,9 @@ def test_libfm_classification_probabilities(libfm_files, tmp_path):
     dump_libfm(X[:2500], labels[:2500], tmp_path / "train.libfm")
     dump_libfm(X[2500:], labels[2500:], tmp_path / "test.libfm")
     out = tmp_path / "p.txt"
-    argv = [
-        "libfm",
-        "-task",
-        "c",
-        "-train",
-        str(tmp_path / "train.libfm"),
-        "-test",
-        str(tmp_path / "test.libfm"),
-        "-dim",
-        "1,1,4",
-        "-iter",
-        "20",
-        "-out",
-        str(out),
-        "-seed",
-        "0",
-    ]
+    argv = ["libfm", "-task", "c", "-train", str(tmp_path / "train.libfm"),
+            "-test", str(tmp_path / "test.libfm"), "-dim", "1,1,4", "-iter", "20",
+            "-out", str(out), "-seed", "0"]  # fmt: skip
     assert main(argv) == 0
     p = np.loadtxt(out)
     assert np.all((p > 0) & (p < 1))
@@ -248,19 +171,8 @@ def test_train_libfm_file_with_groups(libfm_files, tmp_path, capsys):
     folder = libfm_files[0]
     groups = tmp_path / "groups.txt"
     np.savetxt(groups, np.repeat([0, 1, 2], [40, 30, 3]), fmt="%d")
-    argv = [
-        "train",
-        str(folder / "train.libfm"),
-        "-o",
-        str(tmp_path / "m.fmlearn"),
-        "--solver",
-        "mcmc",
-        "--iter",
-        "10",
-        "--groups",
-        str(groups),
-        "-q",
-    ]
+    argv = ["train", str(folder / "train.libfm"), "-o", str(tmp_path / "m.fmlearn"),
+            "--solver", "mcmc", "--iter", "10", "--groups", str(groups), "-q"]  # fmt: skip
     assert main(argv) == 0
     assert load(tmp_path / "m.fmlearn").hyper_trace_["lambda_w"].shape[1] == 3
     assert main([*argv, "--factor-update", "block"]) == 0
