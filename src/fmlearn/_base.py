@@ -82,6 +82,9 @@ class BaseFM(BaseEstimator):
     #: The task (target, loss, link, metrics) and model (parameters, prediction) classes.
     _task_class: ClassVar[type[Task]]
     _model_class: ClassVar[type[Model]] = FM
+    #: Parameters an older fmlearn accepted and this class no longer has: name → why.
+    #: Model files that record them still load.
+    _removed_parameters: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs):
         """Every estimator class can be saved and loaded (:mod:`fmlearn.persist`)."""
@@ -418,9 +421,6 @@ class BaseFM(BaseEstimator):
         if state is not None:
             estimator._state_solver = meta["state"]["solver"]
         return estimator
-
-    #: Parameters an older fmlearn accepted and this class no longer has: name → why.
-    _removed_parameters: ClassVar[dict[str, str]] = {}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

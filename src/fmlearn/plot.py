@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from fmlearn.solvers.base import FitHistory
+from fmlearn.solvers.base import FitHistory, get_solver, solver_names
 
 
 def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: str | None = None):
@@ -23,7 +23,7 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
     if history is None or len(history) == 0:
         raise ValueError("learning_curve needs a fitted model (its history_ is empty).")
     solver = getattr(model, "solver", None)
-    unit = "sweep" if solver in ("als", "mcmc") else "epoch"
+    unit = get_solver(solver).unit if solver in solver_names() else "epoch"
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     ax.plot(history.epoch, history.train_loss, color="tab:blue", marker=".", label="train loss")

@@ -33,7 +33,7 @@ def recommend(
     ``ids`` is given) are never returned — e.g. items the user already rated. ``ids``
     names the candidates (default: their positions). Ties keep candidate order.
     """
-    check_is_fitted(model, "V_")
+    check_is_fitted(model)
     candidates = sp.csr_matrix(candidates)
     context = sp.csr_matrix(context)
     m, n_features = candidates.shape

@@ -309,7 +309,7 @@ def _keep_samples(keep, n_kept: int, n_features: int, params: dict) -> bool:
         "mean of the parameters (slightly less accurate than averaging predictions). "
         "Set keep_samples=True to keep them anyway, or False to silence this.",
         UserWarning,
-        stacklevel=6,
+        stacklevel=5,  # _keep_samples ← make_config ← BaseFM._train ← fit ← the caller
     )
     return False
 
