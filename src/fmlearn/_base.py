@@ -212,14 +212,9 @@ class BaseFM(BaseEstimator):
         solver's state (optimiser memory, Markov chain) when the same solver made it.
         """
         if warm:
-            params = self._continuable_params(model, n_features)
-            state = getattr(self, "_solver_state", None)
-            same = getattr(self, "_state_solver", None) == solver.name
-            return (
-                params.copy(),
-                (state.copy() if same and state is not None else None),
-                (self.history_),
-            )
+            params = self._continuable_params(model, n_features).copy()
+            state = self._solver_state if self._state_solver == solver.name else None
+            return params, (None if state is None else state.copy()), self.history_
         if init_params is not None:
             try:
                 params = model.params_from_arrays(init_params.arrays(), n_features)
