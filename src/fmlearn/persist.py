@@ -276,6 +276,4 @@ def _upgrade_v1(meta: dict, arrays: dict) -> tuple[dict, dict]:
         meta["state"] = {"solver": solver, "n_updates": int(optimizer.get("n_updates", 0))}
         for j in range(6):
             out[f"state/slot{j % 2 + 1}_{j // 2}"] = arrays[f"optimizer_{j}"]
-    if meta.get("estimator") == "FMClassifier":
-        meta.setdefault("fitted", {}).setdefault("link_", "logit")
     return meta, out
