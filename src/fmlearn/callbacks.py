@@ -48,7 +48,8 @@ class EarlyStopping(Callback):
     ``"train_loss"``, or None for the first metric of the first eval set. Smaller is
     better (AUC-like metrics: monitor a loss instead). With ``restore_best`` the result
     is the parameters (and optimiser state) of the best iteration; the history keeps
-    every iteration that ran.
+    every iteration that ran. For MCMC use ``restore_best=False``: a chain has no best
+    sweep to return to (its result is the average of the kept samples so far).
     """
 
     def __init__(
