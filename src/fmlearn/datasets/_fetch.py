@@ -48,7 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fmlearn._validation import BOOLEAN, NONE, Interval, Options
+from fmlearn._utils import import_optional, is_terminal
+from fmlearn._validation import BOOLEAN, NONE, Interval, Options, check_param
 
 __all__ = ["FrappeData", "MovieLensData", "fetch_frappe", "fetch_movielens", "get_data_home"]
 
@@ -318,7 +319,7 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     ``data_home`` if given, else the ``FMLEARN_DATA`` environment variable if set and not
     empty, else ``~/fmlearn_data``; ``~`` is expanded.
     """
-    _check("get_data_home", "data_home", data_home, _DATA_HOME)
+    check_param("get_data_home", "data_home", data_home, _DATA_HOME)
     if data_home is None:
         data_home = os.environ.get("FMLEARN_DATA") or "~/fmlearn_data"
     path = Path(data_home).expanduser()
@@ -374,9 +375,9 @@ def fetch_movielens(
     ImportError
         pandas is not installed.
     """
-    _check("fetch_movielens", "variant", variant, [Options(tuple(_MOVIELENS))])
+    check_param("fetch_movielens", "variant", variant, [Options(tuple(_MOVIELENS))])
     _check_fetch_params("fetch_movielens", data_home, download_if_missing, n_retries, delay)
-    pd = _import_pandas("fetch_movielens")
+    pd = import_optional("pandas", extra="pandas", needed_by="fetch_movielens")
     spec = _MOVIELENS[variant]
     home = get_data_home(data_home) / "movielens"
     home.mkdir(exist_ok=True)
@@ -453,7 +454,7 @@ def fetch_frappe(
         As for :func:`fetch_movielens`.
     """
     _check_fetch_params("fetch_frappe", data_home, download_if_missing, n_retries, delay)
-    _check("fetch_frappe", "parse", parse, _FLAGS)
+    check_param("fetch_frappe", "parse", parse, _FLAGS)
     home = get_data_home(data_home) / "frappe"
     home.mkdir(exist_ok=True)
     files = {}
@@ -477,30 +478,11 @@ def fetch_frappe(
 
 
 # ----------------------------------------------------------------------------- checks
-def _check(function: str, name: str, value, allowed: list) -> None:
-    if not any(c.accepts(value) for c in allowed):
-        expected = " or ".join(c.describe() for c in allowed)
-        raise ValueError(
-            f"The '{name}' parameter of {function} must be {expected}. Got {value!r} instead."
-        )
-
-
 def _check_fetch_params(function, data_home, download_if_missing, n_retries, delay) -> None:
-    _check(function, "data_home", data_home, _DATA_HOME)
-    _check(function, "download_if_missing", download_if_missing, _FLAGS)
-    _check(function, "n_retries", n_retries, _RETRIES)
-    _check(function, "delay", delay, _DELAY)
-
-
-def _import_pandas(function: str):
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError(
-            f"{function} returns pandas DataFrames, but pandas is not installed. "
-            'Install it with: pip install "fmlearn[pandas]"'
-        ) from exc
-    return pd
+    check_param(function, "data_home", data_home, _DATA_HOME)
+    check_param(function, "download_if_missing", download_if_missing, _FLAGS)
+    check_param(function, "n_retries", n_retries, _RETRIES)
+    check_param(function, "delay", delay, _DELAY)
 
 
 def _raise_not_cached(what: str, path: Path, problem: str, remote: _Remote, home: Path):
@@ -662,7 +644,7 @@ def _download_once(remote: _Remote, dest: Path) -> str | None:
 
 def _copy(response, out, total: int | None, name: str) -> int:
     bar = None
-    if _is_terminal(sys.stderr):
+    if is_terminal(sys.stderr):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr)
@@ -677,13 +659,6 @@ def _copy(response, out, total: int | None, name: str) -> int:
         if bar is not None:
             bar.close()
     return received
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 # ----------------------------------------------------------------------------- extract
