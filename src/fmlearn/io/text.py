@@ -38,7 +38,6 @@ import lzma
 import math
 import os
 import re
-import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -47,7 +46,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from fmlearn._validation import BOOLEAN, NONE, Interval, Options, as_canonical_csr
+from fmlearn._utils import atomic_write
+from fmlearn._validation import (
+    BOOLEAN,
+    NONE,
+    Interval,
+    Options,
+    as_canonical_csr,
+    check_param,
+    resolve_dtype,
+)
 from fmlearn.kernels import text as kt
 
 __all__ = [
@@ -127,7 +135,7 @@ def load_libsvm(
     qid : ndarray of int64, shape (n_rows,)
         Only with ``query_id=True``.
     """
-    _check_param("load_libsvm", "query_id", query_id, [BOOLEAN])
+    check_param("load_libsvm", "query_id", query_id, [BOOLEAN])
     X, y, _, parsed = _load(path, _LIBSVM, "load_libsvm", n_features, zero_based, dtype)
     if query_id:
         return X, y, parsed.qid
@@ -178,7 +186,7 @@ def load_libffm(
     and gives each feature the first field it appeared with. Other parameters are those of
     :func:`load_libsvm`.
     """
-    _check_param("load_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
+    check_param("load_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
     X, y, fields, _ = _load(
         path, _LIBFFM, "load_libffm", n_features, zero_based, dtype, field_conflict
     )
@@ -236,7 +244,7 @@ def iter_libffm(
     earlier ones; after a first pass (``n_features=None``), of the whole file. -1 marks
     features not seen (yet). Field conflicts are checked across chunks.
     """
-    _check_param("iter_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
+    check_param("iter_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
     return _iter(
         path, _LIBFFM, "iter_libffm", chunk_rows, n_features, zero_based, dtype, field_conflict
     )
@@ -270,32 +278,11 @@ def dump_libffm(X, y, path: str | os.PathLike, *, fields, zero_based: bool = Tru
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_param(function: str, name: str, value, allowed: list) -> None:
-    if not any(c.accepts(value) for c in allowed):
-        expected = " or ".join(c.describe() for c in allowed)
-        raise ValueError(
-            f"The '{name}' parameter of {function} must be {expected}. Got {value!r} instead."
-        )
-
-
-def _resolve_dtype(function: str, dtype) -> type:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in (np.float32, np.float64):
-        raise ValueError(
-            f"The 'dtype' parameter of {function} must be float32 or float64. "
-            f"Got {dtype!r} instead."
-        )
-    return resolved.type
-
-
 def _check_read_params(function, n_features, zero_based, dtype, chunk_rows=1) -> type:
-    _check_param(function, "n_features", n_features, _N_FEATURES)
-    _check_param(function, "zero_based", zero_based, _ZERO_BASED)
-    _check_param(function, "chunk_rows", chunk_rows, [Interval(int, 1, None)])
-    return _resolve_dtype(function, dtype)
+    check_param(function, "n_features", n_features, _N_FEATURES)
+    check_param(function, "zero_based", zero_based, _ZERO_BASED)
+    check_param(function, "chunk_rows", chunk_rows, [Interval(int, 1, None)])
+    return resolve_dtype(dtype, function)
 
 
 # ----------------------------------------------------------------------------- bytes
@@ -763,7 +750,7 @@ def _check_dump_input(function, X, y, fields):
 
 
 def _dump(X, y, path, function, zero_based, fields) -> None:
-    _check_param(function, "zero_based", zero_based, [BOOLEAN])
+    check_param(function, "zero_based", zero_based, [BOOLEAN])
     X, y, field_of = _check_dump_input(function, X, y, fields)
     if X.shape[1] + (not zero_based) - 1 > kt.MAX_INDEX:
         raise ValueError(f"{function}: X has too many columns ({X.shape[1]}) for the format.")
@@ -781,29 +768,20 @@ def _dump(X, y, path, function, zero_based, fields) -> None:
                 indptr, indices, value_ids, field_of, label_ids, base, ffm, values, labels, rows
             )
 
-    _write_atomic(os.fspath(path), blocks())
+    _write_blocks(os.fspath(path), blocks())
 
 
-def _write_atomic(name: str, blocks) -> None:
-    """Write ``blocks`` (compressed by extension) to a temporary file, then rename it."""
-    folder = os.path.dirname(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(name)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            opener = _opener(name)
-            stream = raw if opener is None else opener(raw, "wb")
-            try:
-                for block in blocks:
-                    stream.write(block)
-            finally:
-                if stream is not raw:
-                    stream.close()
-        mode = os.stat(name).st_mode & 0o777 if os.path.exists(name) else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, name)
-    except BaseException:
+def _write_blocks(name: str, blocks) -> None:
+    """Write ``blocks`` atomically, compressed as the extension of ``name`` says."""
+    opener = _opener(name)
+
+    def write(raw) -> None:
+        stream = raw if opener is None else opener(raw, "wb")
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            for block in blocks:
+                stream.write(block)
+        finally:
+            if stream is not raw:
+                stream.close()  # writes the compressed trailer; leaves ``raw`` open
+
+    atomic_write(name, write)
