@@ -3,11 +3,11 @@
 FM data usually arrives as text: libFM's own format (``label index:value ...``, indices
 from 0), libSVM's (the same, indices usually from 1, optional ``qid:N``) and libffm's
 (``label field:index:value ...``). Python ``split()`` loops read such files at a few MB/s;
-here the bytes go to one numba pass (:mod:`fmlearn.kernels.text`), which reads numbers
-exactly as ``float()`` does, handing back to ``float()`` only the rare ones it cannot
-settle (more than 19 significant digits, halfway cases, subnormals). The result is the
-same matrix as scikit-learn's :func:`~sklearn.datasets.load_svmlight_file` on every file
-that function can read (a float32 value that overflows is an error here, inf there).
+here the bytes go to one numba pass (:mod:`fmlearn.kernels.text_parse`), which reads
+numbers exactly as ``float()`` does, handing back to ``float()`` only the rare ones it
+cannot settle (more than 19 significant digits, halfway cases, subnormals). The result is
+the same matrix as scikit-learn's :func:`~sklearn.datasets.load_svmlight_file` on every
+file that function can read (a float32 value that overflows is an error here, inf there).
 
 What a reader accepts, in every format:
 
@@ -56,7 +56,8 @@ from fmlearn._validation import (
     check_param,
     resolve_dtype,
 )
-from fmlearn.kernels import text as kt
+from fmlearn.kernels import text_parse
+from fmlearn.kernels.text_format import format_rows
 
 __all__ = [
     "dump_libffm",
@@ -410,24 +411,24 @@ def _kernel_message(status: int, token: bytes, ffm: bool) -> str:
     index_part = parts[1] if ffm and len(parts) > 2 else parts[0]
     tok = _show(token)
     messages = {
-        kt.ERR_MISSING_LABEL: f"missing label: the line starts with {tok}; "
+        text_parse.ERR_MISSING_LABEL: f"missing label: the line starts with {tok}; "
         "expected a number before the features",
-        kt.ERR_NO_COLON: f"expected 'index:value', got {tok}",
-        kt.ERR_FFM_SYNTAX: f"expected 'field:index:value', got {tok}",
-        kt.ERR_BAD_INDEX: f"bad index {_show(index_part)} in token {tok}; "
+        text_parse.ERR_NO_COLON: f"expected 'index:value', got {tok}",
+        text_parse.ERR_FFM_SYNTAX: f"expected 'field:index:value', got {tok}",
+        text_parse.ERR_BAD_INDEX: f"bad index {_show(index_part)} in token {tok}; "
         "expected a non-negative integer",
-        kt.ERR_NEGATIVE_INDEX: f"negative index {_show(index_part)} in token {tok}; "
+        text_parse.ERR_NEGATIVE_INDEX: f"negative index {_show(index_part)} in token {tok}; "
         "indices must be >= 0",
-        kt.ERR_INDEX_TOO_LARGE: f"index {_show(index_part)} in token {tok} is too large "
-        f"(the largest supported is {kt.MAX_INDEX})",
-        kt.ERR_BAD_FIELD: f"bad field {_show(parts[0])} in token {tok}; "
+        text_parse.ERR_INDEX_TOO_LARGE: f"index {_show(index_part)} in token {tok} is too large "
+        f"(the largest supported is {text_parse.MAX_INDEX})",
+        text_parse.ERR_BAD_FIELD: f"bad field {_show(parts[0])} in token {tok}; "
         "expected a non-negative integer",
-        kt.ERR_NEGATIVE_FIELD: f"negative field {_show(parts[0])} in token {tok}; "
+        text_parse.ERR_NEGATIVE_FIELD: f"negative field {_show(parts[0])} in token {tok}; "
         "fields must be >= 0",
-        kt.ERR_FIELD_TOO_LARGE: f"field {_show(parts[0])} in token {tok} is too large "
-        f"(the largest supported is {kt.MAX_INDEX})",
-        kt.ERR_BAD_QID: f"bad query id in token {tok}; expected 'qid:' and an integer",
-        kt.ERR_QID_PLACE: f"{tok} must come right after the label",
+        text_parse.ERR_FIELD_TOO_LARGE: f"field {_show(parts[0])} in token {tok} is too large "
+        f"(the largest supported is {text_parse.MAX_INDEX})",
+        text_parse.ERR_BAD_QID: f"bad query id in token {tok}; expected 'qid:' and an integer",
+        text_parse.ERR_QID_PLACE: f"{tok} must come right after the label",
     }
     if status not in messages:  # ERR_CAPACITY
         raise RuntimeError(f"fmlearn text parser: internal error {status}; please report it")
@@ -480,7 +481,7 @@ def _trim(a: np.ndarray, n: int) -> np.ndarray:
 def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed:
     """Kernel pass, then ``float()`` for the slow numbers, then sorting if needed."""
     buf = source.buf
-    n_newlines, n_colons = kt.count_newlines_and_colons(buf)
+    n_newlines, n_colons = text_parse.count_newlines_and_colons(buf)
     max_rows = n_newlines + 1
     max_nnz = n_colons // 2 if fmt.ffm else n_colons
     indptr = np.empty(max_rows + 1, dtype=np.int64)
@@ -490,12 +491,12 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
     y = np.empty(max_rows, dtype=np.float64)
     qid = np.empty(max_rows if fmt.allow_qid else 0, dtype=np.int64)
     row_starts = np.empty(max_rows, dtype=np.int64)
-    status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical = kt.parse_text(
+    status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical = text_parse.parse_text(
         buf, fmt.ffm, fmt.allow_qid, indptr, indices, data, fields, y, qid, row_starts
     )
     with np.errstate(over="ignore"):  # float32 overflow is reported below, with its line
-        _resolve_slow(source, slow, y, data, until=err_start if status != kt.OK else None)
-    if status != kt.OK:
+        _resolve_slow(source, slow, y, data, until=err_start if status != text_parse.OK else None)
+    if status != text_parse.OK:
         token = bytes(buf[err_start:err_end])
         raise source.error(err_start, _kernel_message(status, token, fmt.ffm))
     parsed = _Parsed(
@@ -511,7 +512,7 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
         row_starts[:n_rows],
     )
     if not canonical:
-        nnz, conflict_row, conflict_index = kt.canonicalize_rows(
+        nnz, conflict_row, conflict_index = text_parse.canonicalize_rows(
             parsed.indptr, indices, data, fields, fmt.ffm
         )
         if conflict_row >= 0 and field_conflict == "error":
@@ -570,7 +571,7 @@ def _to_columns(parsed: _Parsed, base: int, n_features: int | None) -> int:
 def _assign_fields(parsed: _Parsed, field_of: np.ndarray, base: int, field_conflict: str):
     """Record the field of each feature of ``parsed`` in ``field_of``; check conflicts."""
     stop = field_conflict == "error"
-    p = kt.assign_fields(parsed.indices, parsed.fields, field_of, stop)
+    p = text_parse.assign_fields(parsed.indices, parsed.fields, field_of, stop)
     if p < 0 or not stop:
         return
     j = int(parsed.indices[p])
@@ -740,11 +741,11 @@ def _check_dump_input(function, X, y, fields):
         )
     fields = fields.astype(np.int64)
     used = np.unique(X.indices)
-    bad = used[(fields[used] < 0) | (fields[used] > kt.MAX_INDEX)]
+    bad = used[(fields[used] < 0) | (fields[used] > text_parse.MAX_INDEX)]
     if bad.shape[0]:
         raise ValueError(
             f"{function}: every column of X with a value needs a field in "
-            f"[0, {kt.MAX_INDEX}]; column {bad[0]} has field {fields[bad[0]]}."
+            f"[0, {text_parse.MAX_INDEX}]; column {bad[0]} has field {fields[bad[0]]}."
         )
     return X, y, fields
 
@@ -752,7 +753,7 @@ def _check_dump_input(function, X, y, fields):
 def _dump(X, y, path, function, zero_based, fields) -> None:
     check_param(function, "zero_based", zero_based, [BOOLEAN])
     X, y, field_of = _check_dump_input(function, X, y, fields)
-    if X.shape[1] + (not zero_based) - 1 > kt.MAX_INDEX:
+    if X.shape[1] + (not zero_based) - 1 > text_parse.MAX_INDEX:
         raise ValueError(f"{function}: X has too many columns ({X.shape[1]}) for the format.")
     value_ids, values = _string_table(X.data)
     label_ids, labels = _string_table(y)
@@ -764,7 +765,7 @@ def _dump(X, y, path, function, zero_based, fields) -> None:
     def blocks():
         for start in range(0, X.shape[0], _DUMP_ROWS):
             rows = (start, min(start + _DUMP_ROWS, X.shape[0]))
-            yield kt.format_rows(
+            yield format_rows(
                 indptr, indices, value_ids, field_of, label_ids, base, ffm, values, labels, rows
             )
 
