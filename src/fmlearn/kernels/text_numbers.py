@@ -7,7 +7,8 @@ accurately", PLDI 1990): one correctly rounded IEEE multiply or divide of two ex
 doubles. Up to 19 significant digits and ``|e| ≤ 347`` take Eisel-Lemire (see
 :func:`_eisel_lemire`), which decides the correctly rounded double or gives up. Every
 other number — more digits, halfway cases, subnormals — comes back with ``fast`` False,
-for the caller to hand to Python's ``float()``.
+for the caller to hand to Python's ``float()``. The entry point is :func:`_scan_decimal`,
+which the tokeniser (:mod:`fmlearn.kernels.text_parse`) calls on every label and value.
 """
 
 import math
