@@ -61,6 +61,7 @@ from scipy.special import ndtr
 from sklearn.metrics import log_loss, roc_auc_score
 
 from fmlearn import FMClassifier, FMRegressor
+from fmlearn.io import load_libfm
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ML100K = ROOT / "shared" / "data" / "ml-100k"
@@ -200,30 +201,6 @@ def load_ml100k(data_dir: Path) -> dict[str, Design]:
     return designs
 
 
-def read_libfm(path: Path, n_features: int | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
-    """A libFM text file (``label idx:val …``, 0-based indices) as CSR and labels."""
-    labels, indptr, indices, data = [], [0], [], []
-    with open(path) as f:
-        for line in f:
-            tokens = line.split()
-            if not tokens:
-                continue
-            labels.append(float(tokens[0]))
-            for tok in tokens[1:]:
-                j, v = tok.split(":")
-                indices.append(int(j))
-                data.append(float(v))
-            indptr.append(len(indices))
-    indices = np.asarray(indices, dtype=np.int64)
-    if n_features is None:
-        n_features = int(indices.max()) + 1
-    X = sp.csr_matrix(
-        (np.asarray(data), indices, np.asarray(indptr)), shape=(len(labels), n_features)
-    )
-    X.sort_indices()
-    return X, np.asarray(labels)
-
-
 def load_frappe(data_dir: Path) -> Design:
     """Train on the NFM validation split, test on the test split; one group per field.
 
@@ -231,8 +208,8 @@ def load_frappe(data_dir: Path) -> Design:
     item, daytime, weekday, isweekend, homework, cost, weather, country, city); a field's
     range starts at the smallest id seen in that position.
     """
-    Xv, yv = read_libfm(data_dir / "frappe.validation.libfm")
-    Xt, yt = read_libfm(data_dir / "frappe.test.libfm")
+    Xv, yv = load_libfm(data_dir / "frappe.validation.libfm")
+    Xt, yt = load_libfm(data_dir / "frappe.test.libfm")
     n_features = max(Xv.shape[1], Xt.shape[1])
     Xv.resize((Xv.shape[0], n_features))
     Xt.resize((Xt.shape[0], n_features))

@@ -19,7 +19,14 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from fmlearn.datasets import _fetch, fetch_frappe, fetch_movielens, get_data_home  # noqa: E402
+from fmlearn.datasets import (  # noqa: E402
+    _cache,
+    _registry,
+    _tables,
+    fetch_frappe,
+    fetch_movielens,
+    get_data_home,
+)
 
 # ----------------------------------------------------------------------------- archives
 U_DATA = "1\t10\t5\t881250949\n2\t10\t3\t891717742\n1\t20\t1\t878887116\n"
@@ -139,24 +146,24 @@ def server(monkeypatch):
     """Serve the archives; point the fetchers' tables at them with their true digests."""
     srv = _Server()
     for variant, data in ARCHIVES.items():
-        spec = _fetch._MOVIELENS[variant]
+        spec = _registry._MOVIELENS[variant]
         path = f"/movielens/{spec.remote.filename}"
         srv.httpd.routes[path] = data
-        remote = _fetch._Remote(srv.url + path, spec.remote.filename, sha256=_sha256(data))
-        monkeypatch.setitem(_fetch._MOVIELENS, variant, dataclasses.replace(spec, remote=remote))
+        remote = _registry._Remote(srv.url + path, spec.remote.filename, sha256=_sha256(data))
+        monkeypatch.setitem(_registry._MOVIELENS, variant, dataclasses.replace(spec, remote=remote))
     for split, data in FRAPPE.items():
-        name = _fetch._FRAPPE[split].filename
+        name = _registry._FRAPPE[split].filename
         srv.httpd.routes[f"/frappe/{name}"] = data
-        remote = _fetch._Remote(f"{srv.url}/frappe/{name}", name, sha256=_sha256(data))
-        monkeypatch.setitem(_fetch._FRAPPE, split, remote)
+        remote = _registry._Remote(f"{srv.url}/frappe/{name}", name, sha256=_sha256(data))
+        monkeypatch.setitem(_registry._FRAPPE, split, remote)
     yield srv
     srv.stop()
 
 
 def _set_remote(monkeypatch, variant, **changes):
-    spec = _fetch._MOVIELENS[variant]
+    spec = _registry._MOVIELENS[variant]
     remote = dataclasses.replace(spec.remote, **changes)
-    monkeypatch.setitem(_fetch._MOVIELENS, variant, dataclasses.replace(spec, remote=remote))
+    monkeypatch.setitem(_registry._MOVIELENS, variant, dataclasses.replace(spec, remote=remote))
 
 
 def _leftovers(folder):
@@ -319,7 +326,7 @@ def test_half_extracted_folder_is_never_used(server, tmp_path, monkeypatch):
     def crash(new, folder):
         raise KeyboardInterrupt  # the process dies between extraction and rename
 
-    monkeypatch.setattr(_fetch, "_replace_folder", crash)
+    monkeypatch.setattr(_cache, "_replace_folder", crash)
     with pytest.raises(KeyboardInterrupt):
         fetch_movielens("100k", data_home=tmp_path)
     assert not (tmp_path / "movielens" / "ml-100k").exists()
@@ -375,12 +382,12 @@ def test_csv_layout(server, tmp_path):
 
 
 def test_checksum_table_pins_official_urls():
-    for variant, spec in _fetch._MOVIELENS.items():
+    for variant, spec in _registry._MOVIELENS.items():
         assert spec.remote.url.startswith("https://files.grouplens.org/datasets/movielens/")
         assert spec.remote.sha256 is not None or variant == "10m"
         assert spec.remote.sha256 is None or len(spec.remote.sha256) == 64
-    for remote in _fetch._FRAPPE.values():
-        assert _fetch._FRAPPE_COMMIT in remote.url
+    for remote in _registry._FRAPPE.values():
+        assert _registry._FRAPPE_COMMIT in remote.url
         assert remote.sha256 is not None or remote.git_blob_sha1 is not None
 
 
@@ -415,8 +422,8 @@ def test_frappe_missing_and_damaged_files(server, tmp_path):
 def test_frappe_git_blob_check(server, tmp_path, monkeypatch):
     body = FRAPPE["train"]
     blob = hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
-    remote = dataclasses.replace(_fetch._FRAPPE["train"], sha256=None, git_blob_sha1=blob)
-    monkeypatch.setitem(_fetch._FRAPPE, "train", remote)
+    remote = dataclasses.replace(_registry._FRAPPE["train"], sha256=None, git_blob_sha1=blob)
+    monkeypatch.setitem(_registry._FRAPPE, "train", remote)
     with pytest.warns(UserWarning, match="git blob SHA-1 only"):
         fetch_frappe(data_home=tmp_path, parse=False)
 
@@ -425,7 +432,7 @@ def test_simple_libfm_reader_matches_fmlearn_io(tmp_path):
     load_libfm = pytest.importorskip("fmlearn.io").load_libfm
     path = tmp_path / "f.libfm"
     path.write_bytes(FRAPPE["train"] + FRAPPE["test"])
-    X, y = _fetch._read_libfm_simple(path, 5382)
+    X, y = _tables._read_libfm_simple(path, 5382)
     X_ref, y_ref = load_libfm(path, n_features=5382)
     assert (X != X_ref).nnz == 0 and X.shape == X_ref.shape
     assert np.array_equal(y, y_ref)

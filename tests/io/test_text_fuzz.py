@@ -71,7 +71,7 @@ def reference_rows(content: bytes, ffm: bool, allow_qid: bool):
 
 
 def reference_load(content: bytes, fmt: str, zero_based, n_features, field_conflict):
-    """(X, y, fields) by the grammar in fmlearn.kernels.text, slowly and obviously."""
+    """(X, y, fields) by the grammar in fmlearn.kernels.text_parse, slowly and obviously."""
     ffm = fmt == "libffm"
     rows, labels = reference_rows(content, ffm, fmt == "libsvm")
     all_indices = [i for row in rows for _, i, _ in row]

@@ -3,11 +3,11 @@
 FM data usually arrives as text: libFM's own format (``label index:value ...``, indices
 from 0), libSVM's (the same, indices usually from 1, optional ``qid:N``) and libffm's
 (``label field:index:value ...``). Python ``split()`` loops read such files at a few MB/s;
-here the bytes go to one numba pass (:mod:`fmlearn.kernels.text`), which reads numbers
-exactly as ``float()`` does, handing back to ``float()`` only the rare ones it cannot
-settle (more than 19 significant digits, halfway cases, subnormals). The result is the
-same matrix as scikit-learn's :func:`~sklearn.datasets.load_svmlight_file` on every file
-that function can read (a float32 value that overflows is an error here, inf there).
+here the bytes go to one numba pass (:mod:`fmlearn.kernels.text_parse`), which reads
+numbers exactly as ``float()`` does, handing back to ``float()`` only the rare ones it
+cannot settle (more than 19 significant digits, halfway cases, subnormals). The result is
+the same matrix as scikit-learn's :func:`~sklearn.datasets.load_svmlight_file` on every
+file that function can read (a float32 value that overflows is an error here, inf there).
 
 What a reader accepts, in every format:
 
@@ -38,7 +38,6 @@ import lzma
 import math
 import os
 import re
-import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -47,8 +46,18 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from fmlearn._validation import BOOLEAN, NONE, Interval, Options, as_canonical_csr
-from fmlearn.kernels import text as kt
+from fmlearn._utils import atomic_write
+from fmlearn._validation import (
+    BOOLEAN,
+    NONE,
+    Interval,
+    Options,
+    as_canonical_csr,
+    check_param,
+    resolve_dtype,
+)
+from fmlearn.kernels import text_parse
+from fmlearn.kernels.text_format import format_rows
 
 __all__ = [
     "dump_libffm",
@@ -127,7 +136,7 @@ def load_libsvm(
     qid : ndarray of int64, shape (n_rows,)
         Only with ``query_id=True``.
     """
-    _check_param("load_libsvm", "query_id", query_id, [BOOLEAN])
+    check_param("load_libsvm", "query_id", query_id, [BOOLEAN])
     X, y, _, parsed = _load(path, _LIBSVM, "load_libsvm", n_features, zero_based, dtype)
     if query_id:
         return X, y, parsed.qid
@@ -178,7 +187,7 @@ def load_libffm(
     and gives each feature the first field it appeared with. Other parameters are those of
     :func:`load_libsvm`.
     """
-    _check_param("load_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
+    check_param("load_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
     X, y, fields, _ = _load(
         path, _LIBFFM, "load_libffm", n_features, zero_based, dtype, field_conflict
     )
@@ -236,7 +245,7 @@ def iter_libffm(
     earlier ones; after a first pass (``n_features=None``), of the whole file. -1 marks
     features not seen (yet). Field conflicts are checked across chunks.
     """
-    _check_param("iter_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
+    check_param("iter_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
     return _iter(
         path, _LIBFFM, "iter_libffm", chunk_rows, n_features, zero_based, dtype, field_conflict
     )
@@ -270,32 +279,11 @@ def dump_libffm(X, y, path: str | os.PathLike, *, fields, zero_based: bool = Tru
 
 
 # ----------------------------------------------------------------------------- checks
-def _check_param(function: str, name: str, value, allowed: list) -> None:
-    if not any(c.accepts(value) for c in allowed):
-        expected = " or ".join(c.describe() for c in allowed)
-        raise ValueError(
-            f"The '{name}' parameter of {function} must be {expected}. Got {value!r} instead."
-        )
-
-
-def _resolve_dtype(function: str, dtype) -> type:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in (np.float32, np.float64):
-        raise ValueError(
-            f"The 'dtype' parameter of {function} must be float32 or float64. "
-            f"Got {dtype!r} instead."
-        )
-    return resolved.type
-
-
 def _check_read_params(function, n_features, zero_based, dtype, chunk_rows=1) -> type:
-    _check_param(function, "n_features", n_features, _N_FEATURES)
-    _check_param(function, "zero_based", zero_based, _ZERO_BASED)
-    _check_param(function, "chunk_rows", chunk_rows, [Interval(int, 1, None)])
-    return _resolve_dtype(function, dtype)
+    check_param(function, "n_features", n_features, _N_FEATURES)
+    check_param(function, "zero_based", zero_based, _ZERO_BASED)
+    check_param(function, "chunk_rows", chunk_rows, [Interval(int, 1, None)])
+    return resolve_dtype(dtype, function)
 
 
 # ----------------------------------------------------------------------------- bytes
@@ -423,24 +411,24 @@ def _kernel_message(status: int, token: bytes, ffm: bool) -> str:
     index_part = parts[1] if ffm and len(parts) > 2 else parts[0]
     tok = _show(token)
     messages = {
-        kt.ERR_MISSING_LABEL: f"missing label: the line starts with {tok}; "
+        text_parse.ERR_MISSING_LABEL: f"missing label: the line starts with {tok}; "
         "expected a number before the features",
-        kt.ERR_NO_COLON: f"expected 'index:value', got {tok}",
-        kt.ERR_FFM_SYNTAX: f"expected 'field:index:value', got {tok}",
-        kt.ERR_BAD_INDEX: f"bad index {_show(index_part)} in token {tok}; "
+        text_parse.ERR_NO_COLON: f"expected 'index:value', got {tok}",
+        text_parse.ERR_FFM_SYNTAX: f"expected 'field:index:value', got {tok}",
+        text_parse.ERR_BAD_INDEX: f"bad index {_show(index_part)} in token {tok}; "
         "expected a non-negative integer",
-        kt.ERR_NEGATIVE_INDEX: f"negative index {_show(index_part)} in token {tok}; "
+        text_parse.ERR_NEGATIVE_INDEX: f"negative index {_show(index_part)} in token {tok}; "
         "indices must be >= 0",
-        kt.ERR_INDEX_TOO_LARGE: f"index {_show(index_part)} in token {tok} is too large "
-        f"(the largest supported is {kt.MAX_INDEX})",
-        kt.ERR_BAD_FIELD: f"bad field {_show(parts[0])} in token {tok}; "
+        text_parse.ERR_INDEX_TOO_LARGE: f"index {_show(index_part)} in token {tok} is too large "
+        f"(the largest supported is {text_parse.MAX_INDEX})",
+        text_parse.ERR_BAD_FIELD: f"bad field {_show(parts[0])} in token {tok}; "
         "expected a non-negative integer",
-        kt.ERR_NEGATIVE_FIELD: f"negative field {_show(parts[0])} in token {tok}; "
+        text_parse.ERR_NEGATIVE_FIELD: f"negative field {_show(parts[0])} in token {tok}; "
         "fields must be >= 0",
-        kt.ERR_FIELD_TOO_LARGE: f"field {_show(parts[0])} in token {tok} is too large "
-        f"(the largest supported is {kt.MAX_INDEX})",
-        kt.ERR_BAD_QID: f"bad query id in token {tok}; expected 'qid:' and an integer",
-        kt.ERR_QID_PLACE: f"{tok} must come right after the label",
+        text_parse.ERR_FIELD_TOO_LARGE: f"field {_show(parts[0])} in token {tok} is too large "
+        f"(the largest supported is {text_parse.MAX_INDEX})",
+        text_parse.ERR_BAD_QID: f"bad query id in token {tok}; expected 'qid:' and an integer",
+        text_parse.ERR_QID_PLACE: f"{tok} must come right after the label",
     }
     if status not in messages:  # ERR_CAPACITY
         raise RuntimeError(f"fmlearn text parser: internal error {status}; please report it")
@@ -493,7 +481,7 @@ def _trim(a: np.ndarray, n: int) -> np.ndarray:
 def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed:
     """Kernel pass, then ``float()`` for the slow numbers, then sorting if needed."""
     buf = source.buf
-    n_newlines, n_colons = kt.count_newlines_and_colons(buf)
+    n_newlines, n_colons = text_parse.count_newlines_and_colons(buf)
     max_rows = n_newlines + 1
     max_nnz = n_colons // 2 if fmt.ffm else n_colons
     indptr = np.empty(max_rows + 1, dtype=np.int64)
@@ -503,12 +491,12 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
     y = np.empty(max_rows, dtype=np.float64)
     qid = np.empty(max_rows if fmt.allow_qid else 0, dtype=np.int64)
     row_starts = np.empty(max_rows, dtype=np.int64)
-    status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical = kt.parse_text(
+    status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical = text_parse.parse_text(
         buf, fmt.ffm, fmt.allow_qid, indptr, indices, data, fields, y, qid, row_starts
     )
     with np.errstate(over="ignore"):  # float32 overflow is reported below, with its line
-        _resolve_slow(source, slow, y, data, until=err_start if status != kt.OK else None)
-    if status != kt.OK:
+        _resolve_slow(source, slow, y, data, until=err_start if status != text_parse.OK else None)
+    if status != text_parse.OK:
         token = bytes(buf[err_start:err_end])
         raise source.error(err_start, _kernel_message(status, token, fmt.ffm))
     parsed = _Parsed(
@@ -524,7 +512,7 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
         row_starts[:n_rows],
     )
     if not canonical:
-        nnz, conflict_row, conflict_index = kt.canonicalize_rows(
+        nnz, conflict_row, conflict_index = text_parse.canonicalize_rows(
             parsed.indptr, indices, data, fields, fmt.ffm
         )
         if conflict_row >= 0 and field_conflict == "error":
@@ -583,7 +571,7 @@ def _to_columns(parsed: _Parsed, base: int, n_features: int | None) -> int:
 def _assign_fields(parsed: _Parsed, field_of: np.ndarray, base: int, field_conflict: str):
     """Record the field of each feature of ``parsed`` in ``field_of``; check conflicts."""
     stop = field_conflict == "error"
-    p = kt.assign_fields(parsed.indices, parsed.fields, field_of, stop)
+    p = text_parse.assign_fields(parsed.indices, parsed.fields, field_of, stop)
     if p < 0 or not stop:
         return
     j = int(parsed.indices[p])
@@ -753,19 +741,19 @@ def _check_dump_input(function, X, y, fields):
         )
     fields = fields.astype(np.int64)
     used = np.unique(X.indices)
-    bad = used[(fields[used] < 0) | (fields[used] > kt.MAX_INDEX)]
+    bad = used[(fields[used] < 0) | (fields[used] > text_parse.MAX_INDEX)]
     if bad.shape[0]:
         raise ValueError(
             f"{function}: every column of X with a value needs a field in "
-            f"[0, {kt.MAX_INDEX}]; column {bad[0]} has field {fields[bad[0]]}."
+            f"[0, {text_parse.MAX_INDEX}]; column {bad[0]} has field {fields[bad[0]]}."
         )
     return X, y, fields
 
 
 def _dump(X, y, path, function, zero_based, fields) -> None:
-    _check_param(function, "zero_based", zero_based, [BOOLEAN])
+    check_param(function, "zero_based", zero_based, [BOOLEAN])
     X, y, field_of = _check_dump_input(function, X, y, fields)
-    if X.shape[1] + (not zero_based) - 1 > kt.MAX_INDEX:
+    if X.shape[1] + (not zero_based) - 1 > text_parse.MAX_INDEX:
         raise ValueError(f"{function}: X has too many columns ({X.shape[1]}) for the format.")
     value_ids, values = _string_table(X.data)
     label_ids, labels = _string_table(y)
@@ -777,33 +765,24 @@ def _dump(X, y, path, function, zero_based, fields) -> None:
     def blocks():
         for start in range(0, X.shape[0], _DUMP_ROWS):
             rows = (start, min(start + _DUMP_ROWS, X.shape[0]))
-            yield kt.format_rows(
+            yield format_rows(
                 indptr, indices, value_ids, field_of, label_ids, base, ffm, values, labels, rows
             )
 
-    _write_atomic(os.fspath(path), blocks())
+    _write_blocks(os.fspath(path), blocks())
 
 
-def _write_atomic(name: str, blocks) -> None:
-    """Write ``blocks`` (compressed by extension) to a temporary file, then rename it."""
-    folder = os.path.dirname(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(name)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            opener = _opener(name)
-            stream = raw if opener is None else opener(raw, "wb")
-            try:
-                for block in blocks:
-                    stream.write(block)
-            finally:
-                if stream is not raw:
-                    stream.close()
-        mode = os.stat(name).st_mode & 0o777 if os.path.exists(name) else 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, name)
-    except BaseException:
+def _write_blocks(name: str, blocks) -> None:
+    """Write ``blocks`` atomically, compressed as the extension of ``name`` says."""
+    opener = _opener(name)
+
+    def write(raw) -> None:
+        stream = raw if opener is None else opener(raw, "wb")
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            for block in blocks:
+                stream.write(block)
+        finally:
+            if stream is not raw:
+                stream.close()  # writes the compressed trailer; leaves ``raw`` open
+
+    atomic_write(name, write)
