@@ -14,7 +14,6 @@ import warnings
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
 
 pd = pytest.importorskip("pandas")
@@ -22,7 +21,6 @@ pd = pytest.importorskip("pandas")
 from fmlearn.datasets import (  # noqa: E402
     _cache,
     _registry,
-    _tables,
     fetch_frappe,
     fetch_movielens,
     get_data_home,
@@ -392,10 +390,7 @@ def test_checksum_table_pins_official_urls():
 
 
 # ----------------------------------------------------------------------------- frappe
-@pytest.mark.parametrize("reader", ["fmlearn.io", "fallback"])
-def test_frappe_downloads_parses_and_caches(server, tmp_path, monkeypatch, reader):
-    if reader == "fallback":
-        monkeypatch.setitem(sys.modules, "fmlearn.io", None)  # as if fmlearn.io were absent
+def test_frappe_downloads_parses_and_caches(server, tmp_path):
     data = fetch_frappe(data_home=tmp_path)
     assert data.X_train.shape == (2, 5382) and data.X_test.shape == (2, 5382)
     assert data.X_train.toarray()[0, [0, 7, 5381]].tolist() == [1.0, 1.0, 1.0]
@@ -426,16 +421,6 @@ def test_frappe_git_blob_check(server, tmp_path, monkeypatch):
     monkeypatch.setitem(_registry._FRAPPE, "train", remote)
     with pytest.warns(UserWarning, match="git blob SHA-1 only"):
         fetch_frappe(data_home=tmp_path, parse=False)
-
-
-def test_simple_libfm_reader_matches_fmlearn_io(tmp_path):
-    load_libfm = pytest.importorskip("fmlearn.io").load_libfm
-    path = tmp_path / "f.libfm"
-    path.write_bytes(FRAPPE["train"] + FRAPPE["test"])
-    X, y = _tables._read_libfm_simple(path, 5382)
-    X_ref, y_ref = load_libfm(path, n_features=5382)
-    assert (X != X_ref).nnz == 0 and X.shape == X_ref.shape
-    assert np.array_equal(y, y_ref)
 
 
 # ----------------------------------------------------------------------------- parameters

@@ -269,9 +269,7 @@ def fetch_frappe(
     data : FrappeData
         ``X_train``, ``y_train``, ``X_validation``, ``y_validation``, ``X_test``,
         ``y_test`` (described in :class:`FrappeData`), ``files``, ``n_features`` and
-        ``DESCR``. The files are read with :func:`fmlearn.io.load_libfm` when it is
-        importable, else with a small pure-Python reader that gives the same matrices on
-        these files.
+        ``DESCR``. The files are read with :func:`fmlearn.io.load_libfm`.
 
     Raises
     ------

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fmlearn.io.text import load_libfm
+
 _GENRES_100K = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
@@ -142,35 +144,4 @@ _READERS = {"100k": _read_100k, "dat": _read_dat, "csv": _read_csv}
 
 
 def _read_libfm(path: Path, n_features: int):
-    try:
-        from fmlearn.io import load_libfm
-    except ImportError:
-        return _read_libfm_simple(path, n_features)
     return load_libfm(path, n_features=n_features, zero_based=True)
-
-
-def _read_libfm_simple(path: Path, n_features: int):
-    """``label index:value ...`` lines, indices from 0; enough for these clean files."""
-    import scipy.sparse as sp
-
-    labels, indptr, indices, values = [], [0], [], []
-    with open(path, encoding="ascii") as f:
-        for number, line in enumerate(f, 1):
-            tokens = line.split("#", 1)[0].split()
-            if not tokens:
-                continue
-            try:
-                labels.append(float(tokens[0]))
-                for token in tokens[1:]:
-                    index, value = token.split(":")
-                    indices.append(int(index))
-                    values.append(float(value))
-            except ValueError as exc:
-                raise ValueError(f"{path.name}, line {number}: {exc}") from exc
-            indptr.append(len(indices))
-    X = sp.csr_matrix(
-        (np.array(values), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int64)),
-        shape=(len(labels), n_features),
-    )
-    X.sum_duplicates()
-    return X, np.array(labels)

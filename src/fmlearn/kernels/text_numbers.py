@@ -143,7 +143,7 @@ def _eisel_lemire(mantissa, exponent):
         exp2 += 1
     if exp2 <= 0 or exp2 >= 0x7FF:  # subnormal or infinite
         return 0.0, False
-    return math.ldexp(np.float64(bits), exp2 - 1075), True
+    return math.ldexp(np.float64(bits), int(exp2 - 1075)), True  # int(): also without JIT
 
 
 @njit(cache=True, nogil=True)
