@@ -23,7 +23,10 @@ Hyper-parameters (MCMC only) follow the Bayesian FM of Freudenthaler, Schmidt-Th
 Rendle (2011): per group g of features a Normal-Gamma hyperprior on the mean and
 precision of the linear weights and of every factor column, and a Gamma prior on the
 noise precision α. For classification (probit link) α = 1 and the latent targets are
-drawn from truncated normals (MCMC) or set to their expectations (ALS, which is then EM).
+drawn from truncated normals (MCMC) or set to their expectations (ALS, which is then EM);
+those numerics live in :mod:`fmlearn.kernels.truncated_normal`, and the cutpoints of
+ordinal regression, a parameter of that task rather than of the FM, in
+:mod:`fmlearn.kernels.ordinal`.
 
 Random numbers come from the caller's ``numpy.random.Generator`` (numba draws from it
 and advances its state), so ``random_state`` makes chains repeatable bit for bit.
@@ -35,7 +38,13 @@ import numpy as np
 from numba import njit
 
 from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.ordinal import class_bounds, update_cutpoints
 from fmlearn.kernels.predict import row_predict
+from fmlearn.kernels.truncated_normal import (
+    probit_latent_mean,
+    std_normal_between,
+    truncated_normal,
+)
 
 # Task codes.
 REGRESSION = 0
@@ -71,133 +80,6 @@ def _draw(rng, mean, var, sample):
 
 
 @njit(cache=True, nogil=True)
-def _std_normal_above(rng, a):
-    """A draw from N(0, 1) truncated to (a, ∞) — Robert (1995) for the tail."""
-    if a < 0.45:
-        while True:  # acceptance ≥ 1 − Φ(0.45) ≈ 0.33
-            z = rng.standard_normal()
-            if z > a:
-                return z
-    lam = 0.5 * (a + math.sqrt(a * a + 4.0))
-    while True:
-        z = a + rng.exponential(1.0 / lam)
-        if rng.random() <= math.exp(-0.5 * (z - lam) * (z - lam)):
-            return z
-
-
-@njit(cache=True, nogil=True)
-def truncated_normal(rng, mean, positive):
-    """A draw from N(mean, 1) truncated to (0, ∞) if ``positive`` else (−∞, 0)."""
-    if positive:
-        return mean + _std_normal_above(rng, -mean)
-    return mean - _std_normal_above(rng, mean)
-
-
-@njit(cache=True, nogil=True)
-def _std_normal_between(rng, lo, hi):
-    """A draw from N(0, 1) truncated to (lo, hi), lo < hi (either may be infinite).
-
-    Mirrors the left tail onto the right; on the right, a narrow interval uses uniform
-    proposals (Robert 1995) and a wide one the one-sided sampler, rejecting above ``hi``.
-    Every branch accepts with probability ≥ ~0.3.
-    """
-    if hi <= 0.0:
-        return -_std_normal_between(rng, -hi, -lo)
-    if lo < 0.0:  # the interval holds 0
-        if hi - lo >= 1.0:
-            while True:
-                z = rng.standard_normal()
-                if lo < z < hi:
-                    return z
-        while True:
-            z = lo + (hi - lo) * rng.random()
-            if rng.random() <= math.exp(-0.5 * z * z):
-                return z
-    if hi - lo < 1.0 and lo * (hi - lo) <= 0.7:
-        while True:
-            z = lo + (hi - lo) * rng.random()
-            if rng.random() <= math.exp(0.5 * (lo * lo - z * z)):
-                return z
-    while True:
-        z = _std_normal_above(rng, lo)
-        if z < hi:
-            return z
-
-
-@njit(cache=True, nogil=True)
-def _log_prob_between(lo, hi):
-    """log(Φ(hi) − Φ(lo)) for lo < hi, accurate in both tails."""
-    r = 1.0 / math.sqrt(2.0)
-    if lo > 0.0:  # upper tail: difference of survival functions
-        p = 0.5 * (math.erfc(lo * r) - math.erfc(hi * r))
-    elif hi < 0.0:
-        p = 0.5 * (math.erfc(-hi * r) - math.erfc(-lo * r))
-    else:
-        p = 1.0 - 0.5 * (math.erfc(hi * r) + math.erfc(-lo * r))
-    return math.log(max(p, 1e-300))
-
-
-@njit(cache=True, nogil=True)
-def _class_bounds(cut, c):
-    lo = cut[c - 1] if c > 0 else -np.inf
-    hi = cut[c] if c < cut.shape[0] else np.inf
-    return lo, hi
-
-
-@njit(cache=True, nogil=True)
-def update_cutpoints(rng, y, e, t, cut, step, adapt):
-    """Metropolis–Hastings on each cutpoint with the latent z integrated out (Cowles 1996).
-
-    Drawing c_j given z (Albert & Chib's uniform step) barely moves with many rows; the
-    collapsed likelihood Π Φ(c_y − ŷ) − Φ(c_{y−1} − ŷ) does not have that problem. The
-    prior on ordered cutpoints is flat. ``adapt`` tunes each random-walk step towards an
-    acceptance rate of 0.44 (done only during burn-in, so the kept chain is a valid one).
-    """
-    n_cut = cut.shape[0]
-    for j in range(n_cut):
-        lower = cut[j - 1] if j > 0 else -np.inf
-        upper = cut[j + 1] if j + 1 < n_cut else np.inf
-        proposal = cut[j] + step[j] * rng.standard_normal()
-        accepted = False
-        if lower < proposal < upper:
-            delta = 0.0
-            for n in range(y.shape[0]):
-                c = int(y[n])
-                if c != j and c != j + 1:
-                    continue
-                p = e[n] + t[n]
-                lo, hi = _class_bounds(cut, c)
-                current = _log_prob_between(lo - p, hi - p)
-                if c == j:
-                    hi = proposal
-                else:
-                    lo = proposal
-                delta += _log_prob_between(lo - p, hi - p) - current
-            accepted = math.log(rng.random()) < delta
-            if accepted:
-                cut[j] = proposal
-        if adapt:
-            step[j] *= math.exp(0.2 * ((1.0 if accepted else 0.0) - 0.44))
-
-
-@njit(cache=True, nogil=True)
-def _normal_pdf_over_cdf(z):
-    """φ(z) / Φ(z), stable for very negative z (Mills ratio asymptote)."""
-    if z < -30.0:
-        return -z
-    phi = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return phi / (0.5 * math.erfc(-z / math.sqrt(2.0)))
-
-
-@njit(cache=True, nogil=True)
-def probit_latent_mean(mean, positive):
-    """E[z] for z ~ N(mean, 1) truncated to the side of the label (the EM target)."""
-    if positive:
-        return mean + _normal_pdf_over_cdf(mean)
-    return mean - _normal_pdf_over_cdf(-mean)
-
-
-@njit(cache=True, nogil=True)
 def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t, cut):
     """Fill ``Q[n, f] = q_f(x_n)``, the targets ``t`` and the residual ``e = ŷ − t``.
 
@@ -229,8 +111,8 @@ def _update_latent(rng, y, codes, e, t, cut):
     for n in range(e.shape[0]):
         p = e[n] + t[n]
         if ordinal:
-            lo, hi = _class_bounds(cut, int(y[n]))
-            t[n] = p + _std_normal_between(rng, lo - p, hi - p)
+            lo, hi = class_bounds(cut, int(y[n]))
+            t[n] = p + std_normal_between(rng, lo - p, hi - p)
         elif sample:
             t[n] = truncated_normal(rng, p, y[n] > 0.0)
         else:
