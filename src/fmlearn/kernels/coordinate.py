@@ -23,7 +23,10 @@ Hyper-parameters (MCMC only) follow the Bayesian FM of Freudenthaler, Schmidt-Th
 Rendle (2011): per group g of features a Normal-Gamma hyperprior on the mean and
 precision of the linear weights and of every factor column, and a Gamma prior on the
 noise precision α. For classification (probit link) α = 1 and the latent targets are
-drawn from truncated normals (MCMC) or set to their expectations (ALS, which is then EM).
+drawn from truncated normals (MCMC) or set to their expectations (ALS, which is then EM);
+those numerics live in :mod:`fmlearn.kernels.truncated_normal`, and the cutpoints of
+ordinal regression, a parameter of that task rather than of the FM, in
+:mod:`fmlearn.kernels.ordinal`.
 
 Random numbers come from the caller's ``numpy.random.Generator`` (numba draws from it
 and advances its state), so ``random_state`` makes chains repeatable bit for bit.
@@ -35,7 +38,13 @@ import numpy as np
 from numba import njit
 
 from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.ordinal import class_bounds, update_cutpoints
 from fmlearn.kernels.predict import row_predict
+from fmlearn.kernels.truncated_normal import (
+    probit_latent_mean,
+    std_normal_between,
+    truncated_normal,
+)
 
 # Task codes.
 REGRESSION = 0
@@ -70,131 +79,11 @@ def _draw(rng, mean, var, sample):
     return mean
 
 
-@njit(cache=True, nogil=True)
-def _std_normal_above(rng, a):
-    """A draw from N(0, 1) truncated to (a, ∞) — Robert (1995) for the tail."""
-    if a < 0.45:
-        while True:  # acceptance ≥ 1 − Φ(0.45) ≈ 0.33
-            z = rng.standard_normal()
-            if z > a:
-                return z
-    lam = 0.5 * (a + math.sqrt(a * a + 4.0))
-    while True:
-        z = a + rng.exponential(1.0 / lam)
-        if rng.random() <= math.exp(-0.5 * (z - lam) * (z - lam)):
-            return z
-
-
-@njit(cache=True, nogil=True)
-def truncated_normal(rng, mean, positive):
-    """A draw from N(mean, 1) truncated to (0, ∞) if ``positive`` else (−∞, 0)."""
-    if positive:
-        return mean + _std_normal_above(rng, -mean)
-    return mean - _std_normal_above(rng, mean)
-
-
-@njit(cache=True, nogil=True)
-def _std_normal_between(rng, lo, hi):
-    """A draw from N(0, 1) truncated to (lo, hi), lo < hi (either may be infinite).
-
-    Mirrors the left tail onto the right; on the right, a narrow interval uses uniform
-    proposals (Robert 1995) and a wide one the one-sided sampler, rejecting above ``hi``.
-    Every branch accepts with probability ≥ ~0.3.
-    """
-    if hi <= 0.0:
-        return -_std_normal_between(rng, -hi, -lo)
-    if lo < 0.0:  # the interval holds 0
-        if hi - lo >= 1.0:
-            while True:
-                z = rng.standard_normal()
-                if lo < z < hi:
-                    return z
-        while True:
-            z = lo + (hi - lo) * rng.random()
-            if rng.random() <= math.exp(-0.5 * z * z):
-                return z
-    if hi - lo < 1.0 and lo * (hi - lo) <= 0.7:
-        while True:
-            z = lo + (hi - lo) * rng.random()
-            if rng.random() <= math.exp(0.5 * (lo * lo - z * z)):
-                return z
-    while True:
-        z = _std_normal_above(rng, lo)
-        if z < hi:
-            return z
-
-
-@njit(cache=True, nogil=True)
-def _log_prob_between(lo, hi):
-    """log(Φ(hi) − Φ(lo)) for lo < hi, accurate in both tails."""
-    r = 1.0 / math.sqrt(2.0)
-    if lo > 0.0:  # upper tail: difference of survival functions
-        p = 0.5 * (math.erfc(lo * r) - math.erfc(hi * r))
-    elif hi < 0.0:
-        p = 0.5 * (math.erfc(-hi * r) - math.erfc(-lo * r))
-    else:
-        p = 1.0 - 0.5 * (math.erfc(hi * r) + math.erfc(-lo * r))
-    return math.log(max(p, 1e-300))
-
-
-@njit(cache=True, nogil=True)
-def _class_bounds(cut, c):
-    lo = cut[c - 1] if c > 0 else -np.inf
-    hi = cut[c] if c < cut.shape[0] else np.inf
-    return lo, hi
-
-
-@njit(cache=True, nogil=True)
-def update_cutpoints(rng, y, e, t, cut, step, adapt):
-    """Metropolis–Hastings on each cutpoint with the latent z integrated out (Cowles 1996).
-
-    Drawing c_j given z (Albert & Chib's uniform step) barely moves with many rows; the
-    collapsed likelihood Π Φ(c_y − ŷ) − Φ(c_{y−1} − ŷ) does not have that problem. The
-    prior on ordered cutpoints is flat. ``adapt`` tunes each random-walk step towards an
-    acceptance rate of 0.44 (done only during burn-in, so the kept chain is a valid one).
-    """
-    n_cut = cut.shape[0]
-    for j in range(n_cut):
-        lower = cut[j - 1] if j > 0 else -np.inf
-        upper = cut[j + 1] if j + 1 < n_cut else np.inf
-        proposal = cut[j] + step[j] * rng.standard_normal()
-        accepted = False
-        if lower < proposal < upper:
-            delta = 0.0
-            for n in range(y.shape[0]):
-                c = int(y[n])
-                if c != j and c != j + 1:
-                    continue
-                p = e[n] + t[n]
-                lo, hi = _class_bounds(cut, c)
-                current = _log_prob_between(lo - p, hi - p)
-                if c == j:
-                    hi = proposal
-                else:
-                    lo = proposal
-                delta += _log_prob_between(lo - p, hi - p) - current
-            accepted = math.log(rng.random()) < delta
-            if accepted:
-                cut[j] = proposal
-        if adapt:
-            step[j] *= math.exp(0.2 * ((1.0 if accepted else 0.0) - 0.44))
-
-
-@njit(cache=True, nogil=True)
-def _normal_pdf_over_cdf(z):
-    """φ(z) / Φ(z), stable for very negative z (Mills ratio asymptote)."""
-    if z < -30.0:
-        return -z
-    phi = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return phi / (0.5 * math.erfc(-z / math.sqrt(2.0)))
-
-
-@njit(cache=True, nogil=True)
-def probit_latent_mean(mean, positive):
-    """E[z] for z ~ N(mean, 1) truncated to the side of the label (the EM target)."""
-    if positive:
-        return mean + _normal_pdf_over_cdf(mean)
-    return mean - _normal_pdf_over_cdf(-mean)
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _add_scaled(m, eb, d, x):
+    """``eb[:m] += d · x[:m]``: a change d of one parameter reaching the buffered residuals."""
+    for p in range(m):
+        eb[p] += d * x[p]
 
 
 @njit(cache=True, nogil=True)
@@ -229,8 +118,8 @@ def _update_latent(rng, y, codes, e, t, cut):
     for n in range(e.shape[0]):
         p = e[n] + t[n]
         if ordinal:
-            lo, hi = _class_bounds(cut, int(y[n]))
-            t[n] = p + _std_normal_between(rng, lo - p, hi - p)
+            lo, hi = class_bounds(cut, int(y[n]))
+            t[n] = p + std_normal_between(rng, lo - p, hi - p)
         elif sample:
             t[n] = truncated_normal(rng, p, y[n] > 0.0)
         else:
@@ -336,25 +225,13 @@ def _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, dv):
             v_next = np.float64(V[i, f + 1])
             sum_hh, sum_rh = _apply_and_sum(m, sb, eb, hb[f], dv[f], hb[f + 1], v_next)
         elif dv[f] != 0.0:
-            d = dv[f]
-            hf = hb[f]
-            for p in range(m):
-                eb[p] += d * hf[p]
+            _add_scaled(m, eb, dv[f], hb[f])
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P, rhs):
-    """All k factors of feature i at once, from their joint conditional.
-
-    ŷ is linear in the vector v_i: ``e' = e + Hᵀ (v' − v)`` (rows of H are the h_f of
-    :func:`_gather`). The conditional is N(P⁻¹ b, P⁻¹) with ``P = α H S Hᵀ + diag(λ)``
-    and ``b = α (H S Hᵀ v − H S e) + λ μ`` — ALS takes the mean (the exact minimiser
-    over v_i: block coordinate descent, which converges in far fewer sweeps than scalar
-    updates), MCMC draws ``P⁻¹ b + L⁻ᵀ z`` (P = L Lᵀ), a block Gibbs step.
-    O(k² m + k³). Returns False, changing nothing, if P is not positive definite (λ = 0
-    and fewer informative rows than factors): then the scalar updates run.
-    """
-    k = V.shape[1]
+def _gram(m, sb, eb, hb, a, weighted, P, rhs):
+    """``P = α H S Hᵀ`` (upper triangle, mirrored) and ``rhs = −H S e``: O(k² m)."""
+    k = hb.shape[0]
     for f in range(k):
         hf = hb[f]
         r = 0.0
@@ -365,7 +242,7 @@ def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P,
             for p in range(m):
                 r += hf[p] * eb[p]
         rhs[f] = -r  # − Σ s h_f e
-        for f2 in range(f, k):  # P = α H S Hᵀ (upper triangle, mirrored)
+        for f2 in range(f, k):
             h2 = hb[f2]
             acc = 0.0
             if weighted:
@@ -376,13 +253,27 @@ def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P,
                     acc += hf[p] * h2[p]
             P[f, f2] = a * acc
             P[f2, f] = a * acc
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _add_prior(i, V, a, lam, mu, P, rhs):
+    """Complete the normal equations from :func:`_gram`'s output: ``rhs = α H S Hᵀ v_i
+    + α rhs + λ μ`` (the b of :func:`_block_update`), then ``P += diag(λ)``."""
+    k = V.shape[1]
     for f in range(k):
         gv = 0.0
         for f2 in range(k):
             gv += P[f, f2] * np.float64(V[i, f2])
         rhs[f] = gv + a * rhs[f] + lam[f] * mu[f]
         P[f, f] += lam[f]
-    for c in range(k):  # Cholesky, P = L Lᵀ in the lower triangle
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _cholesky(P):
+    """``P = L Lᵀ`` in place, L in the lower triangle; False (P part overwritten) if P
+    is not numerically positive definite."""
+    k = P.shape[0]
+    for c in range(k):
         d = P[c, c]
         for j in range(c):
             d -= P[c, j] * P[c, j]
@@ -395,6 +286,14 @@ def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P,
             for j in range(c):
                 acc -= P[r2, j] * P[c, j]
             P[r2, c] = acc / d
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _cholesky_solve(rng, P, rhs, sample):
+    """``rhs ← L⁻ᵀ (L⁻¹ rhs + z)`` in place, L from :func:`_cholesky`: the mean P⁻¹ b
+    (z = 0), or with ``sample`` (z ~ N(0, I)) a draw from N(P⁻¹ b, P⁻¹)."""
+    k = P.shape[0]
     for c in range(k):  # L u = b
         acc = rhs[c]
         for j in range(c):
@@ -408,16 +307,163 @@ def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P,
         for j in range(c + 1, k):
             acc -= P[j, c] * rhs[j]
         rhs[c] = acc / P[c, c]
-    for f in range(k):
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _apply_block(m, i, eb, hb, V, v_new, dv):
+    """Store ``v_i = v_new`` and follow with the buffered residuals: ``e += Δv_if h_f``."""
+    for f in range(V.shape[1]):
         old = np.float64(V[i, f])
-        V[i, f] = rhs[f]
-        dv[f] = np.float64(V[i, f]) - old
+        V[i, f] = v_new[f]
+        dv[f] = np.float64(V[i, f]) - old  # the stored value (float32 models round)
         if dv[f] != 0.0:
-            hf = hb[f]
-            d = dv[f]
-            for p in range(m):
-                eb[p] += d * hf[p]
+            _add_scaled(m, eb, dv[f], hb[f])
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _block_update(rng, m, i, sb, eb, hb, V, a, lam, mu, sample, weighted, dv, P, rhs):
+    """All k factors of feature i at once, from their joint conditional.
+
+    ŷ is linear in the vector v_i: ``e' = e + Hᵀ (v' − v)`` (rows of H are the h_f of
+    :func:`_gather`). The conditional is N(P⁻¹ b, P⁻¹) with ``P = α H S Hᵀ + diag(λ)``
+    and ``b = α (H S Hᵀ v − H S e) + λ μ`` — ALS takes the mean (the exact minimiser
+    over v_i: block coordinate descent, which converges in far fewer sweeps than scalar
+    updates), MCMC draws ``P⁻¹ b + L⁻ᵀ z`` (P = L Lᵀ), a block Gibbs step.
+    O(k² m + k³). Returns False, changing nothing, if P is not positive definite (λ = 0
+    and fewer informative rows than factors): then the scalar updates run. ``P`` (k × k)
+    and ``rhs`` (k) are scratch.
+    """
+    _gram(m, sb, eb, hb, a, weighted, P, rhs)
+    _add_prior(i, V, a, lam, mu, P, rhs)
+    if not _cholesky(P):
+        return False
+    _cholesky_solve(rng, P, rhs, sample)
+    _apply_block(m, i, eb, hb, V, rhs, dv)
     return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _column_buffers(cptr, k):
+    """Scratch for one feature at a time, sized by the longest column: its values,
+    weights, residuals and h (k × m), then Δv (k), and P (k × k) and b (k) of the block
+    update."""
+    longest = 0
+    for i in range(cptr.shape[0] - 1):
+        longest = max(longest, cptr[i + 1] - cptr[i])
+    xb = np.empty(longest)
+    sb = np.empty(longest)
+    eb = np.empty(longest)
+    hb = np.empty((k, longest))
+    return xb, sb, eb, hb, np.empty(k), np.empty((k, k)), np.empty(k)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample):
+    """w_i from its conditional (h = x over the buffered column), then ``e += Δw_i x``.
+
+    The prior is its group's N(μ_g, 1/λ_g) (MCMC) or N(0, 1/reg_linear) (ALS).
+    """
+    _, mu_w, lam_w, _, _, _, _ = hyper
+    wi = np.float64(w[i])
+    sum_hh = 0.0
+    sum_rh = 0.0
+    for p in range(m):
+        sh = sb[p] * xb[p]
+        sum_hh += sh * xb[p]
+        sum_rh += sh * (wi * xb[p] - eb[p])
+    # μ and λ are picked after the sums, as before the split: where LLVM sees them
+    # defined decides which product of the conditional's mean it fuses into an FMA
+    lam = lam_w[g] if sample else prior[REG_LINEAR]
+    mu = mu_w[g] if sample else 0.0
+    mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
+    if not np.isnan(mean):
+        w[i] = _draw(rng, mean, var, sample)
+        delta = np.float64(w[i]) - wi
+        if delta != 0.0:
+            _add_scaled(m, eb, delta, xb)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _update_features(rng, Xc, sw, w, V, hyper, groups, prior, codes, a, Q, e):
+    """Feature by feature, w_i then v_i1 … v_ik (or the block v_i), each feature on one
+    buffered copy of its column (:func:`_gather` … :func:`_scatter`)."""
+    cptr, crows, cdata = Xc
+    _, _, _, mu_v, lam_v, _, _ = hyper
+    sample = codes[SAMPLE] == 1
+    block = codes[BLOCK] == 1
+    weighted = sw.shape[0] > 0
+    k = V.shape[1]
+    xb, sb, eb, hb, dv, P, rhs = _column_buffers(cptr, k)
+    lam_fixed = np.full(k, prior[REG_FACTORS])  # ALS: the fixed L2 strength, prior mean 0
+    mu_fixed = np.zeros(k)
+    for i in range(V.shape[0]):
+        m = _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb)
+        g = groups[i]
+        if codes[FIT_LINEAR] == 1:
+            _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample)
+        lam_f = lam_v[g] if sample else lam_fixed
+        mu_f = mu_v[g] if sample else mu_fixed
+        if not (block and _block_update(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample,
+                                        weighted, dv, P, rhs)):  # fmt: skip
+            _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample, dv)
+        _scatter(cptr, crows, i, e, Q, xb, eb, dv)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _draw_noise_precision(rng, sw, e, prior):
+    """α | e ~ Gamma(½ (a0 + Σ s), rate ½ (b0 + Σ s e²)) (BFM; regression only)."""
+    weighted = sw.shape[0] > 0
+    shape = prior[NOISE_SHAPE0]
+    sse = prior[NOISE_RATE0]
+    for n in range(e.shape[0]):
+        s = sw[n] if weighted else 1.0
+        shape += s
+        sse += s * e[n] * e[n]
+    return rng.gamma(0.5 * shape, 2.0 / sse)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _update_intercept(rng, sw, e, w0, a, prior, sample):
+    """w0 from its conditional (h = 1 on every row), then ``e += Δw0``.
+
+    The prior is flat (MCMC) or N(0, 1/reg_bias) (ALS).
+    """
+    weighted = sw.shape[0] > 0
+    sum_hh = 0.0
+    sum_rh = 0.0
+    for n in range(e.shape[0]):
+        s = sw[n] if weighted else 1.0
+        sum_hh += s
+        sum_rh += s * (w0[0] - e[n])
+    lam = 0.0 if sample else prior[REG_W0]
+    mean, var = conditional(sum_hh, sum_rh, a, 0.0, lam)
+    if not np.isnan(mean):
+        old = np.float64(w0[0])
+        w0[0] = _draw(rng, mean, var, sample)
+        delta = np.float64(w0[0]) - old
+        for n in range(e.shape[0]):
+            e[n] += delta
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_group_priors(rng, w, V, groups, n_groups, hyper, prior, fit_linear):
+    """(μ_g, λ_g) of the linear weights (when fitted), then of each factor column."""
+    _, mu_w, lam_w, mu_v, lam_v, _, _ = hyper
+    if fit_linear:
+        _draw_group_prior(rng, w, groups, n_groups, mu_w, lam_w, prior)
+    for f in range(V.shape[1]):
+        _draw_group_prior(rng, V[:, f], groups, n_groups, mu_v[:, f], lam_v[:, f], prior)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _weighted_sse(sw, e):
+    """Σ s e² (s = 1 when ``sw`` is empty)."""
+    weighted = sw.shape[0] > 0
+    sse = 0.0
+    for n in range(e.shape[0]):
+        s = sw[n] if weighted else 1.0
+        sse += s * e[n] * e[n]
+    return sse
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -437,94 +483,27 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
     conditionals is a valid Gibbs sweep;
     feature-major order lets a feature's k + 1 updates work on one contiguous copy of its
     rows (:func:`_gather` … :func:`_scatter`).
+
+    The steps below run once per sweep and are ``inline="always"``, so that LLVM still
+    compiles them as one function: under ``fastmath`` its choices (which product an
+    addition fuses into an FMA, whether a loop is unswitched on ``weighted``) depend on
+    the code around the arithmetic, and compiled apart the same source rounded
+    differently in the last bit. The per-feature pieces are plain functions: inlined, the
+    arrays handed to them would be reference-counted once per feature.
     """
     w0, w, V = params
-    alpha, mu_w, lam_w, mu_v, lam_v, cut, step = hyper
-    cptr, crows, cdata = Xc
+    alpha, _, _, _, _, cut, step = hyper
     sample = codes[SAMPLE] == 1
-    weighted = sw.shape[0] > 0
-    n_rows = e.shape[0]
-    n_features, k = V.shape
     if codes[TASK] == ORDINAL and sample:
         update_cutpoints(rng, y, e, t, cut, step, codes[ADAPT] == 1)
     if codes[TASK] != REGRESSION:
         _update_latent(rng, y, codes, e, t, cut)
-
     if sample and codes[TASK] == REGRESSION:  # noise precision α | e
-        shape = prior[NOISE_SHAPE0]
-        sse = prior[NOISE_RATE0]
-        for n in range(n_rows):
-            s = sw[n] if weighted else 1.0
-            shape += s
-            sse += s * e[n] * e[n]
-        alpha[0] = rng.gamma(0.5 * shape, 2.0 / sse)
+        alpha[0] = _draw_noise_precision(rng, sw, e, prior)
     a = alpha[0]
-
     if codes[FIT_INTERCEPT] == 1:
-        sum_hh = 0.0
-        sum_rh = 0.0
-        for n in range(n_rows):
-            s = sw[n] if weighted else 1.0
-            sum_hh += s
-            sum_rh += s * (w0[0] - e[n])
-        lam = 0.0 if sample else prior[REG_W0]
-        mean, var = conditional(sum_hh, sum_rh, a, 0.0, lam)
-        if not np.isnan(mean):
-            old = np.float64(w0[0])
-            w0[0] = _draw(rng, mean, var, sample)
-            delta = np.float64(w0[0]) - old
-            for n in range(n_rows):
-                e[n] += delta
-
-    fit_linear = codes[FIT_LINEAR] == 1
+        _update_intercept(rng, sw, e, w0, a, prior, sample)
     if sample:
-        if fit_linear:
-            _draw_group_prior(rng, w, groups, n_groups, mu_w, lam_w, prior)
-        for f in range(k):
-            _draw_group_prior(rng, V[:, f], groups, n_groups, mu_v[:, f], lam_v[:, f], prior)
-
-    longest = 0
-    for i in range(n_features):
-        longest = max(longest, cptr[i + 1] - cptr[i])
-    xb = np.empty(longest)
-    sb = np.empty(longest)
-    eb = np.empty(longest)
-    hb = np.empty((k, longest))
-    dv = np.empty(k)
-    block = codes[BLOCK] == 1
-    P = np.empty((k, k))
-    rhs = np.empty(k)
-    lam_fixed = np.full(k, prior[REG_FACTORS])  # ALS: the fixed L2 strength, prior mean 0
-    mu_fixed = np.zeros(k)
-    for i in range(n_features):
-        m = _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb)
-        g = groups[i]
-        if fit_linear:
-            wi = np.float64(w[i])
-            sum_hh = 0.0
-            sum_rh = 0.0
-            for p in range(m):
-                sh = sb[p] * xb[p]
-                sum_hh += sh * xb[p]
-                sum_rh += sh * (wi * xb[p] - eb[p])
-            lam = lam_w[g] if sample else prior[REG_LINEAR]
-            mu = mu_w[g] if sample else 0.0
-            mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
-            if not np.isnan(mean):
-                w[i] = _draw(rng, mean, var, sample)
-                delta = np.float64(w[i]) - wi
-                if delta != 0.0:
-                    for p in range(m):
-                        eb[p] += delta * xb[p]
-        lam_f = lam_v[g] if sample else lam_fixed
-        mu_f = mu_v[g] if sample else mu_fixed
-        if not (block and _block_update(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample,
-                                        weighted, dv, P, rhs)):  # fmt: skip
-            _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, sample, dv)
-        _scatter(cptr, crows, i, e, Q, xb, eb, dv)
-
-    sse = 0.0
-    for n in range(n_rows):
-        s = sw[n] if weighted else 1.0
-        sse += s * e[n] * e[n]
-    return sse
+        _draw_group_priors(rng, w, V, groups, n_groups, hyper, prior, codes[FIT_LINEAR] == 1)
+    _update_features(rng, Xc, sw, w, V, hyper, groups, prior, codes, a, Q, e)
+    return _weighted_sse(sw, e)
