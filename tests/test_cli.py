@@ -182,3 +182,11 @@ def test_train_libfm_file_with_groups(libfm_files, tmp_path, capsys):
     argv[argv.index(str(groups))] = str(bad)
     assert main(argv) == 1
     assert "5 group ids for 73 features" in capsys.readouterr().err
+
+
+def test_ordinal_task_refuses_what_mcmc_samples(csv_files, capsys, tmp_path):
+    paths = csv_files[1]
+    for extra in (["--reg", "0.1"], ["--learning-rate", "0.1"], ["--solver", "sgd"]):
+        argv = ["train", str(paths["train"]), "-o", str(tmp_path / "m"), "--task", "ordinal"]
+        assert main([*argv, *extra]) == 2
+        assert "always sampled by MCMC" in capsys.readouterr().err

@@ -44,6 +44,13 @@ def _estimator(task: str, **params):
 
 
 def _train(args) -> int:
+    if args.task == "ordinal":
+        given = [f for f, v in (("--reg", args.reg), ("--learning-rate", args.learning_rate)) if v]
+        if given or args.solver not in ("adagrad", "mcmc"):  # adagrad: --solver's default
+            raise UsageError(
+                "--task ordinal is always sampled by MCMC (no --solver, and the "
+                f"regularisation is sampled): remove {' and '.join(given) or '--solver'}."
+            )
     X, y = read_data(args.train, args.format, args.n_features)
     params = dict(
         n_factors=args.factors,
