@@ -386,7 +386,7 @@ def solve(
                     if keep:
                         averages[j] += (current - averages[j]) / n_averaged_eval
                         current = averages[j]
-                    predictions.append(task.from_mean_scale(current))
+                    predictions.append(np.array(task.from_mean_scale(current)))  # a copy
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(sweep, params, chain, mean_loss, scores, clock.seconds, predictions):
                 break
