@@ -22,32 +22,36 @@ Part 1 — prediction time per row as the non-zeros per row n grow 8, 16, …, 8
   whose timing (warm-up + repeats) takes more than ``--naive-budget`` seconds, larger
   sizes are skipped.
 * ``fmlearn`` — the serial kernel ``fmlearn.kernels.predict.predict_csr`` on the CSR
-  triplet from ``fmlearn._validation.csr_arrays`` (what ``predict`` runs with ``n_jobs=1``,
-  minus input checking).
+  triplet in the kernel dtypes (int64 ``indptr``, int32 ``indices``, converted with numpy;
+  what ``predict`` runs with ``n_jobs=1``, minus input checking).
 
 Every size timed for both is checked: ``np.testing.assert_allclose(naive, fast,
 rtol=1e-9, atol=1e-9 · max|ŷ|)``; the numpy reference itself is checked against an
 explicit Python double loop over pairs on a few rows of the smallest sizes.
 
-Part 2 — time of one SGD epoch (the bare kernel ``fmlearn.kernels.sgd.sgd_epoch``, plain
-SGD, squared loss, batch_size 1, unit weights, hyper-parameters from ``FMRegressor``'s
-defaults, called as ``fmlearn.solvers.sgd.solve`` calls it) as rows, non-zeros per row and
-``n_factors`` each grow ×1, ×4, ×16 from a base of 20,000 rows × 16 non-zeros × k = 8
-(10,000 columns), one at a time. The kernel rather than ``FMRegressor(max_iter=1).fit`` so
-that input validation, parameter initialisation and bookkeeping do not blur the scaling.
-Two row orders: file order (rows streamed in sequence: the operation count) and shuffled
-(a random permutation per epoch, drawn outside the timed region: what ``fit`` does with
-``shuffle=True``). Once the data outgrow the CPU caches, shuffled rows cost a few memory
-latencies each, so the shuffled epoch grows faster than linearly in the number of rows
-although its operation count is linear. With k = 8 a sizeable part of an update does not
-depend on k (per row: loss and gradient scalar, row bounds; per non-zero: index and value
-loads, the linear weight), so the slope in k approaches 1 only as k grows; the table
-gives the slope over ×4–×16 too.
+Part 2 — time of one SGD epoch of ``FMRegressor(solver="sgd").fit`` (plain SGD, squared
+loss, batch_size 1, unit weights, default hyper-parameters, ``tol=None``), timed per
+epoch by a :class:`fmlearn.callbacks.Timer` passed to ``fit(..., callbacks=[timer])``,
+as rows, non-zeros per row and ``n_factors`` each grow ×1, ×4, ×16 from a base of 20,000
+rows × 16 non-zeros × k = 8 (10,000 columns), one at a time. An epoch is what ``fit``
+does per epoch: the ``sgd_epoch`` kernel, the divergence check (a pass over w and V) and
+the per-epoch bookkeeping; input validation and initialisation are outside it, so they
+do not blur the scaling. Earlier versions of this script timed the bare kernel. Two row
+orders: file order (``shuffle=False``: rows streamed in sequence, the operation count)
+and shuffled (``shuffle=True``, what ``fit`` does by default: a fresh permutation per
+epoch, drawn inside the timed epoch — earlier versions drew it outside). Once the data
+outgrow the CPU caches, shuffled rows cost a few memory latencies each, so the shuffled
+epoch grows faster than linearly in the number of rows although its operation count is
+linear. With k = 8 a sizeable part of an update does not depend on k (per row: loss and
+gradient scalar, row bounds; per non-zero: index and value loads, the linear weight), so
+the slope in k approaches 1 only as k grows; the table gives the slope over ×4–×16 too.
 
 Timing: a warm-up call, then the best (min) of ``--repeats`` repeats (5; 3 with
 ``--quick``) — the reference machine is a shared 2-core VM, so the minimum is the figure
 least disturbed by neighbours. A repeat runs the call as many times as needed to last at
-least ``--min-time`` seconds (0.05) and reports the mean per call. Slopes are
+least ``--min-time`` seconds (0.05) and reports the mean per call. For the epochs the
+warm-up call is a one-epoch fit, and the repeats are consecutive epochs of one fit
+(after its first epoch, which converts the CSR arrays once and is dropped). Slopes are
 ``np.polyfit(log size, log time, 1)``: ≈ 2 means quadratic, ≈ 1 linear. At small n fixed
 per-row costs (loop set-up, zeroing the k factor sums, numpy call overheads for the naive
 sum) flatten the curves, so the slopes are given over all sizes and over the larger ones
@@ -73,11 +77,10 @@ import numpy as np
 from _machine import log, machine_line
 
 from fmlearn import FMRegressor
-from fmlearn._params import FMParams
-from fmlearn._validation import csr_arrays
-from fmlearn.kernels import sgd as K
+from fmlearn.callbacks import Timer
 from fmlearn.kernels.predict import predict_csr
-from fmlearn.solvers import sgd as sgd_solver
+from fmlearn.models import FM
+from fmlearn.solvers import DivergenceError
 
 try:
     from threadpoolctl import threadpool_limits
@@ -116,6 +119,11 @@ def best_time(fn, min_time: float, repeats: int) -> tuple[float, float]:
             fn()
         best = min(best, (time.perf_counter() - t) / number)
     return best, time.perf_counter() - start
+
+
+def csr_triplet(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(indptr, indices, data)`` in the dtypes the predict kernels are compiled for."""
+    return X.indptr.astype(np.int64), X.indices.astype(np.int32), X.data
 
 
 def slope(sizes, times) -> float:
@@ -187,7 +195,7 @@ def double_loop_predict(X: sp.csr_matrix, w0: float, w, V) -> np.ndarray:
 
 def fast_predict(X: sp.csr_matrix, w0: float, w, V) -> np.ndarray:
     out = np.empty(X.shape[0])
-    indptr, indices, data = csr_arrays(X)
+    indptr, indices, data = csr_triplet(X)
     predict_csr(indptr, indices, data, w0, w, V, out)
     return out
 
@@ -201,7 +209,7 @@ def predict_scaling(sizes, args, rng) -> dict:
     for n in sizes:
         n_rows = max(64, args.predict_nnz // n)
         X = rows_with_nnz(n_rows, n, PREDICT_FEATURES, rng)
-        indptr, indices, data = csr_arrays(X)
+        indptr, indices, data = csr_triplet(X)
         out = np.empty(n_rows)
 
         def run_fast(indptr=indptr, indices=indices, data=data, out=out):
@@ -258,37 +266,41 @@ def predict_scaling(sizes, args, rng) -> dict:
 
 # --------------------------------------------------------------------------- SGD epoch
 def epoch_times(n_rows: int, nnz: int, k: int, min_time: float, repeats: int, rng) -> dict:
-    """Seconds per epoch of the bare ``sgd_epoch`` kernel, rows in file and shuffled order.
+    """Seconds per epoch of ``fit``, rows in file and shuffled order, from a ``Timer``.
 
-    Plain SGD, squared loss, unit weights, hyper-parameters from ``FMRegressor``'s
-    defaults; each order starts from the same fresh parameters. The shuffled orders
-    (four permutations, cycled) are drawn before timing.
+    Plain SGD, squared loss, unit weights, ``FMRegressor``'s defaults; each order starts
+    from the same initial parameters (``fit(init_params=…)``). Per order: a one-epoch fit
+    (the warm-up call: it sets how many epochs make a repeat), then one fit of ``1 +
+    repeats × number`` epochs whose first epoch is dropped; a repeat is the mean of
+    ``number`` consecutive epochs.
     """
     X = rows_with_nnz(n_rows, nnz, EPOCH_FEATURES, rng)
     y = rng.normal(size=n_rows)
-    est = FMRegressor(n_factors=k, solver="sgd", random_state=0)
-    config = est._config(1, monitor=False, tol=None)  # the estimator's defaults
-    hp, codes = config.hyper(), config.codes()
-    initial = FMParams.initial(EPOCH_FEATURES, k, est.init_std, rng, np.float64)
-    Xk = csr_arrays(X)
-    weights = np.empty(0, dtype=np.float64)  # unit weights, as solve() passes them
-    file_order = [np.arange(n_rows, dtype=np.int64)]
-    shuffled = [rng.permutation(n_rows).astype(np.int64) for _ in range(4)]
+    init_std = FMRegressor().init_std
+    initial = FM(k, init_std, np.float64).init_params(EPOCH_FEATURES, rng)
+    # Earlier versions drew four permutations here for the shuffled epochs; fit now draws
+    # its own, but the draws are kept so that later sizes get the same matrices as before.
+    for _ in range(4):
+        rng.permutation(n_rows)
+
+    def timed_fit(n_epochs: int, shuffle: bool) -> Timer:
+        est = FMRegressor(
+            n_factors=k, solver="sgd", max_iter=n_epochs, tol=None, shuffle=shuffle,
+            random_state=0,
+        )  # fmt: skip
+        timer = Timer()
+        try:
+            est.fit(X, y, callbacks=[timer], init_params=initial)
+        except DivergenceError as exc:
+            raise RuntimeError(f"SGD diverged (rows={n_rows}, nnz={nnz}, k={k})") from exc
+        return timer
+
     out = {}
-    for name, orders in (("file", file_order), ("shuffled", shuffled)):
-        params = initial.copy()
-        state = sgd_solver.OptimizerState.fresh(config.optimizer, params)
-        calls, totals = [0], []
-
-        def run(orders=orders, params=params, state=state, calls=calls, totals=totals):
-            order = orders[calls[0] % len(orders)]
-            calls[0] += 1
-            args = (Xk, y, weights, order, params.as_tuple(), state.arrays, hp, codes)
-            totals.append(K.sgd_epoch(*args, 0, config.batch_size))
-
-        out[name], _ = best_time(run, min_time, repeats)
-        if not np.all(np.isfinite(totals)):
-            raise RuntimeError(f"SGD diverged (rows={n_rows}, nnz={nnz}, k={k})")
+    for name, shuffle in (("file", False), ("shuffled", True)):
+        first = timed_fit(1, shuffle).wall[0]  # warm-up: compilation / cache load
+        number = max(1, math.ceil(min_time / max(first, 1e-9)))
+        wall = np.array(timed_fit(1 + repeats * number, shuffle).wall[1:])
+        out[name] = float(wall.reshape(repeats, number).mean(axis=1).min())
     return out
 
 
@@ -352,7 +364,7 @@ def report_predict(p: dict, repeats: int) -> dict:
 
 def report_epoch(e: dict, base: dict, repeats: int) -> dict:
     print(
-        f"\nSGD epoch time (kernel sgd_epoch, plain SGD, best of {repeats}), base "
+        f"\nSGD epoch time (fit epochs timed by Timer, plain SGD, best of {repeats}), base "
         f"{base['rows']:,} rows × {base['nnz']} nnz/row × k = {base['k']}, "
         f"{EPOCH_FEATURES:,} columns"
     )
