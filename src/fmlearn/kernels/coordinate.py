@@ -357,7 +357,7 @@ def _column_buffers(cptr, k):
     return xb, sb, eb, hb, np.empty(k), np.empty((k, k)), np.empty(k)
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample):
     """w_i from its conditional (h = x over the buffered column), then ``e += Δw_i x``.
 
