@@ -343,3 +343,100 @@ def reference_epoch(X, y, sw, order, params, state, *, batch_size=1, t0=0, **ste
 def rmse(a, b) -> float:
     """Root mean squared error, the metric every regression test compares."""
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+# ---------------------------------------------------------------------------- FFM
+def naive_predict_ffm(X_dense, fields, w0, w, V):
+    """Field-aware FM by its definition: every pair i < j of a row, O(n² k) per row.
+
+    ``V`` has shape (n_features, n_fields, k); feature i's vector for field f is V[i, f].
+    """
+    X_dense = np.asarray(X_dense, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    out = np.empty(X_dense.shape[0])
+    for r, x in enumerate(X_dense):
+        total = float(w0[0]) + float(np.dot(np.asarray(w, dtype=np.float64), x))
+        nz = np.flatnonzero(x)
+        for a, i in enumerate(nz):
+            for j in nz[a + 1 :]:
+                total += float(np.dot(V[i, fields[j]], V[j, fields[i]])) * x[i] * x[j]
+        out[r] = total
+    return out
+
+
+def ffm_predict_gradient(x, present, fields, V):
+    """``(∂ŷ/∂w, ∂ŷ/∂V, touched)`` for one dense row; ``touched[i, f]`` marks the factor
+    blocks that have a partner in the row (the ones a lazy SGD step moves and shrinks)."""
+    V = np.asarray(V, dtype=np.float64)
+    dV = np.zeros_like(V)
+    touched = np.zeros(V.shape[:2], dtype=bool)
+    idx = np.flatnonzero(present)
+    for i in idx:
+        for j in idx:
+            if i != j:
+                dV[i, fields[j]] += V[j, fields[i]] * x[i] * x[j]
+                touched[i, fields[j]] = True
+    return np.asarray(x, dtype=np.float64) * present, dV, touched
+
+
+def reference_ffm_epoch(
+    X,
+    y,
+    sw,
+    order,
+    fields,
+    params,
+    state,
+    *,
+    loss_code=SQUARED,
+    optimizer=SGD,
+    lr=0.1,
+    reg_bias=0.0,
+    reg_linear=0.0,
+    reg_factors=0.0,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    t0=0,
+):
+    """Per-row steps over ``order`` on the FFM (the objective of the module docstring,
+    with lazy L2 on present weights and touched factor blocks), each at the row's old
+    parameters. Returns the new params, state and Σ weighted loss."""
+    dense = X.toarray()
+    w0, w, V = (np.asarray(a, dtype=np.float64).copy() for a in params)
+    dtypes = [a.dtype for a in params]
+    st = [np.asarray(a, dtype=np.float64).copy() for a in state]
+    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    total = 0.0
+    for pos, r in enumerate(order):
+        x = dense[r]
+        present = structure_mask(X, [r])
+        s = 1.0 if sw is None else float(sw[r])
+        p = naive_predict_ffm(x[None, :], fields, w0, w, V)[0]
+        total += s * float(loss(loss_code, p, y[r]))
+        d = float(loss_derivative(loss_code, p, y[r]))
+        dw, dV, touched = ffm_predict_gradient(x, present, fields, V)
+        t = t0 + pos + 1
+        updates = [
+            (w0, 0, 1, np.array([s * (d + reg_bias * w0[0])]), np.array([0])),
+            (w, 2, 3, s * (d * dw + reg_linear * w), np.flatnonzero(present)),
+        ]
+        for theta, j1, j2, g, idx in updates:
+            s1 = st[j1][idx] if st[j1].size else np.zeros(idx.size)
+            s2 = st[j2][idx] if st[j2].size else np.zeros(idx.size)
+            theta[idx], s1, s2 = _opt_step(optimizer, theta[idx], g[idx], s1, s2, t=t, **hyp)
+            if st[j1].size:
+                st[j1][idx] = s1
+            if st[j2].size:
+                st[j2][idx] = s2
+        gV = s * (d * dV + reg_factors * V)
+        s1 = st[4][touched] if st[4].size else np.zeros_like(V[touched])
+        s2 = st[5][touched] if st[5].size else np.zeros_like(V[touched])
+        V[touched], s1, s2 = _opt_step(optimizer, V[touched], gV[touched], s1, s2, t=t, **hyp)
+        if st[4].size:
+            st[4][touched] = s1
+        if st[5].size:
+            st[5][touched] = s2
+    new_params = tuple(a.astype(dt) for a, dt in zip((w0, w, V), dtypes, strict=True))
+    new_state = tuple(a.astype(s.dtype) for a, s in zip(st, state, strict=True))
+    return new_params, new_state, total
