@@ -138,3 +138,14 @@ def test_warm_start_with_new_shape(Xy):
     fm.set_params(n_factors=3)
     with pytest.raises(ValueError, match="Cannot continue training"):
         fm.fit(X, y)
+
+
+def test_a_failed_fit_leaves_the_previous_model_usable(Xy):
+    X, y = Xy
+    fm = FMRegressor(n_factors=2, max_iter=3, random_state=0).fit(X, y)
+    before = fm.predict(X)
+    wider = sp.random(50, 14, density=0.3, random_state=1, format="csr")
+    with pytest.raises(ValueError, match="10 features"):
+        fm.fit(wider, np.ones(50), eval_set=[(X, y)])  # the eval set has 10 columns, X 14
+    assert fm.n_features_in_ == 10
+    np.testing.assert_array_equal(fm.predict(X), before)

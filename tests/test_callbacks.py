@@ -58,6 +58,7 @@ def test_hooks_run_in_order_and_number_iterations_across_warm_starts(small, solv
 
 
 @pytest.mark.parametrize("solver", ["sgd", "als", "mcmc"])
+@pytest.mark.filterwarnings("ignore:MCMC stopped during burn-in")
 def test_a_function_can_stop_training(small, solver):
     X, y, *_ = small
     fm = FMRegressor(n_factors=2, solver=solver, max_iter=50, random_state=0)
@@ -68,7 +69,8 @@ def test_a_function_can_stop_training(small, solver):
 def test_stopping_mcmc_before_any_kept_sample_keeps_the_current_sample(small):
     X, y, *_ = small
     fm = FMRegressor(n_factors=2, solver="mcmc", max_iter=20, n_kept_samples=5, random_state=0)
-    fm.fit(X, y, callbacks=[lambda info: True])
+    with pytest.warns(UserWarning, match="stopped during burn-in"):
+        fm.fit(X, y, callbacks=[lambda info: True])
     assert fm.n_iter_ == 1 and fm.samples_ == []
     assert np.all(np.isfinite(fm.predict(X)))
 
@@ -136,3 +138,42 @@ def test_timer_and_failed_fits(small):
     assert rec.events[-1] == ("end", None)  # told that training failed
     with pytest.raises(TypeError, match="callbacks must be"):
         FMRegressor(max_iter=1).fit(X, y, callbacks=[42])
+
+
+def test_mcmc_early_stopping_restores_the_posterior_mean_not_one_sample(small):
+    X, y, X_test, y_test = small
+    fm = FMRegressor(n_factors=2, solver="mcmc", max_iter=30, n_kept_samples=30, random_state=0)
+    fm.fit(X, y, eval_set=[(X_test, y_test)], callbacks=[EarlyStopping("rmse", patience=1)])
+    chain = fm._solver_state  # the chain as it was at the best sweep
+    assert chain.n_averaged >= 2
+    np.testing.assert_array_equal(fm.V_, chain.mean.V.astype(fm.V_.dtype))
+    assert not np.array_equal(fm.V_, chain.position.V)
+
+
+def test_every_callback_ends_even_if_one_fails(small):
+    X, y, *_ = small
+
+    class Failing(Callback):
+        def on_fit_end(self, result):
+            raise RuntimeError("boom")
+
+    after = Recorder()
+    with pytest.raises(RuntimeError, match="boom"):
+        FMRegressor(n_factors=2, max_iter=2, random_state=0).fit(X, y, callbacks=[Failing(), after])
+    assert after.events[-1] == ("end", None)
+
+
+def test_a_callback_class_instead_of_an_instance_is_named():
+    X, y = np.eye(4), np.arange(4.0)
+    with pytest.raises(TypeError, match=r"pass EarlyStopping\(…\), not the class"):
+        FMRegressor(max_iter=2).fit(X, y, callbacks=[EarlyStopping])
+
+
+def test_history_metrics_stay_aligned_across_warm_fits(small):
+    X, y, X_test, y_test = small
+    fm = FMRegressor(n_factors=2, max_iter=3, tol=None, warm_start=True, random_state=0)
+    fm.fit(X, y)
+    fm.fit(X, y, eval_set=[(X_test, y_test)])
+    rmse_values = fm.history_.valid["rmse"]
+    assert fm.history_.epoch == [1, 2, 3, 4, 5, 6] and len(rmse_values) == 6
+    assert np.all(np.isnan(rmse_values[:3])) and np.all(np.isfinite(rmse_values[3:]))

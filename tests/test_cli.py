@@ -190,3 +190,14 @@ def test_ordinal_task_refuses_what_mcmc_samples(csv_files, capsys, tmp_path):
         argv = ["train", str(paths["train"]), "-o", str(tmp_path / "m"), "--task", "ordinal"]
         assert main([*argv, *extra]) == 2
         assert "always sampled by MCMC" in capsys.readouterr().err
+
+
+def test_predict_with_a_file_that_holds_no_estimator(csv_files, capsys, tmp_path):
+    pd = pytest.importorskip("pandas")
+    from fmlearn import FMEncoder, save
+
+    paths = csv_files[1]
+    encoder = FMEncoder().fit(pd.DataFrame({"city": ["a", "b"]}))
+    save(encoder, tmp_path / "enc.fmlearn")
+    assert main(["predict", str(tmp_path / "enc.fmlearn"), str(paths["test"])]) == 2
+    assert "holds a FMEncoder, which does not predict" in capsys.readouterr().err

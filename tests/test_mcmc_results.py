@@ -68,3 +68,16 @@ def test_probit_and_ordinal_traces(ratings):
     assert cut.shape == (10, 4) and np.all(np.diff(cut, axis=1) > 0)
     kept = len(ordinal.samples_)
     np.testing.assert_allclose(ordinal.cutpoints_, cut[-kept:].mean(axis=0), atol=1e-12)
+
+
+def test_continuing_without_keeping_samples_drops_the_old_ones(ratings):
+    X, y, X_test, *_ = ratings
+    fm = FMRegressor(n_factors=2, solver="mcmc", max_iter=10, keep_samples=True, random_state=0)
+    before = fm.fit(X[:5000], y[:5000]).predict(X_test)
+    assert len(fm.samples_) == 9
+    fm.set_params(warm_start=True, keep_samples=False, max_iter=10).fit(X[:5000], y[:5000])
+    assert fm.samples_ == []
+    # predictions now come from the posterior mean of the continued chain
+    assert not np.array_equal(fm.predict(X_test), before)
+    with pytest.raises(ValueError, match="needs the posterior samples"):
+        fm.predict(X_test, return_std=True)

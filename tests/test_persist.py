@@ -250,3 +250,26 @@ def test_saved_files_get_ordinary_permissions(tmp_path, fitted):
     finally:
         os.umask(umask)
     assert (tmp_path / "m.fmlearn").stat().st_mode & 0o777 == 0o644
+
+
+def test_numpy_integer_random_state_is_kept(tmp_path, data):
+    X, y = data
+    fm = FMRegressor(n_factors=2, max_iter=2, random_state=np.int64(7)).fit(X, y)
+    fmlearn.save(fm, tmp_path / "m.fmlearn")
+    assert fmlearn.load(tmp_path / "m.fmlearn").random_state == 7
+
+
+def test_rank_changed_after_fit_still_loads(tmp_path, fitted, data):
+    X, _ = data
+    fm = fmlearn.load(_saved(tmp_path, fitted))
+    fm.set_params(n_factors=8)  # not refitted: still the rank-3 model
+    fmlearn.save(fm, tmp_path / "changed.fmlearn")
+    again = fmlearn.load(tmp_path / "changed.fmlearn")
+    assert again.n_factors == 8 and again.V_.shape[1] == 3
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+
+
+def _saved(tmp_path, model):
+    path = tmp_path / "saved.fmlearn"
+    fmlearn.save(model, path)
+    return path

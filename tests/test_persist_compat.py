@@ -79,3 +79,39 @@ def test_old_file_saves_in_the_current_format(tmp_path):
     assert len(again.samples_) == len(model.samples_) == 6
     for a, b in zip(again.samples_, model.samples_, strict=True):
         np.testing.assert_array_equal(a.V, b.V)
+
+
+def _rewritten(tmp_path, name, edit):
+    """A copy of a 0.1.0 file with its metadata changed by ``edit``."""
+    source, target = FOLDER / f"{name}.fmlearn", tmp_path / f"{name}.fmlearn"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.namelist():
+            content = zin.read(item)
+            if item == "metadata.json":
+                meta = json.loads(content)
+                edit(meta)
+                content = json.dumps(meta).encode()
+            zout.writestr(item, content)
+    return target
+
+
+def test_old_state_is_read_as_the_optimiser_that_wrote_it(tmp_path, cases):
+    # 0.1.0 saved the last fit's AdaGrad state even after set_params(solver="sgd")
+    def relabel(meta):
+        meta["params"]["solver"] = "sgd"
+
+    model = fmlearn.load(_rewritten(tmp_path, "regressor_adagrad", relabel))
+    _, _, X_test, expected = cases
+    assert model.solver == "sgd" and model._state_solver == "adagrad"
+    np.testing.assert_array_equal(model.predict(X_test), expected["regressor_adagrad/predict"])
+
+
+@pytest.mark.parametrize("key", ["params", "optimizer", "chain"])
+def test_damaged_old_metadata_gives_a_clear_error(tmp_path, key):
+    name = "regressor_mcmc_samples" if key == "chain" else "regressor_adagrad"
+
+    def damage(meta):
+        meta[key] = [1, 2]
+
+    with pytest.raises(ValueError, match="corrupt or inconsistent model file"):
+        fmlearn.load(_rewritten(tmp_path, name, damage))

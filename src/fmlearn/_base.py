@@ -86,6 +86,17 @@ class BaseFM(BaseEstimator):
     #: Model files that record them still load.
     _removed_parameters: ClassVar[dict[str, str]] = {}
 
+    def __new__(cls, *args, **kwargs):
+        """Name the reason when a removed parameter is passed (Python's own TypeError
+        would only say "unexpected keyword argument")."""
+        removed = sorted(set(kwargs) & cls._removed_parameters.keys())
+        if removed:
+            raise TypeError(
+                f"{cls.__name__} does not take {removed[0]}: "
+                f"{cls._removed_parameters[removed[0]]} (fmlearn 0.1 accepted and ignored it)."
+            )
+        return super().__new__(cls)
+
     def __init_subclass__(cls, **kwargs):
         """Every estimator class can be saved and loaded (:mod:`fmlearn.persist`)."""
         super().__init_subclass__(**kwargs)
@@ -95,10 +106,15 @@ class BaseFM(BaseEstimator):
     def _make_task(self, family: str = "sgd") -> Task:
         return self._task_class(type(self).__name__, family)
 
-    def _make_model(self, fitted: bool = False) -> Model:
-        """The model for this fit; a fitted model keeps its dtype (warm start, predict)."""
+    def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> Model:
+        """The model for this fit; a fitted model keeps its dtype (warm start, predict).
+
+        ``n_factors`` overrides the parameter: a saved model is read with the rank of its
+        fitted factors, which ``set_params(n_factors=…)`` after the fit does not change.
+        """
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
-        return self._model_class(self.n_factors, self.init_std, dtype)
+        rank = self.n_factors if n_factors is None else n_factors
+        return self._model_class(rank, self.init_std, dtype)
 
     def _fitted_target(self) -> dict:
         return {name: getattr(self, name) for name in self._task_class.fitted_attributes}
@@ -126,18 +142,19 @@ class BaseFM(BaseEstimator):
         """
         solver = self._checked_solver()
         warm = self.warm_start and hasattr(self, "history_")
-        X, y = self._validate_Xy(X, y, reset=not warm)
-        task = self._make_task(solver.family)
-        task.fit_target(y, self._fitted_target() if warm else None)
-        data = TrainData(
-            X,
-            task.encode(y),
-            check_sample_weight(sample_weight, X.shape[0]),
-            self._eval_sets(eval_set, task),
-            self._groups(groups, solver, X.shape[1]),
-        )
-        rng = make_rng(self.random_state)
-        return self._train(solver, task, data, rng, warm, self.max_iter, callbacks, init_params)
+        with _restored_on_error(self):
+            X, y = self._validate_Xy(X, y, reset=not warm)
+            task = self._make_task(solver.family)
+            task.fit_target(y, self._fitted_target() if warm else None)
+            data = TrainData(
+                X,
+                task.encode(y),
+                check_sample_weight(sample_weight, X.shape[0]),
+                self._eval_sets(eval_set, task, X.dtype),
+                self._groups(groups, solver, X.shape[1]),
+            )
+            rng = make_rng(self.random_state)
+            return self._train(solver, task, data, rng, warm, self.max_iter, callbacks, init_params)
 
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
@@ -147,13 +164,14 @@ class BaseFM(BaseEstimator):
         """
         first = not hasattr(self, "history_")
         solver = self._checked_solver() if first else get_solver(self.solver)
-        X, y = self._validate_Xy(X, y, reset=first)
-        task = self._make_task(solver.family)
-        task.fit_target(y, None if first else self._fitted_target(), **kwargs)
-        data = TrainData(X, task.encode(y), check_sample_weight(sample_weight, X.shape[0]))
-        return self._train(
-            solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
-        )
+        with _restored_on_error(self):
+            X, y = self._validate_Xy(X, y, reset=first)
+            task = self._make_task(solver.family)
+            task.fit_target(y, None if first else self._fitted_target(), **kwargs)
+            data = TrainData(X, task.encode(y), check_sample_weight(sample_weight, X.shape[0]))
+            return self._train(
+                solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
+            )
 
     def _batch_rng(self, first: bool) -> np.random.Generator:
         """The random stream of one ``partial_fit`` call: repeatable with an int seed.
@@ -220,7 +238,7 @@ class BaseFM(BaseEstimator):
                 params = model.params_from_arrays(init_params.arrays(), n_features)
             except ValueError as exc:
                 raise ValueError(f"init_params do not fit this model and X: {exc}.") from None
-            return params.copy(), None, FitHistory()
+            return params.astype(model.dtype), None, FitHistory()  # a copy, in `dtype`
         return model.init_params(n_features, rng), None, FitHistory()
 
     def _continuable_params(self, model, n_features):
@@ -294,7 +312,8 @@ class BaseFM(BaseEstimator):
         """The model's dtype: data is converted to it once, before any kernel runs."""
         return self._make_model(fitted=not reset and hasattr(self, "_fitted_dtype")).dtype
 
-    def _eval_sets(self, eval_set, task: Task) -> list[EvalSet]:
+    def _eval_sets(self, eval_set, task: Task, dtype) -> list[EvalSet]:
+        """The eval sets as the training data: canonical CSR in its ``dtype``."""
         result = []
         for j, item in enumerate(eval_set or ()):
             if not isinstance(item, tuple | list) or len(item) not in (2, 3):
@@ -302,7 +321,6 @@ class BaseFM(BaseEstimator):
                     f"eval_set[{j}] must be a tuple (X, y) or (X, y, sample_weight); "
                     f"got {type(item).__name__}."
                 )
-            dtype = self._data_dtype()
             Xe, ye = validate_data(
                 self, item[0], item[1], accept_sparse=True, dtype=dtype, reset=False
             )
@@ -392,7 +410,9 @@ class BaseFM(BaseEstimator):
         validate_params(estimator, estimator._parameter_constraints)
         fitted = dict(meta["fitted"])
         n_features = int(fitted["n_features_in_"])
-        model = estimator._make_model()
+        V = arrays.get("V_")
+        rank = int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim >= 2 else None
+        model = estimator._make_model() if rank is None else estimator._make_model(n_factors=rank)
         params_ = model.params_from_arrays(arrays, n_features)
         target = {
             name: arrays[name] if name in arrays else fitted.pop(name)
@@ -421,6 +441,28 @@ class BaseFM(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class _restored_on_error:
+    """Put back what input validation resets (``n_features_in_``, ``feature_names_in_``)
+    if the fit fails, so that a failed fit leaves the previous model usable."""
+
+    _NAMES = ("n_features_in_", "feature_names_in_")
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        self.saved = {
+            n: self.estimator.__dict__[n] for n in self._NAMES if n in self.estimator.__dict__
+        }
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for name in self._NAMES:
+                self.estimator.__dict__.pop(name, None)
+            self.estimator.__dict__.update(self.saved)
+        return False
 
 
 def _init_defaults(cls) -> dict:

@@ -48,8 +48,8 @@ class EarlyStopping(Callback):
     ``"train_loss"``, or None for the first metric of the first eval set. Smaller is
     better (AUC-like metrics: monitor a loss instead). With ``restore_best`` the result
     is the parameters (and optimiser state) of the best iteration; the history keeps
-    every iteration that ran. For MCMC use ``restore_best=False``: a chain has no best
-    sweep to return to (its result is the average of the kept samples so far).
+    every iteration that ran. For MCMC the result is the chain as it was at the best
+    sweep, and the average of the samples kept until then (never a single sample).
     """
 
     def __init__(
@@ -84,7 +84,11 @@ class EarlyStopping(Callback):
     def on_fit_end(self, result):
         if result is None or self.best_params is None:
             return None
-        return type(result)(self.best_params, self.best_state, result.history)
+        params = self.best_params
+        posterior_mean = getattr(self.best_state, "posterior_mean", None)
+        if posterior_mean is not None:  # MCMC: the kept samples' mean, not one sample
+            params = posterior_mean(params.dtype)
+        return type(result)(params, self.best_state, result.history)
 
     def _watched(self, info) -> float:
         if self.monitor == "train_loss":

@@ -63,8 +63,8 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         **BaseFM._parameter_constraints,
         "solver": [Options(("mcmc",))],
     }
-    #: Accepted and silently ignored by fmlearn 0.1, now refused (TypeError): why they
-    #: cannot apply. Model files written by 0.1 that record them still load.
+    #: Accepted and silently ignored by fmlearn 0.1, now refused with a TypeError that
+    #: gives the reason below. Model files written by 0.1 that record them still load.
     _removed_parameters: ClassVar[dict[str, str]] = {
         "learning_rate": _SAMPLED.format(what="learning rate"),
         "reg_bias": "MCMC samples the regularisation",

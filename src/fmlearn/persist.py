@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import numbers
 import os
 import zipfile
 from dataclasses import dataclass
@@ -98,9 +99,9 @@ def load(path: str | os.PathLike):
         raise FileNotFoundError(f"{path}: no such model file.") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
         raise ValueError(f"{path}: not a readable fmlearn model file ({exc}).") from None
-    if meta["format_version"] == 1:
-        meta, arrays = _upgrade_v1(meta, arrays)
     try:
+        if meta["format_version"] == 1:
+            meta, arrays = _upgrade_v1(meta, arrays)
         return _decode(meta, arrays)
     except _Corrupt as exc:
         raise ValueError(f"{path}: corrupt or inconsistent model file: {exc}.") from None
@@ -213,7 +214,9 @@ def json_params(params: dict) -> dict:
     for key, value in params.items():
         if key == "dtype":
             value = np.dtype(value).name
-        elif key == "random_state" and not (value is None or isinstance(value, int)):
+        elif key == "random_state" and isinstance(value, numbers.Integral):
+            value = int(value)  # numpy integers too
+        elif key == "random_state" and value is not None:
             value = None  # a RandomState/Generator object has no portable form
         elif isinstance(value, np.generic):
             value = value.item()
@@ -258,7 +261,6 @@ def _upgrade_v1(meta: dict, arrays: dict) -> tuple[dict, dict]:
     meta = dict(meta)
     chain, optimizer = meta.pop("chain", None), meta.pop("optimizer", None) or {}
     out = {k: a for k, a in arrays.items() if not k.startswith(("optimizer_", "chain_", "sample_"))}
-    solver = meta.get("params", {}).get("solver")
     meta["state"] = None
     if chain:
         meta["state"] = {"solver": "mcmc", **chain}
@@ -273,6 +275,10 @@ def _upgrade_v1(meta: dict, arrays: dict) -> tuple[dict, dict]:
                 if f"sample_{j}_{p}" in arrays:
                     out[f"state/samples/{j}/{p}_"] = arrays[f"sample_{j}_{p}"]
     elif all(f"optimizer_{j}" in arrays for j in range(6)):
+        # The optimiser that made the slots, not ``solver``: 0.1 saved the state of the
+        # last fit even after set_params(solver=…). Empty slots: plain SGD's (none).
+        n_slots = sum(arrays[f"optimizer_{j}"].size > 0 for j in (4, 5))
+        solver = ("sgd", "adagrad", "adam")[n_slots]
         meta["state"] = {"solver": solver, "n_updates": int(optimizer.get("n_updates", 0))}
         for j in range(6):
             out[f"state/slot{j % 2 + 1}_{j // 2}"] = arrays[f"optimizer_{j}"]

@@ -101,6 +101,11 @@ def _load_model(path: str):
 
 def _predict(args) -> int:
     model = _load_model(args.model)
+    if not hasattr(model, "predict"):
+        raise UsageError(
+            f"{args.model} holds a {type(model).__name__}, which does not predict; "
+            "save the fitted estimator (or a Pipeline ending in one) instead."
+        )
     X, _ = read_data(args.data, args.format, model.n_features_in_)
     if args.proba:
         if not hasattr(model, "predict_proba"):

@@ -58,11 +58,19 @@ class FitHistory:
             self.valid.setdefault(name, []).append(float(value))
 
     def extend(self, other: FitHistory) -> FitHistory:
-        """This history followed by ``other`` (a continued fit), as a new object."""
+        """This history followed by ``other`` (a continued fit), as a new object.
+
+        Every metric keeps one value per iteration: NaN where a part did not record it
+        (a warm fit with an eval_set after one without).
+        """
         merged = FitHistory.from_dict(self.to_dict())
+        for name in other.valid:
+            merged.valid.setdefault(name, [float("nan")] * len(self))
         for j in range(len(other)):
             scores = {name: values[j] for name, values in other.valid.items()}
             merged.append(other.epoch[j], other.train_loss[j], other.seconds[j], scores)
+        for values in merged.valid.values():
+            values.extend([float("nan")] * (len(merged) - len(values)))
         return merged
 
     def __len__(self) -> int:
@@ -239,11 +247,19 @@ class Monitor:
 
     def finish(self, result: FitResult) -> FitResult:
         """Let callbacks replace the result (early stopping restores the best epoch)."""
-        self._done = True
-        for cb in self.callbacks:
-            replaced = cb.on_fit_end(result)
-            if replaced is not None:
-                result = replaced
+        pending = list(self.callbacks)
+        try:
+            while pending:
+                replaced = pending.pop(0).on_fit_end(result)
+                if replaced is not None:
+                    result = replaced
+        finally:
+            self._done = True
+            for cb in pending:  # an on_fit_end raised: let the others close (progress bars)
+                try:
+                    cb.on_fit_end(None)
+                except Exception:
+                    pass
         return result
 
 
@@ -262,6 +278,10 @@ class _FunctionCallback:
 
 
 def _as_callback(callback):
+    if isinstance(callback, type):
+        raise TypeError(
+            f"callbacks take instances: pass {callback.__name__}(…), not the class itself."
+        )
     if all(hasattr(callback, m) for m in ("on_fit_begin", "on_iteration", "on_fit_end")):
         return callback
     if callable(callback):

@@ -165,6 +165,10 @@ class ChainState:
             self.samples.append(params.copy())
             self.sample_cut.append(self.cut.copy())
 
+    def posterior_mean(self, dtype):
+        """The mean of the kept samples so far (the current position before any)."""
+        return self.mean.astype(dtype) if self.mean is not None else self.position.copy()
+
     def fitted_attributes(self) -> dict:
         """MCMC's public results: ``samples_``, ``hyper_trace_`` (and ``cutpoints_``)."""
         attributes = {"samples_": self.samples, "hyper_trace_": self.trace_arrays()}
@@ -336,6 +340,9 @@ def solve(
     groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
     n_groups = int(groups.max()) + 1 if groups.size else 1
     chain = _start(state, params, n_groups, task, data.y, config.sample)
+    if not config.keep_samples:  # a continued chain: its old samples no longer describe it
+        chain.samples.clear()
+        chain.sample_cut.clear()
     params = chain.position
     Xc = data.X.tocsc()
     Xc = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int32), Xc.data)
@@ -392,8 +399,14 @@ def solve(
                 break
         if not config.sample:
             return monitor.finish(FitResult(params, None, monitor.history))
-        mean = chain.mean.astype(params.dtype) if chain.mean is not None else params.copy()
-        return monitor.finish(FitResult(mean, chain, monitor.history))
+        if chain.n_averaged == 0:
+            warnings.warn(
+                "MCMC stopped during burn-in: no sweep was averaged, so the model is the "
+                "last sample of the chain. Let it run longer or keep more samples.",
+                UserWarning,
+                stacklevel=4,  # solve ← BaseFM._train ← fit ← the caller
+            )
+        return monitor.finish(FitResult(chain.posterior_mean(params.dtype), chain, monitor.history))
 
 
 def _start(state, params, n_groups: int, task: Task, y, sample: bool) -> ChainState:
