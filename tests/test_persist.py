@@ -273,3 +273,27 @@ def _saved(tmp_path, model):
     path = tmp_path / "saved.fmlearn"
     fmlearn.save(model, path)
     return path
+
+
+def _fitted_change(key, value):
+    def change(name, content):
+        if name != "metadata.json":
+            return content
+        meta = json.loads(content)
+        meta["fitted"][key] = value
+        return json.dumps(meta)
+
+    return change
+
+
+def test_nonsense_fitted_targets_are_refused(tmp_path, fitted, data):
+    X, y = data
+    clf = FMClassifier(n_factors=2, max_iter=2, random_state=0).fit(X, y > np.median(y))
+    clf.save(tmp_path / "clf")
+    _rewrite(tmp_path / "clf", tmp_path / "bad", _fitted_change("link_", "banana"))
+    with pytest.raises(ValueError, match="link_ must be 'logit' or 'probit'"):
+        fmlearn.load(tmp_path / "bad")
+    fitted.save(tmp_path / "reg")
+    _rewrite(tmp_path / "reg", tmp_path / "bad2", _fitted_change("y_min_", "low"))
+    with pytest.raises(ValueError, match="must be finite numbers"):
+        fmlearn.load(tmp_path / "bad2")

@@ -418,6 +418,7 @@ class BaseFM(BaseEstimator):
             name: arrays[name] if name in arrays else fitted.pop(name)
             for name in cls._task_class.fitted_attributes
         }
+        cls._task_class.check_target(target)
         state = None
         if meta.get("state"):
             state_meta = dict(meta["state"])

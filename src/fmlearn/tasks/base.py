@@ -48,6 +48,10 @@ class Task:
         self.target = self.learn_target(y, previous, classes)
         return self.target
 
+    @classmethod
+    def check_target(cls, target: dict) -> None:
+        """``ValueError`` if fitted target attributes read from a file make no sense."""
+
     def learn_target(self, y, previous: dict | None = None, classes=None) -> dict:
         """The fitted attributes ``y`` determines (``classes_``, ``y_min_`` …)."""
         raise NotImplementedError

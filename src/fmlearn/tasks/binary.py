@@ -25,6 +25,15 @@ class BinaryClassification(Task):
     sgd_loss: ClassVar[int] = losses.LOGISTIC
     likelihood: ClassVar[int] = coordinate.PROBIT
     fitted_attributes: ClassVar[tuple[str, ...]] = ("classes_", "link_")
+
+    @classmethod
+    def check_target(cls, target: dict) -> None:
+        classes, link = np.asarray(target["classes_"]), target["link_"]
+        if classes.shape != (2,) or classes[0] == classes[1]:
+            raise ValueError(f"classes_ must hold two distinct labels, got {classes!r}")
+        if link not in ("logit", "probit"):
+            raise ValueError(f"link_ must be 'logit' or 'probit', got {link!r}")
+
     # tuned on Frappe: the logistic loss has smaller gradients than squared error on
     # ratings, so it needs less shrinkage (0.1 underfits, 0.01 overfits)
     default_regularization: ClassVar[dict] = {"sgd": (0.0, 0.0, 0.03), "als": (0.0, 5.0, 3.0)}

@@ -23,6 +23,18 @@ class OrdinalRegression(Task):
     name: ClassVar[str] = "ordinal"
     likelihood: ClassVar[int] = coordinate.ORDINAL
     fitted_attributes: ClassVar[tuple[str, ...]] = ("classes_",)
+
+    @classmethod
+    def check_target(cls, target: dict) -> None:
+        classes = np.asarray(target["classes_"])
+        if (
+            classes.ndim != 1
+            or classes.size < 2
+            or classes.dtype.kind not in "iu"
+            or np.any(np.diff(classes) != 1)
+        ):
+            raise ValueError(f"classes_ must be two or more consecutive integers, got {classes!r}")
+
     has_intercept: ClassVar[bool] = False
 
     @property

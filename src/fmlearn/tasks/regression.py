@@ -17,6 +17,15 @@ class Regression(Task):
     sgd_loss: ClassVar[int] = losses.SQUARED
     likelihood: ClassVar[int] = coordinate.REGRESSION
     fitted_attributes: ClassVar[tuple[str, ...]] = ("y_min_", "y_max_")
+
+    @classmethod
+    def check_target(cls, target: dict) -> None:
+        low, high = target["y_min_"], target["y_max_"]
+        if not all(isinstance(v, int | float) and np.isfinite(v) for v in (low, high)):
+            raise ValueError(f"y_min_={low!r} and y_max_={high!r} must be finite numbers")
+        if low > high:
+            raise ValueError(f"y_min_={low} > y_max_={high}")
+
     # SGD family, lazy L2 (a feature's penalty grows with its frequency): tuned on
     # MovieLens-100K; ALS penalises the whole objective once, as libFM (larger scale).
     default_regularization: ClassVar[dict] = {"sgd": (0.0, 0.0, 0.1), "als": (0.0, 5.0, 13.0)}
