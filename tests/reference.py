@@ -359,7 +359,8 @@ def naive_predict_ffm(X_dense, fields, w0, w, V):
         nz = np.flatnonzero(x)
         for a, i in enumerate(nz):
             for j in nz[a + 1 :]:
-                total += float(np.dot(V[i, fields[j]], V[j, fields[i]])) * x[i] * x[j]
+                if fields[i] >= 0 and fields[j] >= 0:  # −1: a feature without a field
+                    total += float(np.dot(V[i, fields[j]], V[j, fields[i]])) * x[i] * x[j]
         out[r] = total
     return out
 
@@ -373,7 +374,7 @@ def ffm_predict_gradient(x, present, fields, V):
     idx = np.flatnonzero(present)
     for i in idx:
         for j in idx:
-            if i != j:
+            if i != j and fields[i] >= 0 and fields[j] >= 0:
                 dV[i, fields[j]] += V[j, fields[i]] * x[i] * x[j]
                 touched[i, fields[j]] = True
     return np.asarray(x, dtype=np.float64) * present, dV, touched

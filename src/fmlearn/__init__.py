@@ -3,12 +3,15 @@
 from fmlearn._version import __version__
 from fmlearn.classification import FMClassifier
 from fmlearn.datasets import fetch_frappe, fetch_movielens
+from fmlearn.ffm import FFMClassifier, FFMRegressor
 from fmlearn.io.encoder import FMEncoder
 from fmlearn.ordinal import FMOrdinalRegressor
 from fmlearn.persist import load, save
 from fmlearn.regression import FMRegressor
 
 __all__ = [
+    "FFMClassifier",
+    "FFMRegressor",
     "FMClassifier",
     "FMEncoder",
     "FMOrdinalRegressor",

@@ -226,6 +226,28 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     return sw
 
 
+def check_fields(fields, n_features: int) -> np.ndarray:
+    """Feature → field ids as int32, one per feature (field-aware models).
+
+    −1 marks a feature without a field (``load_libffm`` gives it to columns the file never
+    uses): it takes part in no pair. Unlike hyperprior groups, field ids may go unused.
+    """
+    fields = np.asarray(fields)
+    if fields.ndim != 1 or fields.shape[0] != n_features:
+        raise ValueError(
+            f"fields must give one field id per feature: expected shape ({n_features},), "
+            f"got {fields.shape}."
+        )
+    if fields.dtype.kind not in "iu" and not (
+        fields.dtype.kind == "f" and np.all(np.isfinite(fields)) and np.all(fields % 1 == 0)
+    ):
+        raise ValueError(f"fields must hold integer field ids; got dtype {fields.dtype}.")
+    if fields.size and (fields.min() < -1 or fields.max() >= 2**31 - 1):
+        bad = fields.min() if fields.min() < -1 else fields.max()
+        raise ValueError(f"field ids must be −1 (no field) or lie in [0, 2³¹ − 1); got {bad}.")
+    return np.ascontiguousarray(fields, dtype=np.int32)
+
+
 def check_groups(groups, n_features: int) -> np.ndarray:
     """Feature → group ids as int64 0..G−1 with every group used (libFM's ``-meta``)."""
     groups = np.asarray(groups)

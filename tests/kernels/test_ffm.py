@@ -26,6 +26,7 @@ from reference import (
 def ffm_case(rng, n_rows=30, n_features=9, n_fields=3, k=3, density=0.4, dtype=np.float64):
     X = random_csr(n_rows, n_features, density, rng, dtype=dtype)
     fields = rng.integers(0, n_fields, size=n_features).astype(np.int32)
+    fields[-1] = -1  # a feature without a field: linear only
     w0 = rng.normal(size=1).astype(dtype)
     w = (0.3 * rng.normal(size=n_features)).astype(dtype)
     V = (0.3 * rng.normal(size=(n_features, n_fields, k))).astype(dtype)

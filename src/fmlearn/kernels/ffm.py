@@ -17,8 +17,10 @@ pass over the pairs computes ŷ and every S; a second applies the steps. Only th
 kernels/sgd.py: the same objective, the same optimiser codes, hyper-parameters and state
 layout, with 3-D factor slots).
 
-Field ids must lie in ``[0, n_fields)`` and CSR rows must not repeat a column: the
-kernels index with them unchecked, so the model layer validates them first.
+Field ids must lie in ``[0, n_fields)``, or be −1 for a feature without a field (it keeps
+its linear weight and takes part in no pair: ``load_libffm`` gives −1 to columns absent
+from the file), and CSR rows must not repeat a column: the kernels index with them
+unchecked, so the model layer validates them first.
 """
 
 import numpy as np
@@ -52,9 +54,13 @@ def row_predict_ffm(indptr, indices, data, fields, row, w0, w, V):
         xa = np.float64(data[a])
         fa = fields[ia]
         linear += w[ia] * xa
+        if fa < 0:
+            continue
         for b in range(a + 1, stop):
             ib = indices[b]
             fb = fields[ib]
+            if fb < 0:
+                continue
             dot = 0.0
             for c in range(k):
                 dot += np.float64(V[ia, fb, c]) * np.float64(V[ib, fa, c])
@@ -104,7 +110,7 @@ def _forward(indptr, indices, data, fields, row, w0, w, V, slot_of, row_fields, 
     n_slots = 0
     for a in range(m):
         f = fields[indices[start + a]]
-        if slot_of[f] < 0:
+        if f >= 0 and slot_of[f] < 0:
             slot_of[f] = n_slots
             row_fields[n_slots] = f
             n_slots += 1
@@ -119,12 +125,16 @@ def _forward(indptr, indices, data, fields, row, w0, w, V, slot_of, row_fields, 
         ia = indices[start + a]
         xa = np.float64(data[start + a])
         fa = fields[ia]
-        sa_own = slot_of[fa]
         linear += w[ia] * xa
+        if fa < 0:
+            continue
+        sa_own = slot_of[fa]
         for b in range(a + 1, m):
             ib = indices[start + b]
-            xb = np.float64(data[start + b])
             fb = fields[ib]
+            if fb < 0:
+                continue
+            xb = np.float64(data[start + b])
             sb = slot_of[fb]
             dot = 0.0
             for c in range(k):
@@ -140,12 +150,8 @@ def _forward(indptr, indices, data, fields, row, w0, w, V, slot_of, row_fields, 
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def ffm_sgd_epoch(X, y, sw, order, fields, n_fields, params, state, hp, codes, t0):
-    """Per-row updates for every row of ``order``; returns Σ weighted loss.
-
-    ``X`` is the CSR triplet, ``params = (w0, w, V)`` with V of shape (n, n_fields, k),
-    ``state`` the optimiser slots (``kernels.sgd`` layout), ``hp``/``codes`` as there.
-    """
+def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp, codes, t0):
+    """Per-row updates for ``order[start:stop]``; returns Σ weighted loss."""
     indptr, indices, data = X
     w0, w, V = params
     s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V = state
@@ -155,15 +161,16 @@ def ffm_sgd_epoch(X, y, sw, order, fields, n_fields, params, state, hp, codes, t
     weighted = sw.shape[0] > 0
     k = V.shape[2]
     longest = 0
-    for pos in range(order.shape[0]):
+    for pos in range(start, stop):
         r = order[pos]
         longest = max(longest, indptr[r + 1] - indptr[r])
+    width = max(1, min(longest, n_fields))  # distinct fields in a row: at most this many
     slot_of = np.full(n_fields, -1, dtype=np.int64)
-    row_fields = np.empty(max(longest, 1), dtype=np.int64)
-    S = np.empty((longest, longest, k))
-    touched = np.empty((longest, longest), dtype=np.bool_)
+    row_fields = np.empty(width, dtype=np.int64)
+    S = np.empty((longest, width, k))
+    touched = np.empty((longest, width), dtype=np.bool_)
     total = 0.0
-    for pos in range(order.shape[0]):
+    for pos in range(start, stop):
         r = order[pos]
         p, n_slots = _forward(
             indptr, indices, data, fields, r, w0, w, V, slot_of, row_fields, S, touched
@@ -175,10 +182,10 @@ def ffm_sgd_epoch(X, y, sw, order, fields, n_fields, params, state, hp, codes, t
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
         if fit_intercept:
             _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
-        start = indptr[r]
-        for a in range(indptr[r + 1] - start):
-            ia = indices[start + a]
-            gx = g * np.float64(data[start + a])
+        row_start = indptr[r]
+        for a in range(indptr[r + 1] - row_start):
+            ia = indices[row_start + a]
+            gx = g * np.float64(data[row_start + a])
             if fit_linear:
                 _update_vector(opt, w, s1_w, s2_w, ia, gx + r_lin * w[ia], ohp, c1, c2)
             for s in range(n_slots):
@@ -190,4 +197,33 @@ def ffm_sgd_epoch(X, y, sw, order, fields, n_fields, params, state, hp, codes, t
                     _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp, c1, c2)
         for s in range(n_slots):
             slot_of[row_fields[s]] = -1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def ffm_sgd_epoch(X, y, sw, order, fields, n_fields, params, state, hp, codes, t0):
+    """One pass over the rows ``order``; returns Σ weighted loss. Serial, reproducible.
+
+    ``X`` is the CSR triplet, ``params = (w0, w, V)`` with V of shape (n, n_fields, k),
+    ``state`` the optimiser slots (``kernels.sgd`` layout), ``hp``/``codes`` as there;
+    all updated in place. ``t0``: updates made before this epoch (Adam).
+    """
+    n = order.shape[0]
+    return _ffm_rows(X, y, sw, order, 0, n, fields, n_fields, params, state, hp, codes, t0)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ffm_sgd_epoch_hogwild(X, y, sw, order, fields, n_fields, params, state, hp, codes, t0,
+                          n_chunks):  # fmt: skip
+    """``ffm_sgd_epoch`` with ``order`` cut into ``n_chunks`` run on threads without
+    locks (Hogwild!): fast on sparse data, not reproducible bit for bit."""
+    n = order.shape[0]
+    chunk = (n + n_chunks - 1) // n_chunks
+    total = 0.0
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(start + chunk, n)
+        total += _ffm_rows(
+            X, y, sw, order, start, stop, fields, n_fields, params, state, hp, codes, t0
+        )
     return total

@@ -7,6 +7,7 @@ module here, its kernels and an estimator (docs/design.md).
 """
 
 from fmlearn.models.base import Model, Params
+from fmlearn.models.ffm import FFM, FFMParams
 from fmlearn.models.fm import FM, FMParams
 
-__all__ = ["FM", "FMParams", "Model", "Params"]
+__all__ = ["FFM", "FM", "FFMParams", "FMParams", "Model", "Params"]

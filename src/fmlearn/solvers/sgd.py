@@ -175,7 +175,7 @@ def make_config(
         **regularization(params, task),
         fit_intercept=bool(params["fit_intercept"]) and task.has_intercept,
         fit_linear=bool(params["fit_linear"]),
-        batch_size=int(params["batch_size"]),
+        batch_size=int(params.get("batch_size", 1)),  # estimators without it: row by row
         n_epochs=int(n_iterations),
         rng=rng,
         shuffle=bool(params["shuffle"]),
@@ -308,6 +308,7 @@ for _name, _describe in (
             state_from_arrays=partial(_state_from_arrays, optimizer=_name),
             online=True,
             unit="epoch",
+            models=("fm", "ffm"),
             prepare=hold_out,
             default_callbacks=default_callbacks,
             describe=_describe,
