@@ -226,22 +226,28 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
     return sw
 
 
+def _per_feature_ids(values, n_features: int, name: str) -> np.ndarray:
+    """``values`` as a 1-D array of integer ids, one per feature (int or integral floats)."""
+    values = np.asarray(values)
+    if values.ndim != 1 or values.shape[0] != n_features:
+        raise ValueError(
+            f"{name} must give one {name[:-1]} id per feature: expected shape ({n_features},), "
+            f"got {values.shape}."
+        )
+    if values.dtype.kind not in "iu" and not (
+        values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values % 1 == 0)
+    ):
+        raise ValueError(f"{name} must hold integer {name[:-1]} ids; got dtype {values.dtype}.")
+    return values
+
+
 def check_fields(fields, n_features: int) -> np.ndarray:
     """Feature → field ids as int32, one per feature (field-aware models).
 
     −1 marks a feature without a field (``load_libffm`` gives it to columns the file never
     uses): it takes part in no pair. Unlike hyperprior groups, field ids may go unused.
     """
-    fields = np.asarray(fields)
-    if fields.ndim != 1 or fields.shape[0] != n_features:
-        raise ValueError(
-            f"fields must give one field id per feature: expected shape ({n_features},), "
-            f"got {fields.shape}."
-        )
-    if fields.dtype.kind not in "iu" and not (
-        fields.dtype.kind == "f" and np.all(np.isfinite(fields)) and np.all(fields % 1 == 0)
-    ):
-        raise ValueError(f"fields must hold integer field ids; got dtype {fields.dtype}.")
+    fields = _per_feature_ids(fields, n_features, "fields")
     if fields.size and (fields.min() < -1 or fields.max() >= 2**31 - 1):
         bad = fields.min() if fields.min() < -1 else fields.max()
         raise ValueError(f"field ids must be −1 (no field) or lie in [0, 2³¹ − 1); got {bad}.")
@@ -250,17 +256,7 @@ def check_fields(fields, n_features: int) -> np.ndarray:
 
 def check_groups(groups, n_features: int) -> np.ndarray:
     """Feature → group ids as int64 0..G−1 with every group used (libFM's ``-meta``)."""
-    groups = np.asarray(groups)
-    if groups.ndim != 1 or groups.shape[0] != n_features:
-        raise ValueError(
-            f"groups must give one group id per feature: expected shape ({n_features},), "
-            f"got {groups.shape}."
-        )
-    if groups.dtype.kind not in "iu" and not (
-        groups.dtype.kind == "f" and np.all(np.isfinite(groups)) and np.all(groups % 1 == 0)
-    ):
-        raise ValueError(f"groups must hold integer group ids; got dtype {groups.dtype}.")
-    groups = groups.astype(np.int64)
+    groups = _per_feature_ids(groups, n_features, "groups").astype(np.int64)
     if groups.size and groups.min() < 0:
         raise ValueError(f"groups must be ≥ 0; got {groups.min()}.")
     used = np.unique(groups)
