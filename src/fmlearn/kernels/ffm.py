@@ -192,6 +192,17 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
                 if not touched[a, s]:
                     continue
                 f = row_fields[s]
+                if opt == ADAGRAD:
+                    # AdaGrad written out: without the optimiser branch in the k-loop LLVM
+                    # vectorises it, square roots and divisions included.
+                    lr, eps = ohp[0], ohp[3]
+                    for c in range(k):
+                        v = V[ia, f, c]
+                        gv = gx * S[a, s, c] + r_fac * v
+                        acc = s1_V[ia, f, c] + gv * gv
+                        s1_V[ia, f, c] = acc
+                        V[ia, f, c] = v - lr * gv / (np.sqrt(acc) + eps)
+                    continue
                 for c in range(k):
                     gv = gx * S[a, s, c] + r_fac * V[ia, f, c]
                     _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp, c1, c2)
