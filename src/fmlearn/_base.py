@@ -149,7 +149,7 @@ class BaseFM(BaseEstimator):
             data = TrainData(
                 X,
                 task.encode(y),
-                check_sample_weight(sample_weight, X.shape[0]),
+                self._training_weights(sample_weight, y, task, online=False),
                 self._eval_sets(eval_set, task, X.dtype),
                 self._groups(groups, solver, X.shape[1]),
             )
@@ -168,10 +168,17 @@ class BaseFM(BaseEstimator):
             X, y = self._validate_Xy(X, y, reset=first)
             task = self._make_task(solver.family)
             task.fit_target(y, None if first else self._fitted_target(), **kwargs)
-            data = TrainData(X, task.encode(y), check_sample_weight(sample_weight, X.shape[0]))
+            data = TrainData(
+                X, task.encode(y), self._training_weights(sample_weight, y, task, online=True)
+            )
             return self._train(
                 solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
             )
+
+    def _training_weights(self, sample_weight, y, task: Task, *, online: bool) -> np.ndarray:
+        """The per-row weights of the training objective (classifiers fold in
+        ``class_weight``); eval sets keep their own, unchanged."""
+        return check_sample_weight(sample_weight, len(y))
 
     def _batch_rng(self, first: bool) -> np.random.Generator:
         """The random stream of one ``partial_fit`` call: repeatable with an int seed.
@@ -402,7 +409,11 @@ class BaseFM(BaseEstimator):
     @classmethod
     def _from_file(cls, meta: dict, arrays: dict):
         names = set(cls._get_param_names())
-        params = {k: v for k, v in meta["params"].items() if k not in cls._removed_parameters}
+        params = {
+            k: v
+            for k, v in persist.params_from_json(meta["params"]).items()
+            if k not in cls._removed_parameters
+        }
         unknown = sorted(set(params) - names)
         if unknown:
             raise ValueError(f"{cls.__name__} has no parameters {unknown}")

@@ -110,10 +110,19 @@ class _String:
         return "a non-empty str"
 
 
+class _Mapping:
+    def accepts(self, value) -> bool:
+        return isinstance(value, dict)
+
+    def describe(self) -> str:
+        return "a dict"
+
+
 BOOLEAN = _Boolean()
 NONE = _NoneValue()
 RANDOM_STATE = _RandomState()
 SEQUENCE = _Sequence()
+MAPPING = _Mapping()
 STRING = _String()
 
 

@@ -173,10 +173,16 @@ class FFMRegressor(_FieldAware, FMRegressor):
 
 
 class FFMClassifier(_FieldAware, FMClassifier):
+    _parameter_constraints: ClassVar[dict] = {
+        **_FieldAware._parameter_constraints,
+        "class_weight": FMClassifier._parameter_constraints["class_weight"],
+    }
+
     __doc__ = (
         """Field-aware factorization machine for binary classification (logistic loss).
 
-    Labels as for :class:`FMClassifier` (``classes_[1]`` is the positive class).
+    Labels and ``class_weight`` as for :class:`FMClassifier` (``classes_[1]`` is the
+    positive class).
     ``fit(X, y, fields=…)``: """
         + _FIELDS_DOC
         + "\n"
@@ -206,6 +212,7 @@ class FFMClassifier(_FieldAware, FMClassifier):
         verbose: int = 0,
         dtype="float64",
         n_jobs: int | None = None,
+        class_weight: dict | str | None = None,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -227,3 +234,4 @@ class FFMClassifier(_FieldAware, FMClassifier):
         self.verbose = verbose
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.class_weight = class_weight

@@ -222,8 +222,24 @@ def json_params(params: dict) -> dict:
             value = value.item()
         elif isinstance(value, tuple):
             value = list(value)
+        elif isinstance(value, dict):  # e.g. class_weight: keep int/bool label keys as such
+            value = {"__items__": [[_plain(k), _plain(v)] for k, v in value.items()]}
         out[key] = value
     return out
+
+
+def params_from_json(params: dict) -> dict:
+    """The inverse of :func:`json_params` for what JSON cannot hold directly."""
+    return {
+        key: {k: v for k, v in value["__items__"]}
+        if isinstance(value, dict) and set(value) == {"__items__"}
+        else value
+        for key, value in params.items()
+    }
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def plain_array(values, what: str) -> np.ndarray:
