@@ -330,7 +330,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
 
     @classmethod
     def _from_file(cls, meta: dict, arrays: dict) -> FMEncoder:
-        encoder = cls(**meta["params"])
+        encoder = cls(**persist.params_from_json(meta["params"]))
         validate_params(encoder, encoder._parameter_constraints)
         fitted = meta["fitted"]
         encoder.columns_ = [
