@@ -201,3 +201,47 @@ def test_predict_with_a_file_that_holds_no_estimator(csv_files, capsys, tmp_path
     save(encoder, tmp_path / "enc.fmlearn")
     assert main(["predict", str(tmp_path / "enc.fmlearn"), str(paths["test"])]) == 2
     assert "holds a FMEncoder, which does not predict" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def libffm_files(tmp_path_factory):
+    from fmlearn.io import dump_libffm
+
+    folder = tmp_path_factory.mktemp("ffm")
+    rng = np.random.default_rng(0)
+    n, n_fields, per = 3000, 4, 10
+    cols = (np.arange(n_fields) * per)[None, :] + rng.integers(0, per, (n, n_fields))
+    indptr = np.arange(0, n * n_fields + 1, n_fields)
+    X = sp.csr_matrix((np.ones(n * n_fields), cols.ravel(), indptr), shape=(n, n_fields * per))
+    fields = np.repeat(np.arange(n_fields), per)
+    y = (np.sin(cols[:, 0]) * np.cos(cols[:, 1] + cols[:, 2]) > 0).astype(int)
+    for name, rows in (("train", slice(0, 2500)), ("test", slice(2500, n))):
+        dump_libffm(X[rows], y[rows], folder / f"{name}.ffm", fields=fields)
+    return folder
+
+
+def test_train_field_aware_model_from_libffm(libffm_files, capsys):
+    model = libffm_files / "ffm.fmlearn"
+    argv = ["train", str(libffm_files / "train.ffm"), "-o", str(model), "--model-type", "ffm"]
+    argv += ["--task", "classification", "--iter", "5", "--seed", "0", "-q"]
+    argv += ["--valid", str(libffm_files / "test.ffm")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "trained FFMClassifier (adagrad, k=4)" in out and "validation: logloss" in out
+    fitted = load(model)
+    assert fitted.V_.shape == (40, 4, 4)
+    assert main(["evaluate", str(model), str(libffm_files / "test.ffm")]) == 0
+    assert "auc" in capsys.readouterr().out
+
+
+def test_field_aware_model_refuses_what_it_cannot_use(libffm_files, csv_files, capsys, tmp_path):
+    train = str(libffm_files / "train.ffm")
+    base = ["train", train, "-o", str(tmp_path / "m"), "--model-type", "ffm"]
+    for extra in (["--solver", "mcmc"], ["--task", "ordinal"], ["--factor-update", "block"]):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--model-type ffm trains with sgd, adagrad or adam" in err
+        assert f"remove {' '.join(extra)}" in err
+    csv = str(csv_files[1]["train"])
+    assert main(["train", csv, "-o", str(tmp_path / "m"), "--model-type", "ffm"]) == 2
+    assert "is not a libffm file" in capsys.readouterr().err

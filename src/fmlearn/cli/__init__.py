@@ -24,23 +24,43 @@ from fmlearn.cli._common import (
     guess_format,
     parse_regularization,
     read_data,
+    read_fields_data,
     read_groups,
     write_data,
 )
 
 
 # --------------------------------------------------------------------------- commands
-def _estimator(task: str, **params):
+def _estimator(task: str, model_type: str = "fm", **params):
     from fmlearn.classification import FMClassifier
+    from fmlearn.ffm import FFMClassifier, FFMRegressor
     from fmlearn.ordinal import FMOrdinalRegressor
     from fmlearn.regression import FMRegressor
 
     cls = {
-        "regression": FMRegressor,
-        "classification": FMClassifier,
-        "ordinal": FMOrdinalRegressor,
-    }[task]
+        ("fm", "regression"): FMRegressor,
+        ("fm", "classification"): FMClassifier,
+        ("fm", "ordinal"): FMOrdinalRegressor,
+        ("ffm", "regression"): FFMRegressor,
+        ("ffm", "classification"): FFMClassifier,
+    }[model_type, task]
     return cls(**params)
+
+
+def _check_ffm_options(args) -> None:
+    """The field-aware FM: libffm data, the SGD family, no hyperprior groups."""
+    refused = [
+        (args.task == "ordinal", "--task ordinal"),
+        (args.solver in ("als", "mcmc"), f"--solver {args.solver}"),
+        (args.groups is not None, "--groups"),
+        (args.factor_update != "auto", f"--factor-update {args.factor_update}"),
+    ]
+    given = [flag for bad, flag in refused if bad]
+    if given:
+        raise UsageError(
+            f"--model-type ffm trains with sgd, adagrad or adam for regression or "
+            f"classification: remove {' and '.join(given)}."
+        )
 
 
 def _train(args) -> int:
@@ -51,27 +71,35 @@ def _train(args) -> int:
                 "--task ordinal is always sampled by MCMC (no --solver, and the "
                 f"regularisation is sampled): remove {' and '.join(given) or '--solver'}."
             )
-    X, y = read_data(args.train, args.format, args.n_features)
+    field_aware = args.model_type == "ffm"
+    fit_params = {}
+    if field_aware:
+        _check_ffm_options(args)
+        X, y, fit_params["fields"] = read_fields_data(
+            args.train, args.format, args.n_features, args.field_conflict
+        )
+    else:
+        X, y = read_data(args.train, args.format, args.n_features, args.field_conflict)
     params = dict(
-        n_factors=args.factors,
+        n_factors=args.factors if args.factors is not None else (4 if field_aware else 8),
         max_iter=args.iter,
         init_std=args.init_std,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
         **(parse_regularization(args.reg, "--reg") or {}),
-        factor_update=args.factor_update,
     )
+    if not field_aware:
+        params["factor_update"] = args.factor_update
     if args.task != "ordinal":
         params["solver"] = args.solver
     if args.learning_rate is not None:
         params["learning_rate"] = args.learning_rate
-    model = _estimator(args.task, **params)
-    fit_params = {}
+    model = _estimator(args.task, args.model_type, **params)
     positive = args.task == "classification"  # libFM's convention: label > 0 is positive
     if positive:
         y = np.where(y > 0, 1, -1)
     if args.valid:
-        X_valid, y_valid = read_data(args.valid, None, X.shape[1])
+        X_valid, y_valid = read_data(args.valid, None, X.shape[1], args.field_conflict)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
     if args.groups:
         fit_params["groups"] = read_groups(args.groups, X.shape[1])
@@ -224,7 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="adagrad",
         help="optimiser (ordinal: always mcmc)",
     )
-    train.add_argument("-k", "--factors", type=int, default=8, help="n_factors (rank k)")
+    train.add_argument(
+        "--model-type",
+        choices=("fm", "ffm"),
+        default="fm",
+        help="fm: factorization machine; ffm: field-aware FM (libffm's model; needs a "
+        "libffm file, trains with sgd/adagrad/adam)",
+    )
+    train.add_argument(
+        "--field-conflict",
+        choices=("error", "first"),
+        default="error",
+        help="libffm: a feature written with two fields is an error, or keeps its first",
+    )
+    train.add_argument(
+        "-k", "--factors", type=int, default=None, help="n_factors (rank k; default 8, ffm 4)"
+    )
     train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
     train.add_argument("--learning-rate", type=float, help="default: the solver's")
     train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")

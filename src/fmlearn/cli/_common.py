@@ -54,7 +54,9 @@ def guess_format(path: str | Path, given: str | None) -> str:
     )
 
 
-def read_data(path: str, fmt: str | None, n_features: int | None = None):
+def read_data(
+    path: str, fmt: str | None, n_features: int | None = None, field_conflict: str = "error"
+):
     """``(X, y)`` from a libFM / libSVM / libffm / CSV file (label in the first column).
 
     ``fmt=None`` takes the format from the file name.
@@ -65,12 +67,26 @@ def read_data(path: str, fmt: str | None, n_features: int | None = None):
     if fmt == "csv":
         return _read_csv(path, n_features)
     if fmt == "libffm":
-        X, y, _fields = text.load_libffm(path, n_features=n_features)
+        X, y, _fields = text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)
     elif fmt == "libfm":
         X, y = text.load_libfm(path, n_features=n_features)
     else:
         X, y = text.load_libsvm(path, n_features=n_features)
     return X, y
+
+
+def read_fields_data(
+    path: str, fmt: str | None, n_features: int | None, field_conflict: str
+) -> tuple:
+    """``(X, y, fields)`` from a libffm file: the only format that names fields."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if guess_format(path, fmt) != "libffm":
+        raise UsageError(
+            f"--model-type ffm needs the field of every feature: {path} is not a libffm "
+            "file (label field:index:value …); pass one, or --format libffm."
+        )
+    return text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)
 
 
 def _read_csv(path: str, n_features: int | None):
