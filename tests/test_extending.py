@@ -58,6 +58,7 @@ class LinearParams:
 
 class LinearModel(Model):
     name = "linear"
+    families = frozenset({"toy"})
 
     def __init__(self, dtype=np.float64):
         self._dtype = np.dtype(dtype).type
@@ -142,7 +143,6 @@ register_solver(
         solve=solve_ridge,
         make_config=make_ridge_config,
         parameters=frozenset({"reg_linear"}),
-        models=("linear",),
         unit="solve",
     )
 )

@@ -54,7 +54,7 @@ class BaseFM(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_factors": [Interval(int, 1, None)],
-        "solver": [RegisteredSolver(model="fm")],
+        "solver": [RegisteredSolver(FM.families)],
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],
         "max_iter": [Interval(int, 1, None)],
         "reg_bias": [Interval(float, 0, None), NONE],
@@ -281,11 +281,12 @@ class BaseFM(BaseEstimator):
         """Validate the parameters; refuse solver-specific ones the solver does not use."""
         validate_params(self, self._parameter_constraints)
         solver = get_solver(self.solver)
-        model = self._model_class.name
-        if model not in solver.models:
+        families = self._model_class.families
+        if solver.family not in families:
             raise ValueError(
                 f"solver={self.solver!r} cannot train {type(self).__name__}'s model "
-                f"({model!r}); solvers that can: {list(solver_names(model))}."
+                f"({self._model_class.name!r}); solvers that can: "
+                f"{list(solver_names(families))}."
             )
         params = self.get_params(deep=False)
         defaults = _init_defaults(type(self))
@@ -421,8 +422,7 @@ class BaseFM(BaseEstimator):
         validate_params(estimator, estimator._parameter_constraints)
         fitted = dict(meta["fitted"])
         n_features = int(fitted["n_features_in_"])
-        V = arrays.get("V_")
-        rank = int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim >= 2 else None
+        rank = cls._model_class.saved_rank(arrays)
         model = estimator._make_model() if rank is None else estimator._make_model(n_factors=rank)
         params_ = model.params_from_arrays(arrays, n_features)
         target = {

@@ -59,7 +59,7 @@ class _FieldAware:
     _model_class = FFM
     _parameter_constraints: ClassVar[dict] = {
         **{k: v for k, v in BaseFM._parameter_constraints.items() if k != "batch_size"},
-        "solver": [RegisteredSolver(model="ffm")],
+        "solver": [RegisteredSolver(FFM.families)],
     }
 
     def fit(self, X, y, sample_weight=None, eval_set=None, fields=None, callbacks=None):

@@ -39,6 +39,8 @@ class Model:
 
     #: Short name, written into model files.
     name: ClassVar[str]
+    #: The solver families that can train it (``Solver.family``: "sgd", "als", "mcmc").
+    families: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def dtype(self) -> type:
@@ -55,6 +57,13 @@ class Model:
     def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> Params:
         """Rebuild saved parameters; ``ValueError`` if shapes, dtypes or values are wrong."""
         raise NotImplementedError
+
+    @classmethod
+    def saved_rank(cls, arrays: dict[str, np.ndarray]) -> int | None:
+        """The rank of saved parameters (None: the model has none). A file is read with
+        it, since ``set_params(n_factors=…)`` after a fit does not change the fitted
+        model."""
+        return None
 
     def params_from_estimator(self, estimator) -> Params:
         """The parameters a fitted estimator exposes as attributes (``w0_``, ``V_`` …)."""

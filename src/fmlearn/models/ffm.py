@@ -75,6 +75,8 @@ class FFM(Model):
     """
 
     name: ClassVar[str] = "ffm"
+    #: Row-by-row gradient steps only (the ALS/MCMC sweeps are the FM's).
+    families: ClassVar[frozenset[str]] = frozenset({"sgd"})
 
     def __init__(self, n_factors: int, init_std: float = 0.1, dtype=np.float64, fields=None):
         self.n_factors = int(n_factors)
@@ -153,6 +155,11 @@ class FFM(Model):
         if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
             raise ValueError("parameters contain NaN or infinity")
         return FFMParams(w0, w, np.ascontiguousarray(V), fields)
+
+    @classmethod
+    def saved_rank(cls, arrays):
+        V = arrays.get("V_")
+        return int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim == 3 else None
 
     def params_from_estimator(self, estimator) -> FFMParams:
         V = estimator.V_

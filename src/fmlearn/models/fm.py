@@ -72,6 +72,7 @@ class FM(Model):
     """
 
     name: ClassVar[str] = "fm"
+    families: ClassVar[frozenset[str]] = frozenset({"sgd", "als", "mcmc"})
 
     def __init__(self, n_factors: int, init_std: float = 0.1, dtype=np.float64):
         self.n_factors = int(n_factors)
@@ -146,6 +147,11 @@ class FM(Model):
         if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
             raise ValueError("parameters contain NaN or infinity")
         return FMParams(w0, w, V)
+
+    @classmethod
+    def saved_rank(cls, arrays):
+        V = arrays.get("V_")
+        return int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim == 2 else None
 
     def params_from_estimator(self, estimator) -> FMParams:
         V = estimator.V_

@@ -333,7 +333,8 @@ class Solver:
     ``TrainData.groups``. ``prepare(data, params, task, rng)`` may change the data
     before training (the SGD family's early-stopping split) and
     ``default_callbacks(params, online=…)`` adds callbacks the parameters ask for.
-    ``models`` names the models (``Model.name``) it can train.
+    Which models a solver can train is the models' business: each lists the solver
+    families it supports (``Model.families``), so a new model edits no solver.
     """
 
     name: str
@@ -347,7 +348,6 @@ class Solver:
     uses_groups: bool = False
     prepare: Callable[..., TrainData] | None = None
     default_callbacks: Callable[..., list] | None = None
-    models: tuple[str, ...] = ("fm",)
     describe: str = ""
 
 
@@ -369,23 +369,23 @@ def get_solver(name: str) -> Solver:
         ) from None
 
 
-def solver_names(model: str | None = None) -> tuple[str, ...]:
-    """Registered solver names, in registration order (those that train ``model``)."""
-    return tuple(n for n, s in _SOLVERS.items() if model is None or model in s.models)
+def solver_names(families=None) -> tuple[str, ...]:
+    """Registered solver names, in registration order (those of the given ``families``)."""
+    return tuple(n for n, s in _SOLVERS.items() if families is None or s.family in families)
 
 
 class RegisteredSolver:
-    """Parameter constraint: a registered solver that trains ``model``.
+    """Parameter constraint: a registered solver of one of ``families`` (a model's).
 
     Read at validation time, so a solver registered after the estimator class was
     defined is accepted as well.
     """
 
-    def __init__(self, model: str):
-        self.model = model
+    def __init__(self, families):
+        self.families = frozenset(families)
 
     def accepts(self, value) -> bool:
-        return isinstance(value, str) and value in solver_names(self.model)
+        return isinstance(value, str) and value in solver_names(self.families)
 
     def describe(self) -> str:
-        return "one of {" + ", ".join(repr(n) for n in solver_names(self.model)) + "}"
+        return "one of {" + ", ".join(repr(n) for n in solver_names(self.families)) + "}"

@@ -308,7 +308,6 @@ for _name, _describe in (
             state_from_arrays=partial(_state_from_arrays, optimizer=_name),
             online=True,
             unit="epoch",
-            models=("fm", "ffm"),
             prepare=hold_out,
             default_callbacks=default_callbacks,
             describe=_describe,
