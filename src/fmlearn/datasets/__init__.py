@@ -1,4 +1,4 @@
-"""Data sets: generated planted-FM data (offline) and fetchers for public data sets.
+"""Data sets: generated planted-FM and FwFM data (offline) and fetchers for public data sets.
 
 The fetchers download MovieLens and Frappe once into a local cache (``get_data_home``)
 and work offline from it afterwards; fmlearn never ships the data itself.
@@ -11,15 +11,23 @@ from fmlearn.datasets._fetch import (
     fetch_movielens,
     get_data_home,
 )
-from fmlearn.datasets._generated import PlantedFM, make_ctr, make_recommendation
+from fmlearn.datasets._generated import (
+    PlantedFM,
+    PlantedFwFM,
+    make_ctr,
+    make_field_aware_ctr,
+    make_recommendation,
+)
 
 __all__ = [
     "FrappeData",
     "MovieLensData",
     "PlantedFM",
+    "PlantedFwFM",
     "fetch_frappe",
     "fetch_movielens",
     "get_data_home",
     "make_ctr",
+    "make_field_aware_ctr",
     "make_recommendation",
 ]

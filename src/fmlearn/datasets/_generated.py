@@ -1,8 +1,8 @@
-"""Generated data with a planted FM: realistic shape, known truth.
+"""Generated data with a planted model: realistic shape, known truth.
 
-Both generators draw one-hot fields with skewed (Zipf-like) popularity, as real ids are,
-and compute the target from an FM with known parameters, so that tests can check a solver
-recovers it and demos can compare against the noise level.
+The generators draw one-hot fields with skewed (Zipf-like) popularity, as real ids are,
+and compute the target from an FM (or a field-weighted FM) with known parameters, so that
+tests can check a solver recovers it and demos can compare against the noise level.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ def _one_hot_fields(n_samples, field_sizes, rng, skew) -> sp.csr_matrix:
     indptr = np.arange(0, n_samples * n_fields + 1, n_fields, dtype=np.int64)
     data = np.ones(n_samples * n_fields)
     return sp.csr_matrix((data, indices.ravel(), indptr), shape=(n_samples, sum(field_sizes)))
+
+
+def _ctr_field_sizes(n_fields, n_features, rng) -> tuple[int, ...]:
+    """Field sizes spread log-uniformly (a few huge id fields, many small ones)."""
+    raw = np.exp(rng.uniform(np.log(2), np.log(n_features), n_fields))
+    sizes = np.maximum(2, (raw / raw.sum() * n_features).astype(np.int64))
+    sizes[np.argmax(sizes)] += n_features - sizes.sum()
+    return tuple(int(s) for s in sizes)
 
 
 def _planted_params(n_features, n_factors, rng, w0, linear_std, factor_std) -> FMParams:
@@ -102,10 +110,7 @@ def make_ctr(
     """
     rng = make_rng(random_state)
     if planted is None:
-        raw = np.exp(rng.uniform(np.log(2), np.log(n_features), n_fields))
-        sizes = np.maximum(2, (raw / raw.sum() * n_features).astype(np.int64))
-        sizes[np.argmax(sizes)] += n_features - sizes.sum()
-        sizes = tuple(int(s) for s in sizes)
+        sizes = _ctr_field_sizes(n_fields, n_features, rng)
         X = _one_hot_fields(n_samples, sizes, rng, skew)
         scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
         params = _planted_params(n_features, n_factors, rng, -1.5, 0.3, scale)
@@ -116,3 +121,121 @@ def make_ctr(
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth
+
+
+@dataclass
+class PlantedFwFM:
+    """A planted field-weighted FM (Pan et al. 2018): ``V`` shared, ``R`` weighs field pairs.
+
+    ŷ = w0 + Σ w_i x_i + Σ_{i<j} R[f(i), f(j)] <V_i, V_j> x_i x_j, with ``R`` symmetric
+    (n_fields × n_fields) and features numbered field by field (``field_sizes``).
+    """
+
+    w0: float
+    w: np.ndarray
+    V: np.ndarray
+    R: np.ndarray
+    field_sizes: tuple[int, ...]
+
+    @property
+    def fields(self) -> np.ndarray:
+        """Field id (int32) of every column."""
+        return np.repeat(np.arange(len(self.field_sizes), dtype=np.int32), self.field_sizes)
+
+    def decision(self, X: sp.spmatrix, chunk_rows: int = 8192) -> np.ndarray:
+        """Exact logits for any CSR ``X`` (not only one-hot), ``chunk_rows`` rows at a time.
+
+        Per row, with Q_f = Σ_{i∈f} V_i x_i and S_f = Σ_{i∈f} |V_i|² x_i², the pairwise
+        part is ½ (Σ_{f,g} R_fg <Q_f, Q_g> − Σ_f R_ff S_f): the full double sum counts
+        every pair twice and each feature once with itself. Memory O(chunk_rows · F · k).
+        """
+        X = sp.csr_matrix(X, dtype=np.float64)
+        if X.shape[1] != self.w.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, but the model has {self.w.shape[0]}")
+        out = X @ self.w + self.w0
+        for start in range(0, X.shape[0], chunk_rows):
+            chunk = X[start : start + chunk_rows]
+            out[start : start + chunk.shape[0]] += self._pairwise(chunk)
+        return out
+
+    def _pairwise(self, X: sp.csr_matrix) -> np.ndarray:
+        n_rows, n_fields, k = X.shape[0], self.R.shape[0], self.V.shape[1]
+        rows = np.repeat(np.arange(n_rows), np.diff(X.indptr))
+        cell = self.fields[X.indices] * n_rows + rows  # (field, row) of every entry
+        vx = self.V[X.indices] * X.data[:, None]
+        Q = np.empty((n_fields * n_rows, k))  # Q[f, r] laid out field-major: one GEMM below
+        for c in range(k):
+            Q[:, c] = np.bincount(cell, vx[:, c], n_fields * n_rows)
+        S = np.bincount(cell, (vx * vx).sum(axis=1), n_fields * n_rows)
+        Q = Q.reshape(n_fields, n_rows * k)
+        full = (Q * (self.R @ Q)).reshape(n_fields, n_rows, k).sum(axis=(0, 2))
+        return 0.5 * (full - np.diag(self.R) @ S.reshape(n_fields, n_rows))
+
+
+def _field_pair_strengths(n_fields, sparsity, rng) -> np.ndarray:
+    """Symmetric R, zero diagonal, ``sparsity`` of the pairs exactly 0, Σ_{f<g} R_fg² = 1."""
+    upper = np.triu_indices(n_fields, 1)
+    n_pairs = upper[0].size
+    strength = np.abs(rng.normal(size=n_pairs))
+    strength[rng.permutation(n_pairs)[: round(sparsity * n_pairs)]] = 0.0
+    norm = np.sqrt((strength**2).sum())
+    R = np.zeros((n_fields, n_fields))
+    R[upper] = strength / norm if norm > 0 else strength
+    return R + R.T
+
+
+def _intercept_for_rate(logits, rate) -> float:
+    """The w0 for which the mean click probability of these rows is ``rate`` (bisection)."""
+    low, high = -30.0, 30.0
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        if np.mean(1.0 / (1.0 + np.exp(-(logits + mid)))) < rate:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def make_field_aware_ctr(
+    n_samples: int = 100_000,
+    n_fields: int = 39,
+    n_features: int = 100_000,
+    n_factors: int = 4,
+    skew: float = 1.1,
+    sparsity: float = 0.7,
+    random_state=None,
+    planted: PlantedFwFM | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, PlantedFwFM]:
+    """Click-through-like data where field pairs interact with different strengths.
+
+    For benchmarks where fields matter: the click probability is σ(planted FwFM), whose
+    field-pair strengths ``R`` are exactly 0 for a fraction ``sparsity`` of the pairs and
+    |N(0, 1)|-distributed for the rest, so a few pairs matter a lot and most not at all.
+    An FwFM (and an FFM) can represent it exactly; a plain FM, which weighs every pair
+    alike, cannot. Fields are one-hot with Zipf popularity and log-uniform sizes, as in
+    :func:`make_ctr`; the pairwise part of the logit has std ≈ 2 and the linear part
+    ≈ 1.2, and w0 is set so that about 20 % of rows click.
+
+    Returns ``(X, y, fields, truth)``: ``X`` CSR (n_samples, n_features), ``y`` ∈ {0, 1},
+    ``fields`` the int32 field id of every column (each field's columns contiguous) and
+    ``truth`` the :class:`PlantedFwFM`. Pass the ``planted`` model of an earlier call to
+    draw more rows (a test set) from the same distribution; ``n_fields``, ``n_features``,
+    ``n_factors`` and ``sparsity`` are then taken from it.
+    """
+    rng = make_rng(random_state)
+    if planted is None:
+        sizes = _ctr_field_sizes(n_fields, n_features, rng)
+        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        # one-hot rows: Var(pairwise) = Σ_{f<g} R_fg² · k · std_v⁴ = 2², as Σ R² = 1
+        factor_std = 2.0**0.5 * n_factors**-0.25
+        w = rng.normal(0.0, 1.2 / n_fields**0.5, n_features)
+        V = rng.normal(0.0, factor_std, (n_features, n_factors))
+        R = _field_pair_strengths(n_fields, sparsity, rng)
+        truth = PlantedFwFM(0.0, w, V, R, sizes)
+        truth.w0 = _intercept_for_rate(truth.decision(X[:20_000]), 0.2)
+    else:
+        truth = planted
+        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
+    logits = truth.decision(X)
+    y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
+    return X, y, truth.fields, truth
