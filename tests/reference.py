@@ -31,6 +31,7 @@ LOGISTIC = 1
 SGD = 0
 ADAGRAD = 1
 ADAM = 2
+FTRL = 3
 
 
 # ---------------------------------------------------------------------------- data
@@ -159,7 +160,18 @@ def fd_gradient(f, theta, eps=1e-6):
 
 
 # ---------------------------------------------------------------------------- SGD
-def hyper(lr=0.1, reg_bias=0.0, reg_linear=0.0, reg_factors=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+def hyper(
+    lr=0.1,
+    reg_bias=0.0,
+    reg_linear=0.0,
+    reg_factors=0.0,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    l1_linear=0.0,
+    l1_factors=0.0,
+    ftrl_beta=1.0,
+):
     """The kernel's float hyper-parameter vector (layout of ``kernels.sgd.LR`` …)."""
     from fmlearn.kernels import sgd as K
 
@@ -171,6 +183,9 @@ def hyper(lr=0.1, reg_bias=0.0, reg_linear=0.0, reg_factors=0.0, beta1=0.9, beta
     hp[K.BETA1] = beta1
     hp[K.BETA2] = beta2
     hp[K.EPS] = eps
+    hp[K.L1_LINEAR] = l1_linear
+    hp[K.L1_FACTORS] = l1_factors
+    hp[K.FTRL_BETA] = ftrl_beta
     return hp
 
 
@@ -186,19 +201,30 @@ def codes(loss_code=SQUARED, optimizer=SGD, fit_intercept=True, fit_linear=True)
     return c
 
 
-def fresh_state(optimizer, params):
-    """Zero optimiser state ``(s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V)`` as the solver builds it."""
-    n_slots = {SGD: 0, ADAGRAD: 1, ADAM: 2}[optimizer]
+def fresh_state(optimizer, params, hp=None):
+    """Optimiser state ``(s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V)`` as the solver builds it:
+    zeros, except FTRL's z when ``hp`` is given, set so that the closed form gives back
+    the current parameters (z = −(β/α)·θ − λ1·sign θ)."""
+    from fmlearn.kernels import sgd as K
+
+    n_slots = {SGD: 0, ADAGRAD: 1, ADAM: 2, FTRL: 2}[optimizer]
     arrays = []
-    for p in params:
+    for j, p in enumerate(params):
         for slot in range(2):
             shape = p.shape if slot < n_slots else (0,) * p.ndim
             arrays.append(np.zeros(shape, dtype=p.dtype))
+        if optimizer == FTRL and hp is not None:
+            l1 = (0.0, hp[K.L1_LINEAR], hp[K.L1_FACTORS])[min(j, 2)]
+            z = -(hp[K.FTRL_BETA] / hp[K.LR]) * p - l1 * np.sign(p)
+            arrays[-2] = z.astype(p.dtype)
     return tuple(arrays)
 
 
-def _opt_step(optimizer, theta, g, s1, s2, lr, beta1, beta2, eps, t):
-    """Return new ``(theta, s1, s2)``; all arrays of the same shape (float64)."""
+def _opt_step(optimizer, theta, g, s1, s2, lr, beta1, beta2, eps, t, l1=0.0, ftrl_beta=1.0):
+    """Return new ``(theta, s1, s2)``; all arrays of the same shape (float64).
+
+    FTRL-Proximal as written in McMahan et al. (2013), algorithm 1, with λ2 = 0
+    (``s1`` = z, ``s2`` = n)."""
     if optimizer == SGD:
         return theta - lr * g, s1, s2
     if optimizer == ADAGRAD:
@@ -210,6 +236,12 @@ def _opt_step(optimizer, theta, g, s1, s2, lr, beta1, beta2, eps, t):
         m_hat = s1 / (1.0 - beta1**t)
         v_hat = s2 / (1.0 - beta2**t)
         return theta - lr * m_hat / (np.sqrt(v_hat) + eps), s1, s2
+    if optimizer == FTRL:
+        n = s2 + g * g
+        sigma = (np.sqrt(n) - np.sqrt(s2)) / lr
+        z = s1 + g - sigma * theta
+        new = -(z - np.sign(z) * l1) / ((ftrl_beta + np.sqrt(n)) / lr)
+        return np.where(np.abs(z) <= l1, 0.0, new), z, n
     raise ValueError(f"unknown optimizer {optimizer}")
 
 
@@ -229,6 +261,9 @@ def reference_sgd_step(
     beta1=0.9,
     beta2=0.999,
     eps=1e-8,
+    l1_linear=0.0,
+    l1_factors=0.0,
+    ftrl_beta=1.0,
     t=1,
     fit_intercept=True,
     fit_linear=True,
@@ -273,7 +308,7 @@ def reference_sgd_step(
     gw /= n_batch
     gV /= n_batch
     present = np.any(present, axis=0)
-    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, t=t)
+    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, t=t, ftrl_beta=ftrl_beta)
 
     if fit_intercept:
         g = np.array([g0])
@@ -289,7 +324,7 @@ def reference_sgd_step(
         g = gw[idx]
         s1 = st[2][idx] if st[2].size else np.zeros(idx.size)
         s2 = st[3][idx] if st[3].size else np.zeros(idx.size)
-        w[idx], s1, s2 = _opt_step(optimizer, w[idx], g, s1, s2, **hyp)
+        w[idx], s1, s2 = _opt_step(optimizer, w[idx], g, s1, s2, l1=l1_linear, **hyp)
         if st[2].size:
             st[2][idx] = s1
         if st[3].size:
@@ -297,7 +332,7 @@ def reference_sgd_step(
     g = gV[idx]
     s1 = st[4][idx] if st[4].size else np.zeros_like(g)
     s2 = st[5][idx] if st[5].size else np.zeros_like(g)
-    V[idx], s1, s2 = _opt_step(optimizer, V[idx], g, s1, s2, **hyp)
+    V[idx], s1, s2 = _opt_step(optimizer, V[idx], g, s1, s2, l1=l1_factors, **hyp)
     if st[4].size:
         st[4][idx] = s1
     if st[5].size:
@@ -398,6 +433,9 @@ def reference_ffm_epoch(
     beta1=0.9,
     beta2=0.999,
     eps=1e-8,
+    l1_linear=0.0,
+    l1_factors=0.0,
+    ftrl_beta=1.0,
     t0=0,
 ):
     """Per-row steps over ``order`` on the FFM (the objective of the module docstring,
@@ -407,7 +445,7 @@ def reference_ffm_epoch(
     w0, w, V = (np.asarray(a, dtype=np.float64).copy() for a in params)
     dtypes = [a.dtype for a in params]
     st = [np.asarray(a, dtype=np.float64).copy() for a in state]
-    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, ftrl_beta=ftrl_beta)
     total = 0.0
     for pos, r in enumerate(order):
         x = dense[r]
@@ -419,13 +457,13 @@ def reference_ffm_epoch(
         dw, dV, touched = ffm_predict_gradient(x, present, fields, V)
         t = t0 + pos + 1
         updates = [
-            (w0, 0, 1, np.array([s * (d + reg_bias * w0[0])]), np.array([0])),
-            (w, 2, 3, s * (d * dw + reg_linear * w), np.flatnonzero(present)),
+            (w0, 0, 1, np.array([s * (d + reg_bias * w0[0])]), np.array([0]), 0.0),
+            (w, 2, 3, s * (d * dw + reg_linear * w), np.flatnonzero(present), l1_linear),
         ]
-        for theta, j1, j2, g, idx in updates:
+        for theta, j1, j2, g, idx, l1 in updates:
             s1 = st[j1][idx] if st[j1].size else np.zeros(idx.size)
             s2 = st[j2][idx] if st[j2].size else np.zeros(idx.size)
-            theta[idx], s1, s2 = _opt_step(optimizer, theta[idx], g[idx], s1, s2, t=t, **hyp)
+            theta[idx], s1, s2 = _opt_step(optimizer, theta[idx], g[idx], s1, s2, t=t, l1=l1, **hyp)
             if st[j1].size:
                 st[j1][idx] = s1
             if st[j2].size:
@@ -433,7 +471,9 @@ def reference_ffm_epoch(
         gV = s * (d * dV + reg_factors * V)
         s1 = st[4][touched] if st[4].size else np.zeros_like(V[touched])
         s2 = st[5][touched] if st[5].size else np.zeros_like(V[touched])
-        V[touched], s1, s2 = _opt_step(optimizer, V[touched], gV[touched], s1, s2, t=t, **hyp)
+        V[touched], s1, s2 = _opt_step(
+            optimizer, V[touched], gV[touched], s1, s2, t=t, l1=l1_factors, **hyp
+        )
         if st[4].size:
             st[4][touched] = s1
         if st[5].size:

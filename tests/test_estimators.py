@@ -13,7 +13,7 @@ from fmlearn.solvers import DivergenceError
 from reference import rmse
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adagrad", "adam"])
+@pytest.mark.parametrize("solver", ["sgd", "adagrad", "adam", "ftrl"])
 def test_recovers_planted_fm(ratings, solver):
     X, y, X_test, y_test, truth = ratings
     fm = FMRegressor(n_factors=4, solver=solver, max_iter=40, random_state=0).fit(X, y)

@@ -97,7 +97,7 @@ def test_bad_fields(field_data, fields, message):
 
 def test_what_a_field_aware_model_does_not_take(field_data):
     X, y, _, fields = field_data
-    with pytest.raises(ValueError, match=r"must be one of \{'sgd', 'adagrad', 'adam'\}"):
+    with pytest.raises(ValueError, match=r"must be one of \{'sgd', 'adagrad', 'adam', 'ftrl'\}"):
         FFMRegressor(solver="mcmc").fit(X, y, fields=fields)
     with pytest.raises(TypeError, match="batch_size"):
         FFMRegressor(batch_size=32)

@@ -18,14 +18,16 @@ def Xy(ratings):
 @pytest.mark.parametrize(
     "solver, name, value, users",
     [
-        ("als", "learning_rate", 0.1, "'sgd' / 'adagrad' / 'adam'"),
-        ("mcmc", "batch_size", 32, "'sgd' / 'adagrad' / 'adam'"),
-        ("mcmc", "tol", None, "'sgd' / 'adagrad' / 'adam'"),
-        ("mcmc", "reg_factors", 0.1, "'sgd' / 'adagrad' / 'adam' / 'als'"),
+        ("als", "learning_rate", 0.1, "'sgd' / 'adagrad' / 'adam' / 'ftrl'"),
+        ("mcmc", "batch_size", 32, "'sgd' / 'adagrad' / 'adam' / 'ftrl'"),
+        ("mcmc", "tol", None, "'sgd' / 'adagrad' / 'adam' / 'ftrl'"),
+        ("mcmc", "reg_factors", 0.1, "'sgd' / 'adagrad' / 'adam' / 'ftrl' / 'als'"),
+        ("adagrad", "l1_linear", 0.5, "only solver 'ftrl' uses it"),
+        ("als", "l1_factors", 0.5, "only solver 'ftrl' uses it"),
         ("adagrad", "n_kept_samples", 10, "'mcmc'"),
         ("adam", "keep_samples", True, "'mcmc'"),
         ("sgd", "factor_update", "block", "'als' / 'mcmc'"),
-        ("als", "early_stopping", True, "'sgd' / 'adagrad' / 'adam'"),
+        ("als", "early_stopping", True, "'sgd' / 'adagrad' / 'adam' / 'ftrl'"),
     ],
 )
 @pytest.mark.parametrize("cls", [FMRegressor, FMClassifier])

@@ -60,6 +60,8 @@ class BaseFM(BaseEstimator):
         "reg_bias": [Interval(float, 0, None), NONE],
         "reg_linear": [Interval(float, 0, None), NONE],
         "reg_factors": [Interval(float, 0, None), NONE],
+        "l1_linear": [Interval(float, 0, None)],
+        "l1_factors": [Interval(float, 0, None)],
         "init_std": [Interval(float, 0, None)],
         "fit_intercept": [BOOLEAN],
         "fit_linear": [BOOLEAN],
@@ -372,6 +374,15 @@ class BaseFM(BaseEstimator):
             self, X, accept_sparse=True, dtype=dtype, reset=False, ensure_min_samples=0
         )
         return as_canonical_csr(X, dtype)
+
+    @property
+    def sparsity_(self) -> dict:
+        """Fraction of exactly-zero weights in ``w_`` and ``V_`` (FTRL's L1 makes them)."""
+        check_is_fitted(self, "history_")
+        return {
+            "linear": float(np.mean(self.w_ == 0)) if self.w_.size else 0.0,
+            "factors": float(np.mean(self.V_ == 0)) if self.V_.size else 0.0,
+        }
 
     def _model_params(self):
         return self._make_model(fitted=True).params_from_estimator(self)

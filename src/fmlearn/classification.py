@@ -58,6 +58,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
         reg_bias: float | None = None,
         reg_linear: float | None = None,
         reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
         init_std: float = 0.1,
         fit_intercept: bool = True,
         fit_linear: bool = True,
@@ -84,6 +86,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.reg_bias = reg_bias
         self.reg_linear = reg_linear
         self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
         self.init_std = init_std
         self.fit_intercept = fit_intercept
         self.fit_linear = fit_linear

@@ -27,11 +27,11 @@ _PARAMETERS_DOC = """
     ----------
     n_factors : int, default=4
         k, the length of each per-field vector (libffm's default 4).
-    solver : {"sgd", "adagrad", "adam"}, default="adagrad"
+    solver : {"sgd", "adagrad", "adam", "ftrl"}, default="adagrad"
         Trained row by row (libffm uses AdaGrad too); ALS and MCMC are for the FM only.
-    learning_rate, max_iter, reg_bias, reg_linear, reg_factors, init_std, fit_intercept,
-    fit_linear, shuffle, early_stopping, validation_fraction, n_iter_no_change, tol,
-    random_state, warm_start, verbose, dtype
+    learning_rate, max_iter, reg_bias, reg_linear, reg_factors, l1_linear, l1_factors,
+    init_std, fit_intercept, fit_linear, shuffle, early_stopping, validation_fraction,
+    n_iter_no_change, tol, random_state, warm_start, verbose, dtype
         As for :class:`FMRegressor` with an SGD-family solver. The factor penalty applies
         to the vectors a row uses.
     n_jobs : int or None, default=None
@@ -127,6 +127,8 @@ class FFMRegressor(_FieldAware, FMRegressor):
         reg_bias: float | None = None,
         reg_linear: float | None = None,
         reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
         init_std: float = 0.1,
         fit_intercept: bool = True,
         fit_linear: bool = True,
@@ -149,6 +151,8 @@ class FFMRegressor(_FieldAware, FMRegressor):
         self.reg_bias = reg_bias
         self.reg_linear = reg_linear
         self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
         self.init_std = init_std
         self.fit_intercept = fit_intercept
         self.fit_linear = fit_linear
@@ -199,6 +203,8 @@ class FFMClassifier(_FieldAware, FMClassifier):
         reg_bias: float | None = None,
         reg_linear: float | None = None,
         reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
         init_std: float = 0.1,
         fit_intercept: bool = True,
         fit_linear: bool = True,
@@ -221,6 +227,8 @@ class FFMClassifier(_FieldAware, FMClassifier):
         self.reg_bias = reg_bias
         self.reg_linear = reg_linear
         self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
         self.init_std = init_std
         self.fit_intercept = fit_intercept
         self.fit_linear = fit_linear

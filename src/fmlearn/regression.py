@@ -24,18 +24,21 @@ class FMRegressor(RegressorMixin, BaseFM):
     ----------
     n_factors : int, default=8
         Rank k of the pairwise interactions (libFM's ``-dim 1,1,k``).
-    solver : {"sgd", "adagrad", "adam", "als", "mcmc"}, default="adagrad"
+    solver : {"sgd", "adagrad", "adam", "ftrl", "als", "mcmc"}, default="adagrad"
         ``"sgd"`` with ``batch_size=1`` is libFM's ``-method sgd``. AdaGrad is the default
         because its per-parameter steps stay bounded on unscaled features, where plain
-        SGD at a fixed rate can diverge. ``"als"`` (coordinate descent) and ``"mcmc"``
-        (Gibbs sampling, libFM's ``-method mcmc``) sweep over all parameters and need no
-        learning rate; MCMC needs no regularisation either (it samples it, per feature
-        group: see ``fit(groups=…)``) and is usually the most accurate. Parameters that
+        SGD at a fixed rate can diverge. ``"ftrl"`` is FTRL-Proximal (McMahan et al.
+        2013), the online learner of click-prediction systems: with ``l1_linear`` /
+        ``l1_factors`` it sets weights to exactly 0 (``sparsity_`` reports how many).
+        ``"als"`` (coordinate descent) and ``"mcmc"`` (Gibbs sampling, libFM's ``-method
+        mcmc``) sweep over all parameters and need no learning rate; MCMC needs no
+        regularisation either (it samples it, per feature group: see ``fit(groups=…)``)
+        and is usually the most accurate. Parameters that
         only some solvers use (marked below) must stay at their defaults for the others:
         setting one raises a ``ValueError`` naming the solvers that use it.
     learning_rate : float or None, default=None
         *SGD family.* Step size; None picks the solver's default (sgd 0.01, adagrad 0.1,
-        adam 0.005).
+        adam 0.005, ftrl 0.1 — FTRL's α; its β is 1).
     max_iter : int, default=100
         Number of epochs (passes over the training data), or of sweeps for ALS/MCMC.
     reg_bias, reg_linear, reg_factors : float or None, default=None
@@ -47,6 +50,11 @@ class FMRegressor(RegressorMixin, BaseFM):
         strong (use ~0.01, or ALS/MCMC). ALS penalises the whole objective
         ½Σe² + ½λ‖θ‖² once, as libFM's ALS, so its strengths are on a larger scale:
         default (0, 5, 13). MCMC samples them.
+    l1_linear, l1_factors : float, default=0
+        *FTRL.* L1 strengths for w and V, applied in FTRL's closed form: a weight whose
+        summed gradient stays within ±λ1 is exactly 0. As in FTRL, λ1 acts on the sum
+        over all updates of a parameter, so it scales with the data size, unlike the
+        per-row L2 strengths. The L2 strengths above still apply.
     init_std : float, default=0.1
         Standard deviation of the normal initialisation of V.
     fit_intercept, fit_linear : bool, default=True
@@ -112,6 +120,9 @@ class FMRegressor(RegressorMixin, BaseFM):
         For MCMC, the posterior means.
     history_ : FitHistory
         Per epoch or sweep: ``train_loss`` (mean ½(ŷ−y)²), ``valid["rmse"]``, ``seconds``.
+    sparsity_ : dict
+        Fraction of exactly-zero weights: ``{"linear": …, "factors": …}`` (of ``w_`` and
+        ``V_``; what FTRL's L1 achieves).
     n_iter_ : int
     y_min_, y_max_ : float
     samples_ : list of FMParams
@@ -141,6 +152,8 @@ class FMRegressor(RegressorMixin, BaseFM):
         reg_bias: float | None = None,
         reg_linear: float | None = None,
         reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
         init_std: float = 0.1,
         fit_intercept: bool = True,
         fit_linear: bool = True,
@@ -167,6 +180,8 @@ class FMRegressor(RegressorMixin, BaseFM):
         self.reg_bias = reg_bias
         self.reg_linear = reg_linear
         self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
         self.init_std = init_std
         self.fit_intercept = fit_intercept
         self.fit_linear = fit_linear

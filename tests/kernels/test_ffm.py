@@ -8,6 +8,7 @@ from fmlearn.kernels.ffm import ffm_sgd_epoch, predict_ffm_csr, predict_ffm_csr_
 from reference import (
     ADAGRAD,
     ADAM,
+    FTRL,
     LOGISTIC,
     SGD,
     SQUARED,
@@ -78,7 +79,7 @@ def test_reference_gradient_matches_finite_differences():
     assert np.all(dV[~touched] == 0.0)
 
 
-@pytest.mark.parametrize("optimizer", [SGD, ADAGRAD, ADAM])
+@pytest.mark.parametrize("optimizer", [SGD, ADAGRAD, ADAM, FTRL])
 @pytest.mark.parametrize("loss_code", [SQUARED, LOGISTIC])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_epoch_matches_reference(optimizer, loss_code, weighted):
@@ -88,7 +89,7 @@ def test_epoch_matches_reference(optimizer, loss_code, weighted):
     sw = rng.uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
     order = rng.permutation(X.shape[0]).astype(np.int64)
     state = fresh_state(optimizer, params)
-    regs = dict(reg_bias=0.01, reg_linear=0.05, reg_factors=0.1)
+    regs = dict(reg_bias=0.01, reg_linear=0.05, reg_factors=0.1, l1_linear=0.02, l1_factors=0.01)
     expected, expected_state, expected_total = reference_ffm_epoch(
         X, y, sw, order, fields, params, state, loss_code=loss_code, optimizer=optimizer,
         lr=0.05, t0=3, **regs,

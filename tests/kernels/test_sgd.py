@@ -22,7 +22,7 @@ from reference import (
     structure_mask,
 )
 
-OPTIMIZERS = [K.SGD, K.ADAGRAD, K.ADAM]
+OPTIMIZERS = [K.SGD, K.ADAGRAD, K.ADAM, K.FTRL]
 LOSSES = [SQUARED, LOGISTIC]
 
 
@@ -43,8 +43,8 @@ def _run(
 ):
     """Run one kernel epoch on copies; return ``(params, state, total)``."""
     params = tuple(p.copy() for p in params)
-    state = fresh_state(optimizer, params) if state is None else tuple(s.copy() for s in state)
     hp = hyper() if hp is None else hp
+    state = fresh_state(optimizer, params, hp) if state is None else tuple(s.copy() for s in state)
     codes = make_codes(optimizer=optimizer) if codes is None else codes
     assert codes[K.OPTIMIZER] == optimizer
     sw = np.empty(0) if sw is None else np.asarray(sw, dtype=np.float64)
@@ -79,16 +79,17 @@ def _assert_tuple_equal(got, want):
 
 
 STEP = dict(
-    lr=0.05, reg_bias=0.01, reg_linear=0.02, reg_factors=0.03, beta1=0.8, beta2=0.95, eps=1e-7
-)
+    lr=0.05, reg_bias=0.01, reg_linear=0.02, reg_factors=0.03, beta1=0.8, beta2=0.95, eps=1e-7,
+    l1_linear=0.01, l1_factors=0.02, ftrl_beta=0.7,
+)  # fmt: skip
 
 
 def test_layout_constants():
-    assert (K.LR, K.REG_BIAS, K.REG_LINEAR, K.REG_FACTORS, K.BETA1, K.BETA2, K.EPS) == tuple(
-        range(7)
-    )
-    assert K.N_HYPER == 7 and K.N_CODES == 4
-    assert [int(o) for o in K.Optimizer] == [K.SGD, K.ADAGRAD, K.ADAM] == [0, 1, 2]
+    layout = (K.LR, K.REG_BIAS, K.REG_LINEAR, K.REG_FACTORS, K.BETA1, K.BETA2, K.EPS)
+    layout += (K.L1_LINEAR, K.L1_FACTORS, K.FTRL_BETA)
+    assert layout == tuple(range(10))
+    assert K.N_HYPER == 10 and K.N_CODES == 4
+    assert [int(o) for o in K.Optimizer] == [K.SGD, K.ADAGRAD, K.ADAM, K.FTRL] == [0, 1, 2, 3]
 
 
 # ---------------------------------------------------------------------------- gradient
@@ -152,7 +153,7 @@ def test_one_row_matches_reference(optimizer, loss_code):
         y,
         None,
         params,
-        fresh_state(optimizer, params),
+        fresh_state(optimizer, params, hyper(**STEP)),
         loss_code=loss_code,
         optimizer=optimizer,
         t=5,
@@ -173,8 +174,8 @@ def test_several_rows_and_epochs_match_reference(optimizer, loss_code):
     sw = rng.uniform(0.2, 2.0, size=6)
     params = random_params(7, 2, rng)
     codes = make_codes(loss_code, optimizer)
-    k_params, k_state = params, fresh_state(optimizer, params)
-    r_params, r_state = params, fresh_state(optimizer, params)
+    k_params, k_state = params, fresh_state(optimizer, params, hyper(**STEP))
+    r_params, r_state = params, fresh_state(optimizer, params, hyper(**STEP))
     t0 = 0
     for _ in range(3):
         order = rng.permutation(6)
@@ -218,8 +219,8 @@ def test_minibatch_matches_reference_mean_gradient(optimizer, batch_size):
     sw = rng.uniform(0.2, 2.0, size=7)
     params = random_params(9, 3, rng)
     codes = make_codes(LOGISTIC, optimizer)
-    k_params, k_state = params, fresh_state(optimizer, params)
-    r_params, r_state = params, fresh_state(optimizer, params)
+    k_params, k_state = params, fresh_state(optimizer, params, hyper(**STEP))
+    r_params, r_state = params, fresh_state(optimizer, params, hyper(**STEP))
     t0 = 2
     for _ in range(2):
         order = rng.permutation(7)
@@ -393,7 +394,7 @@ def test_weight_zero_leaves_params_unchanged(optimizer, batch_size):
         hp=hyper(**STEP),
     )
     _assert_tuple_equal(new, params)
-    _assert_tuple_equal(state, fresh_state(optimizer, params))
+    _assert_tuple_equal(state, fresh_state(optimizer, params, hyper(**STEP)))
     assert total == 0.0
     # per row, only the weighted rows count: rows 0 and 2 (weight 0) change nothing. They
     # come first: after a real step Adam's momentum would still move on a zero gradient.

@@ -32,6 +32,8 @@ from fmlearn.kernels.sgd import (
     ADAGRAD,
     FIT_INTERCEPT,
     FIT_LINEAR,
+    L1_FACTORS,
+    L1_LINEAR,
     LOSS,
     OPTIMIZER,
     SGD,
@@ -39,6 +41,7 @@ from fmlearn.kernels.sgd import (
     _scalars,
     _step,
     _update_vector,
+    _with_l1,
 )
 
 
@@ -158,6 +161,7 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
     loss, opt = codes[LOSS], codes[OPTIMIZER]
     fit_intercept, fit_linear = codes[FIT_INTERCEPT], codes[FIT_LINEAR]
     (reg_bias, reg_linear, reg_factors), ohp = _scalars(hp)
+    ohp_w, ohp_v = _with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS])
     weighted = sw.shape[0] > 0
     k = V.shape[2]
     longest = 0
@@ -187,7 +191,7 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
             ia = indices[row_start + a]
             gx = g * np.float64(data[row_start + a])
             if fit_linear:
-                _update_vector(opt, w, s1_w, s2_w, ia, gx + r_lin * w[ia], ohp, c1, c2)
+                _update_vector(opt, w, s1_w, s2_w, ia, gx + r_lin * w[ia], ohp_w, c1, c2)
             for s in range(n_slots):
                 if not touched[a, s]:
                     continue
@@ -205,7 +209,7 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
                     continue
                 for c in range(k):
                     gv = gx * S[a, s, c] + r_fac * V[ia, f, c]
-                    _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp, c1, c2)
+                    _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp_v, c1, c2)
         for s in range(n_slots):
             slot_of[row_fields[s]] = -1
     return total

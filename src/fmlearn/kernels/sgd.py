@@ -13,7 +13,12 @@ twice and weight 0 means no row. ALS (kernels/coordinate.py) minimises the same 
 
 Optimiser codes (mirrored by :class:`Optimizer`): ``SGD`` — plain steps;
 ``ADAGRAD`` — per-parameter step ``lr / (√Σg² + ε)``; ``ADAM`` — bias-corrected moments
-with the global update count ``t`` (lazy Adam: an absent feature's moments do not decay).
+with the global update count ``t`` (lazy Adam: an absent feature's moments do not decay);
+``FTRL`` — FTRL-Proximal (McMahan et al. 2013, algorithm 1) with state ``(z, n)``: the
+weight is recomputed in closed form from them after each step, and is exactly 0 while
+``|z| ≤ λ1``. The L2 penalty stays in the gradient (the objective above), so FTRL's own
+λ2 is 0; L1 is FTRL's: ``l1_linear`` for w, ``l1_factors`` for V, none for w0. FTRL's
+strength λ1 applies to each parameter's summed gradients, not per row.
 
 ``n_chunks > 1`` runs chunks of the epoch on separate threads without locks (Hogwild!,
 Niu et al. 2011): fast on sparse data, but no longer bit-for-bit reproducible.
@@ -31,34 +36,50 @@ from fmlearn.kernels.predict import row_predict
 SGD = 0
 ADAGRAD = 1
 ADAM = 2
+FTRL = 3
 
 
 class Optimizer(IntEnum):
     SGD = SGD
     ADAGRAD = ADAGRAD
     ADAM = ADAM
+    FTRL = FTRL
 
 
 # Positions in the float hyper-parameter vector ``hp``.
-LR, REG_BIAS, REG_LINEAR, REG_FACTORS, BETA1, BETA2, EPS = range(7)
-N_HYPER = 7
+LR, REG_BIAS, REG_LINEAR, REG_FACTORS, BETA1, BETA2, EPS, L1_LINEAR, L1_FACTORS, FTRL_BETA = range(
+    10
+)
+N_HYPER = 10
 # Positions in the int code vector ``codes``.
 LOSS, OPTIMIZER, FIT_INTERCEPT, FIT_LINEAR = range(4)
 N_CODES = 4
 
 
-# Kernels read the hyper-parameters into a tuple of scalars ``(lr, β1, β2, ε)`` once:
-# scalars cannot alias the parameter arrays, so LLVM keeps them in registers.
+# Kernels read the hyper-parameters into a tuple of scalars ``(lr, β1, β2, ε, λ1, β)``
+# once: scalars cannot alias the parameter arrays, so LLVM keeps them in registers.
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _step(opt, value, g, s1, s2, ohp, c1, c2):
-    """New (value, s1, s2) after one AdaGrad or Adam step with gradient ``g``.
+    """New (value, s1, s2) after one AdaGrad, Adam or FTRL step with gradient ``g``.
 
     Plain SGD has no state: the callers step it themselves.
     """
-    lr, beta1, beta2, eps = ohp
+    lr, beta1, beta2, eps, l1, ftrl_beta = ohp
     if opt == ADAGRAD:
         s1 = s1 + g * g
         return value - lr * g / (np.sqrt(s1) + eps), s1, s2
+    if opt == FTRL:
+        # s1 = z, s2 = n = Σg²; σ makes z the dual average the closed form needs. A zero
+        # gradient (a weight-0 row) changes neither, so the weight stays as it is.
+        if g == 0.0:
+            return value, s1, s2
+        n = s2 + g * g
+        sqrt_n = np.sqrt(n)
+        z = s1 + g - (sqrt_n - np.sqrt(s2)) / lr * value
+        if abs(z) <= l1:
+            return 0.0 * value, z, n
+        shrunk = z - l1 if z > 0 else z + l1
+        return -shrunk * lr / (ftrl_beta + sqrt_n), z, n
     s1 = beta1 * s1 + (1.0 - beta1) * g
     s2 = beta2 * s2 + (1.0 - beta2) * g * g
     return value - lr * (s1 * c1) / (np.sqrt(s2 * c2) + eps), s1, s2
@@ -96,8 +117,16 @@ def _bias_corrections(opt, ohp, t):
 
 @njit(cache=True, nogil=True, inline="always")
 def _scalars(hp):
-    """``(reg_bias, reg_linear, reg_factors)`` and the optimiser tuple ``(lr, β1, β2, ε)``."""
-    return (hp[REG_BIAS], hp[REG_LINEAR], hp[REG_FACTORS]), (hp[LR], hp[BETA1], hp[BETA2], hp[EPS])
+    """``(reg_bias, reg_linear, reg_factors)`` and the optimiser tuple ``(lr, β1, β2, ε, λ1,
+    β)`` with λ1 = 0, the bias's (:func:`_with_l1` gives w's and V's)."""
+    regs = (hp[REG_BIAS], hp[REG_LINEAR], hp[REG_FACTORS])
+    return regs, (hp[LR], hp[BETA1], hp[BETA2], hp[EPS], 0.0, hp[FTRL_BETA])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _with_l1(ohp, l1):
+    """The optimiser tuple with FTRL's L1 strength ``l1`` (only FTRL reads it)."""
+    return (ohp[0], ohp[1], ohp[2], ohp[3], l1, ohp[5])
 
 
 # _sgd_rows stays one loop. Measured on 90k ratings × 2.6k features: per-feature updates as
@@ -113,6 +142,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
     loss, opt = codes[LOSS], codes[OPTIMIZER]
     fit_intercept, fit_linear = codes[FIT_INTERCEPT], codes[FIT_LINEAR]
     (reg_bias, reg_linear, reg_factors), ohp = _scalars(hp)
+    ohp_w, ohp_v = _with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS])
     weighted = sw.shape[0] > 0
     k = V.shape[1]
     total = 0.0
@@ -158,11 +188,11 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
                     V[i, f] = v - lr * gv / (np.sqrt(acc) + eps)
                 continue
             if fit_linear:
-                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp, c1, c2)
+                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp_w, c1, c2)
             for f in range(k):
                 v = V[i, f]
                 gv = gx * (q[f] - v * x) + r_fac * v
-                _update_matrix(opt, V, s1_V, s2_V, i, f, gv, ohp, c1, c2)
+                _update_matrix(opt, V, s1_V, s2_V, i, f, gv, ohp_v, c1, c2)
     return total
 
 
@@ -237,22 +267,23 @@ def _batch_gradients(X, sw, rows, V, Q, G, slot, touched, gw, cw, gV):
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH, error_model="numpy")
 def _batch_apply(
-    opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohp, c1, c2, fit_linear
+    opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohps, c1, c2, fit_linear
 ):
     """Step every touched feature with its mean gradient (``scale`` = 1 / batch rows) and
     free its slot."""
     _, _, s1_w, s2_w, s1_V, s2_V = state
     _, reg_linear, reg_factors = reg
+    ohp_w, ohp_v = ohps
     for s in range(n_touched):
         i = touched[s]
         slot[i] = -1
         if fit_linear:
             g = (gw[s] + cw[s] * reg_linear * w[i]) * scale
-            _update_vector(opt, w, s1_w, s2_w, i, g, ohp, c1, c2)
+            _update_vector(opt, w, s1_w, s2_w, i, g, ohp_w, c1, c2)
         reg_s = cw[s] * reg_factors
         for f in range(V.shape[1]):
             g = (gV[s, f] + reg_s * V[i, f]) * scale
-            _update_matrix(opt, V, s1_V, s2_V, i, f, g, ohp, c1, c2)
+            _update_matrix(opt, V, s1_V, s2_V, i, f, g, ohp_v, c1, c2)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -274,6 +305,7 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
     s1_w0, s2_w0 = state[0], state[1]
     opt = codes[OPTIMIZER]
     reg, ohp = _scalars(hp)
+    ohps = (_with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS]))
     Q, G, slot, touched, gw, cw, gV = _batch_buffers(
         X[0], order, start, stop, batch_size, w.shape[0], V.shape[1]
     )
@@ -287,7 +319,7 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
         if codes[FIT_INTERCEPT]:
             g = (g0 + c0 * reg[0] * w0[0]) * scale
             _update_vector(opt, w0, s1_w0, s2_w0, 0, g, ohp, c1, c2)
-        _batch_apply(opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohp,
+        _batch_apply(opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohps,
                      c1, c2, codes[FIT_LINEAR])  # fmt: skip
     return total
 

@@ -1,4 +1,5 @@
-"""The SGD family (sgd, adagrad, adam): epochs over shuffled rows around ``model.sgd_epoch``.
+"""The SGD family (sgd, adagrad, adam, ftrl): epochs over shuffled rows around
+``model.sgd_epoch``.
 
 Between epochs it shuffles, checks for divergence and scores the eval sets; early
 stopping and progress lines are callbacks (:mod:`fmlearn.callbacks`). Regularisation is
@@ -30,12 +31,14 @@ from fmlearn.solvers.base import (
 )
 from fmlearn.tasks import Task
 
-OPTIMIZERS = {"sgd": K.SGD, "adagrad": K.ADAGRAD, "adam": K.ADAM}
+OPTIMIZERS = {"sgd": K.SGD, "adagrad": K.ADAGRAD, "adam": K.ADAM, "ftrl": K.FTRL}
 #: How many state arrays each optimiser keeps per parameter array.
-N_STATE_SLOTS = {K.SGD: 0, K.ADAGRAD: 1, K.ADAM: 2}
+N_STATE_SLOTS = {K.SGD: 0, K.ADAGRAD: 1, K.ADAM: 2, K.FTRL: 2}
 #: Learning rate used when ``learning_rate=None`` (tuned on ML-100K and generated CTR
-#: data; benchmarks/README.md).
-DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005}
+#: data; benchmarks/README.md). FTRL's is its α.
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005, "ftrl": 0.1}
+#: FTRL's β (McMahan et al. 2013: "β = 1 is usually good enough").
+FTRL_BETA = 1.0
 #: Estimator parameters the SGD family reads and the coordinate solvers do not.
 PARAMETERS = frozenset(
     {
@@ -51,6 +54,8 @@ PARAMETERS = frozenset(
         "reg_factors",
     }
 )
+#: FTRL reads two more: its L1 strengths, which make weights exactly zero.
+FTRL_PARAMETERS = PARAMETERS | {"l1_linear", "l1_factors"}
 
 
 @dataclass
@@ -74,6 +79,9 @@ class SGDConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+    l1_linear: float = 0.0
+    l1_factors: float = 0.0
+    ftrl_beta: float = FTRL_BETA
 
     def hyper(self) -> np.ndarray:
         hp = np.empty(K.N_HYPER, dtype=np.float64)
@@ -82,6 +90,8 @@ class SGDConfig:
         hp[K.REG_LINEAR] = self.reg_linear
         hp[K.REG_FACTORS] = self.reg_factors
         hp[K.BETA1], hp[K.BETA2], hp[K.EPS] = self.beta1, self.beta2, self.eps
+        hp[K.L1_LINEAR], hp[K.L1_FACTORS] = self.l1_linear, self.l1_factors
+        hp[K.FTRL_BETA] = self.ftrl_beta
         return hp
 
     def codes(self) -> np.ndarray:
@@ -106,14 +116,22 @@ class OptimizerState:
     n_updates: int = 0
 
     @classmethod
-    def fresh(cls, optimizer: int, params) -> OptimizerState:
+    def fresh(cls, optimizer: int, params, config: SGDConfig | None = None) -> OptimizerState:
+        """Zero memory, except FTRL's z: FTRL computes each weight from (z, n) in closed
+        form, so z starts where that form gives back the starting parameters (the
+        random factors, or a warm-started model) instead of zero."""
         n_slots = N_STATE_SLOTS[optimizer]
-        arrays = tuple(
+        arrays = [
             np.zeros(_slot_shape(p, slot, n_slots), dtype=p.dtype)
             for p in params.as_tuple()
             for slot in range(2)
-        )
-        return cls(optimizer, arrays, 0)
+        ]
+        if optimizer == K.FTRL and config is not None:
+            for j, p in enumerate(params.as_tuple()):
+                l1 = {1: config.l1_linear, 2: config.l1_factors}.get(j, 0.0)
+                z = -(config.ftrl_beta / config.learning_rate) * p.astype(np.float64)
+                arrays[2 * j] = (z - l1 * np.sign(p)).astype(p.dtype)
+        return cls(optimizer, tuple(arrays), 0)
 
     def matches(self, optimizer: int, params) -> bool:
         """True if this state fits ``optimizer`` and the shapes and dtype of ``params``."""
@@ -176,6 +194,8 @@ def make_config(
         fit_intercept=bool(params["fit_intercept"]) and task.has_intercept,
         fit_linear=bool(params["fit_linear"]),
         batch_size=int(params.get("batch_size", 1)),  # estimators without it: row by row
+        l1_linear=float(params.get("l1_linear", 0.0)),
+        l1_factors=float(params.get("l1_factors", 0.0)),
         n_epochs=int(n_iterations),
         rng=rng,
         shuffle=bool(params["shuffle"]),
@@ -250,7 +270,7 @@ def solve(
     afresh). Callbacks may stop early and replace the result (the best epoch).
     """
     if state is None or not state.matches(config.optimizer, params):
-        state = OptimizerState.fresh(config.optimizer, params)
+        state = OptimizerState.fresh(config.optimizer, params, config)
     hp, codes = config.hyper(), config.codes()
     n = data.n_rows
     weights = data.kernel_weights()
@@ -297,6 +317,7 @@ for _name, _describe in (
     ("sgd", "plain stochastic gradient descent (libFM's -method sgd with batch_size=1)"),
     ("adagrad", "AdaGrad: per-parameter steps lr / √Σg²"),
     ("adam", "Adam: bias-corrected first and second moments"),
+    ("ftrl", "FTRL-Proximal: per-coordinate steps with L1 that gives exact zeros"),
 ):
     register_solver(
         Solver(
@@ -304,7 +325,7 @@ for _name, _describe in (
             family="sgd",
             solve=solve,
             make_config=partial(make_config, optimizer=_name),
-            parameters=PARAMETERS,
+            parameters=FTRL_PARAMETERS if _name == "ftrl" else PARAMETERS,
             state_from_arrays=partial(_state_from_arrays, optimizer=_name),
             online=True,
             unit="epoch",
