@@ -481,3 +481,103 @@ def reference_ffm_epoch(
     new_params = tuple(a.astype(dt) for a, dt in zip((w0, w, V), dtypes, strict=True))
     new_state = tuple(a.astype(s.dtype) for a, s in zip(st, state, strict=True))
     return new_params, new_state, total
+
+
+# ---------------------------------------------------------------------------- FwFM
+def naive_predict_fwfm(X_dense, fields, w0, w, V, R):
+    """Field-weighted FM by its definition: every pair i < j, R[f(i), f(j)] <v_i, v_j>."""
+    X_dense = np.asarray(X_dense, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    out = np.empty(X_dense.shape[0])
+    for r, x in enumerate(X_dense):
+        total = float(w0[0]) + float(np.dot(np.asarray(w, dtype=np.float64), x))
+        nz = np.flatnonzero(x)
+        for a, i in enumerate(nz):
+            for j in nz[a + 1 :]:
+                if fields[i] >= 0 and fields[j] >= 0:
+                    total += float(R[fields[i], fields[j]] * np.dot(V[i], V[j])) * x[i] * x[j]
+        out[r] = total
+    return out
+
+
+def fwfm_gradient(x, present, fields, V, R):
+    """``(∂ŷ/∂w, ∂ŷ/∂V, ∂ŷ/∂R, touched R)`` for one dense row, pair by pair. R is one
+    parameter per unordered field pair: the gradient and ``touched`` are filled in the
+    upper triangle (f ≤ g) and mirrored."""
+    V = np.asarray(V, dtype=np.float64)
+    dV = np.zeros_like(V)
+    dR = np.zeros_like(R, dtype=np.float64)
+    touched = np.zeros(R.shape, dtype=bool)
+    idx = [i for i in np.flatnonzero(present) if fields[i] >= 0]
+    for a, i in enumerate(idx):
+        for j in idx:
+            if i != j:
+                dV[i] += R[fields[i], fields[j]] * V[j] * x[i] * x[j]
+        for j in idx[a + 1 :]:
+            lo, hi = sorted((fields[i], fields[j]))
+            dR[lo, hi] += float(np.dot(V[i], V[j])) * x[i] * x[j]
+            touched[lo, hi] = True
+    dR = np.triu(dR) + np.triu(dR, 1).T
+    touched = np.triu(touched) | np.triu(touched, 1).T
+    return np.asarray(x, dtype=np.float64) * present, dV, dR, touched
+
+
+def reference_fwfm_epoch(
+    X,
+    y,
+    sw,
+    order,
+    fields,
+    params,
+    state,
+    *,
+    loss_code=SQUARED,
+    optimizer=SGD,
+    lr=0.1,
+    reg_bias=0.0,
+    reg_linear=0.0,
+    reg_factors=0.0,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    l1_linear=0.0,
+    l1_factors=0.0,
+    ftrl_beta=1.0,
+    t0=0,
+):
+    """Per-row steps over ``order`` on the FwFM (kernels/fwfm.py's objective: lazy L2 on
+    present w and on present V rows that have a field, none on R; R stepped on the
+    field pairs of the row), each at the row's old parameters."""
+    dense = X.toarray()
+    w0, w, V, R = (np.asarray(a, dtype=np.float64).copy() for a in params)
+    dtypes = [a.dtype for a in params]
+    st = [np.asarray(a, dtype=np.float64).copy() for a in state]
+    hyp = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, ftrl_beta=ftrl_beta)
+    total = 0.0
+    for pos, r in enumerate(order):
+        x = dense[r]
+        present = structure_mask(X, [r])
+        s = 1.0 if sw is None else float(sw[r])
+        p = naive_predict_fwfm(x[None, :], fields, w0, w, V, R)[0]
+        total += s * float(loss(loss_code, p, y[r]))
+        d = float(loss_derivative(loss_code, p, y[r]))
+        dw, dV, dR, touched_R = fwfm_gradient(x, present, fields, V, R)
+        rows_V = present & (np.asarray(fields) >= 0)
+        t = t0 + pos + 1
+        updates = [
+            (w0, 0, np.array([s * (d + reg_bias * w0[0])]), np.array([0]), 0.0),
+            (w, 2, s * (d * dw + reg_linear * w), np.flatnonzero(present), l1_linear),
+            (V, 4, s * (d * dV + reg_factors * V), rows_V, l1_factors),
+            (R, 6, s * d * dR, touched_R, 0.0),
+        ]
+        for theta, j, g, idx, l1 in updates:
+            s1 = st[j][idx] if st[j].size else np.zeros_like(theta[idx])
+            s2 = st[j + 1][idx] if st[j + 1].size else np.zeros_like(theta[idx])
+            theta[idx], s1, s2 = _opt_step(optimizer, theta[idx], g[idx], s1, s2, t=t, l1=l1, **hyp)
+            if st[j].size:
+                st[j][idx] = s1
+            if st[j + 1].size:
+                st[j + 1][idx] = s2
+    new_params = tuple(a.astype(dt) for a, dt in zip((w0, w, V, R), dtypes, strict=True))
+    new_state = tuple(a.astype(s.dtype) for a, s in zip(st, state, strict=True))
+    return new_params, new_state, total

@@ -234,13 +234,28 @@ def test_train_field_aware_model_from_libffm(libffm_files, capsys):
     assert "auc" in capsys.readouterr().out
 
 
+def test_train_field_weighted_model_with_ftrl_and_l1(libffm_files, capsys):
+    model = libffm_files / "fwfm.fmlearn"
+    argv = ["train", str(libffm_files / "train.ffm"), "-o", str(model), "--model-type", "fwfm"]
+    argv += ["--task", "classification", "--iter", "3", "--seed", "0", "-q"]
+    argv += ["--solver", "ftrl", "--l1", "0.5,0.1"]
+    assert main(argv) == 0
+    assert "trained FwFMClassifier (ftrl, k=8)" in capsys.readouterr().out
+    fitted = load(model)
+    assert fitted.R_.shape == (4, 4) and (fitted.l1_linear, fitted.l1_factors) == (0.5, 0.1)
+    assert main([*argv[:-4], "--l1", "0.5"]) == 2
+    assert "--l1 is FTRL's" in capsys.readouterr().err
+    assert main([*argv[:-1], "-1"]) == 2
+    assert "--l1 takes" in capsys.readouterr().err
+
+
 def test_field_aware_model_refuses_what_it_cannot_use(libffm_files, csv_files, capsys, tmp_path):
     train = str(libffm_files / "train.ffm")
     base = ["train", train, "-o", str(tmp_path / "m"), "--model-type", "ffm"]
     for extra in (["--solver", "mcmc"], ["--task", "ordinal"], ["--factor-update", "block"]):
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err
-        assert "--model-type ffm trains with sgd, adagrad or adam" in err
+        assert "--model-type ffm trains with sgd, adagrad, adam or ftrl" in err
         assert f"remove {' '.join(extra)}" in err
     csv = str(csv_files[1]["train"])
     assert main(["train", csv, "-o", str(tmp_path / "m"), "--model-type", "ffm"]) == 2

@@ -1,4 +1,5 @@
-"""FFMRegressor / FFMClassifier: learning field-aware data, fields, files, the sklearn API."""
+"""The field-aware estimators (FFM and FwFM): learning field-aware data, fields, files,
+the sklearn API."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fmlearn
-from fmlearn import FFMClassifier, FFMRegressor, FMRegressor
-from reference import naive_predict_ffm, rmse
+from fmlearn import (
+    FFMClassifier,
+    FFMRegressor,
+    FMClassifier,
+    FMRegressor,
+    FwFMClassifier,
+    FwFMRegressor,
+)
+from fmlearn.datasets import make_field_aware_ctr
+from reference import naive_predict_ffm, naive_predict_fwfm, rmse
 
 N_FIELDS, PER_FIELD = 5, 12
 
@@ -89,10 +98,11 @@ def test_partial_fit_and_parallel_epochs(field_data):
         (np.full(60, 0.5), "integer field ids"),
     ],
 )
-def test_bad_fields(field_data, fields, message):
+@pytest.mark.parametrize("cls", [FFMRegressor, FwFMRegressor])
+def test_bad_fields(field_data, fields, message, cls):
     X, y, *_ = field_data
     with pytest.raises(ValueError, match=message):
-        FFMRegressor(max_iter=1).fit(X, y, fields=fields)
+        cls(max_iter=1).fit(X, y, fields=fields)
 
 
 def test_what_a_field_aware_model_does_not_take(field_data):
@@ -134,6 +144,14 @@ class FFMClassifierOnColumns(_ColumnFields, FFMClassifier):
     pass
 
 
+class FwFMRegressorOnColumns(_ColumnFields, FwFMRegressor):
+    pass
+
+
+class FwFMClassifierOnColumns(_ColumnFields, FwFMClassifier):
+    pass
+
+
 def _expected_failures(estimator) -> dict:
     reason = "stochastic solver: shuffled order (as FMRegressor's SGD family)"
     return dict.fromkeys(
@@ -146,7 +164,12 @@ def _expected_failures(estimator) -> dict:
 
 
 @parametrize_with_checks(
-    [FFMRegressorOnColumns(random_state=0), FFMClassifierOnColumns(random_state=0)],
+    [
+        FFMRegressorOnColumns(random_state=0),
+        FFMClassifierOnColumns(random_state=0),
+        FwFMRegressorOnColumns(random_state=0),
+        FwFMClassifierOnColumns(random_state=0),
+    ],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_compatible(estimator, check):
@@ -164,3 +187,74 @@ def test_a_factor_table_larger_than_memory_is_refused_before_allocation(monkeypa
         MemoryError, match=r"would take 6\.1 MiB \(1,000 features × 100 fields.* has 4\.0 MiB"
     ):
         FFMRegressor(n_factors=8, max_iter=1).fit(X, np.ones(1000), fields=fields)
+
+
+# ---------------------------------------------------------------------------- FwFM
+@pytest.fixture(scope="module")
+def weighted_pairs():
+    """One-hot rows over 4 fields where only two field pairs interact (planted FwFM, k=2)."""
+    rng = np.random.default_rng(1)
+    n_fields, per_field, n = 4, 15, 8000
+    fields = np.repeat(np.arange(n_fields), per_field)
+    cols = (np.arange(n_fields) * per_field)[None, :] + rng.integers(0, per_field, (n, n_fields))
+    indptr = np.arange(0, n * n_fields + 1, n_fields)
+    X = sp.csr_matrix((np.ones(n * n_fields), cols.ravel(), indptr), shape=(n, 4 * per_field))
+    V = rng.normal(size=(X.shape[1], 2))
+    R = np.zeros((n_fields, n_fields))
+    R[0, 1] = R[1, 0] = 1.5
+    R[2, 3] = R[3, 2] = -1.0
+    w = 0.3 * rng.normal(size=X.shape[1])
+    truth = naive_predict_fwfm(X.toarray(), fields, np.zeros(1), w, V, R)
+    return X, truth + 0.1 * rng.normal(size=n), truth, fields
+
+
+def test_fwfm_learns_field_pair_strengths_an_fm_of_the_same_rank_cannot(weighted_pairs):
+    X, y, truth, fields = weighted_pairs
+    train, test = slice(0, 6000), slice(6000, None)
+    fwfm = FwFMRegressor(n_factors=2, max_iter=40, random_state=0)
+    fwfm.fit(X[train], y[train], fields=fields)
+    fm = FMRegressor(n_factors=2, max_iter=40, random_state=0).fit(X[train], y[train])
+    fwfm_rmse = rmse(fwfm.predict(X[test]), truth[test])
+    assert fwfm_rmse < 0.2 * truth.std()
+    assert fwfm_rmse < 0.5 * rmse(fm.predict(X[test]), truth[test])
+    assert fwfm.R_.shape == (4, 4) and np.array_equal(fwfm.R_, fwfm.R_.T)
+    assert fwfm.V_.shape == (X.shape[1], 2)
+
+
+def test_fwfm_classifier_beats_the_fm_on_generated_click_data():
+    X, y, fields, truth = make_field_aware_ctr(
+        n_samples=40_000, n_fields=8, n_features=2_000, random_state=0
+    )
+    train, test = slice(0, 30_000), slice(30_000, None)
+    kw = dict(n_factors=4, max_iter=10, learning_rate=0.05, random_state=0)
+    fwfm = FwFMClassifier(**kw).fit(X[train], y[train], fields=fields)
+    fm = FMClassifier(**kw).fit(X[train], y[train])
+    auc = roc_auc_score(y[test], fwfm.predict_proba(X[test])[:, 1])
+    # measured: FwFM 0.751, FM 0.717, the planted model 0.867 (30k rows leave a gap)
+    assert auc > roc_auc_score(y[test], fm.predict_proba(X[test])[:, 1]) + 0.02
+    assert auc > 0.5 + 0.65 * (roc_auc_score(y[test], truth.decision(X[test])) - 0.5)
+
+
+def test_fwfm_save_load_continue_and_threads(weighted_pairs, tmp_path):
+    X, y, _, fields = weighted_pairs
+    model = FwFMRegressor(n_factors=2, max_iter=3, random_state=0, solver="ftrl")
+    model.fit(X, y, fields=fields)
+    fmlearn.save(model, tmp_path / "fwfm.fmlearn")
+    back = fmlearn.load(tmp_path / "fwfm.fmlearn")
+    assert type(back) is FwFMRegressor
+    np.testing.assert_array_equal(back.predict(X), model.predict(X))
+    np.testing.assert_array_equal(back.R_, model.R_)
+    for m in (model, back):
+        m.set_params(warm_start=True, max_iter=2, random_state=1).fit(X, y)
+    np.testing.assert_array_equal(back.R_, model.R_)
+    np.testing.assert_array_equal(back.V_, model.V_)
+    online = FwFMRegressor(n_factors=2, random_state=0)
+    online.partial_fit(X[:4000], y[:4000], fields=fields)
+    online.partial_fit(X[4000:], y[4000:])
+    parallel = FwFMRegressor(n_factors=2, max_iter=5, n_jobs=2, random_state=0)
+    parallel.fit(X, y, fields=fields)
+    for m in (online, parallel):
+        assert rmse(m.predict(X), y) < y.std()
+    assert np.array_equal(
+        parallel.predict(X[:3000]), parallel.set_params(n_jobs=1).predict(X[:3000])
+    )

@@ -3,7 +3,7 @@
 from fmlearn._version import __version__
 from fmlearn.classification import FMClassifier
 from fmlearn.datasets import fetch_frappe, fetch_movielens
-from fmlearn.ffm import FFMClassifier, FFMRegressor
+from fmlearn.ffm import FFMClassifier, FFMRegressor, FwFMClassifier, FwFMRegressor
 from fmlearn.io.encoder import FMEncoder
 from fmlearn.ordinal import FMOrdinalRegressor
 from fmlearn.persist import load, save
@@ -16,6 +16,8 @@ __all__ = [
     "FMEncoder",
     "FMOrdinalRegressor",
     "FMRegressor",
+    "FwFMClassifier",
+    "FwFMRegressor",
     "__version__",
     "fetch_frappe",
     "fetch_movielens",

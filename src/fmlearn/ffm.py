@@ -1,10 +1,13 @@
-"""FFMRegressor and FFMClassifier: the field-aware FM (libffm's model) for click data.
+"""Estimators of the field-aware family, for click data: every feature belongs to a field
+(user, ad, site, hour …), given to ``fit(X, y, fields=…)``.
 
-Each feature i belongs to a field f(i) (user, ad, site, hour …) and keeps one k-vector per
-field; a pair of features interacts through the vectors each keeps for the other's
-field: ``ŷ = w0 + Σ w_i x_i + Σ_{i<j} <v_{i,f(j)}, v_{j,f(i)}> x_i x_j``. That costs
-O(k · nnz²) per row instead of the FM's O(k · nnz), and n_fields times the FM's factor
-memory, and it is what wins on click-through data with a few dozen fields.
+- FFMRegressor / FFMClassifier (libffm's model): each feature keeps one k-vector per
+  field and a pair interacts through the vectors each keeps for the other's field,
+  ``ŷ = w0 + Σ w_i x_i + Σ_{i<j} <v_{i,f(j)}, v_{j,f(i)}> x_i x_j``. O(k · nnz²) per row
+  and n_fields times the FM's factor memory; the most expressive.
+- FwFMRegressor / FwFMClassifier (field-weighted FM, Pan et al. 2018): the FM's vectors
+  and one learned strength per field pair, ``Σ_{i<j} R[f(i),f(j)] <v_i, v_j> x_i x_j``.
+  O(k · nnz + k · F²) per row and the FM's memory; most of FFM's gain at FM cost.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from fmlearn._base import BaseFM, _online_solver
 from fmlearn._validation import check_fields, resolve_dtype
 from fmlearn.classification import FMClassifier
-from fmlearn.models import FFM
+from fmlearn.models import FFM, FwFM
 from fmlearn.regression import FMRegressor
 from fmlearn.solvers.base import RegisteredSolver
 
@@ -54,7 +57,7 @@ _FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. ``fml
 
 
 class _FieldAware:
-    """What the two field-aware estimators share: the FFM model and ``fit(…, fields=…)``."""
+    """What the field-aware estimators share: a model that needs ``fit(…, fields=…)``."""
 
     _model_class = FFM
     _parameter_constraints: ClassVar[dict] = {
@@ -85,7 +88,7 @@ class _FieldAware:
         finally:
             del self._fit_fields
 
-    def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> FFM:
+    def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> FFM | FwFM:
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
@@ -96,7 +99,7 @@ class _FieldAware:
                     "fields differ from the fitted model's fields_: a continued fit keeps "
                     "its fields. Set warm_start=False to start afresh."
                 )
-        return FFM(rank, self.init_std, dtype, fields=None if fitted else fields)
+        return self._model_class(rank, self.init_std, dtype, fields=None if fitted else fields)
 
 
 class FFMRegressor(_FieldAware, FMRegressor):
@@ -196,6 +199,166 @@ class FFMClassifier(_FieldAware, FMClassifier):
     def __init__(
         self,
         n_factors: int = 4,
+        *,
+        solver: str = "adagrad",
+        learning_rate: float | None = None,
+        max_iter: int = 100,
+        reg_bias: float | None = None,
+        reg_linear: float | None = None,
+        reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
+        init_std: float = 0.1,
+        fit_intercept: bool = True,
+        fit_linear: bool = True,
+        shuffle: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float | None = 1e-4,
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        dtype="float64",
+        n_jobs: int | None = None,
+        class_weight: dict | str | None = None,
+    ):
+        self.n_factors = n_factors
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.reg_bias = reg_bias
+        self.reg_linear = reg_linear
+        self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
+        self.init_std = init_std
+        self.fit_intercept = fit_intercept
+        self.fit_linear = fit_linear
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+        self.class_weight = class_weight
+
+
+_FWFM_DOC = """
+    Parameters
+    ----------
+    n_factors : int, default=8
+        k, the length of each feature's vector (as the FM's).
+    solver, learning_rate, max_iter, reg_bias, reg_linear, reg_factors, l1_linear,
+    l1_factors, init_std, fit_intercept, fit_linear, shuffle, early_stopping,
+    validation_fraction, n_iter_no_change, tol, random_state, warm_start, verbose, dtype,
+    n_jobs
+        As for :class:`FFMRegressor`. The field-pair strengths ``R_`` are not penalised
+        (every row uses them) and start at 1, i.e. training starts from the plain FM.
+
+    Attributes
+    ----------
+    fields_ : ndarray of int32, shape (n_features,)
+        The field of every feature, as given to ``fit``.
+    R_ : ndarray of shape (n_fields, n_fields)
+        Symmetric: ``R_[f, g]`` scales every interaction between fields f and g (the
+        diagonal, pairs within a field). Large entries are the field pairs that matter.
+    V_ : ndarray of shape (n_features, n_factors)
+    w0_, w_, history_, n_iter_, n_features_in_, feature_names_in_
+        As for :class:`FMRegressor`.
+"""
+
+
+class FwFMRegressor(FFMRegressor):
+    __doc__ = (
+        """Field-weighted factorization machine (Pan et al. 2018) for regression.
+
+    ``ŷ = w0 + Σ w_i x_i + Σ_{i<j} R[f(i), f(j)] <v_i, v_j> x_i x_j``: the FM with one
+    learned strength per pair of fields, at nearly the FM's cost.
+    ``fit(X, y, fields=…)``: """
+        + _FIELDS_DOC
+        + "\n"
+        + _FWFM_DOC
+        + """    clip_predictions : bool, default=True
+        Clip predictions to ``[y_min_, y_max_]``, the training target range.
+    """
+    )
+
+    _model_class = FwFM
+
+    def __init__(
+        self,
+        n_factors: int = 8,
+        *,
+        solver: str = "adagrad",
+        learning_rate: float | None = None,
+        max_iter: int = 100,
+        reg_bias: float | None = None,
+        reg_linear: float | None = None,
+        reg_factors: float | None = None,
+        l1_linear: float = 0.0,
+        l1_factors: float = 0.0,
+        init_std: float = 0.1,
+        fit_intercept: bool = True,
+        fit_linear: bool = True,
+        shuffle: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float | None = 1e-4,
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        dtype="float64",
+        n_jobs: int | None = None,
+        clip_predictions: bool = True,
+    ):
+        self.n_factors = n_factors
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.reg_bias = reg_bias
+        self.reg_linear = reg_linear
+        self.reg_factors = reg_factors
+        self.l1_linear = l1_linear
+        self.l1_factors = l1_factors
+        self.init_std = init_std
+        self.fit_intercept = fit_intercept
+        self.fit_linear = fit_linear
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+        self.clip_predictions = clip_predictions
+
+
+class FwFMClassifier(FFMClassifier):
+    __doc__ = (
+        """Field-weighted factorization machine (Pan et al. 2018) for binary classification.
+
+    ``ŷ = w0 + Σ w_i x_i + Σ_{i<j} R[f(i), f(j)] <v_i, v_j> x_i x_j`` with the logistic
+    loss. Labels and ``class_weight`` as for :class:`FMClassifier`.
+    ``fit(X, y, fields=…)``: """
+        + _FIELDS_DOC
+        + "\n"
+        + _FWFM_DOC
+    )
+
+    _model_class = FwFM
+
+    def __init__(
+        self,
+        n_factors: int = 8,
         *,
         solver: str = "adagrad",
         learning_rate: float | None = None,

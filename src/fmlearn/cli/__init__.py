@@ -33,7 +33,7 @@ from fmlearn.cli._common import (
 # --------------------------------------------------------------------------- commands
 def _estimator(task: str, model_type: str = "fm", **params):
     from fmlearn.classification import FMClassifier
-    from fmlearn.ffm import FFMClassifier, FFMRegressor
+    from fmlearn.ffm import FFMClassifier, FFMRegressor, FwFMClassifier, FwFMRegressor
     from fmlearn.ordinal import FMOrdinalRegressor
     from fmlearn.regression import FMRegressor
 
@@ -43,12 +43,18 @@ def _estimator(task: str, model_type: str = "fm", **params):
         ("fm", "ordinal"): FMOrdinalRegressor,
         ("ffm", "regression"): FFMRegressor,
         ("ffm", "classification"): FFMClassifier,
+        ("fwfm", "regression"): FwFMRegressor,
+        ("fwfm", "classification"): FwFMClassifier,
     }[model_type, task]
     return cls(**params)
 
 
+#: n_factors when -k is not given: libffm's 4 for the FFM, the FM's 8 otherwise.
+_DEFAULT_K = {"fm": 8, "ffm": 4, "fwfm": 8}
+
+
 def _check_ffm_options(args) -> None:
-    """The field-aware FM: libffm data, the SGD family, no hyperprior groups."""
+    """The field-aware models: libffm data, the SGD family, no hyperprior groups."""
     refused = [
         (args.task == "ordinal", "--task ordinal"),
         (args.solver in ("als", "mcmc"), f"--solver {args.solver}"),
@@ -58,8 +64,8 @@ def _check_ffm_options(args) -> None:
     given = [flag for bad, flag in refused if bad]
     if given:
         raise UsageError(
-            f"--model-type ffm trains with sgd, adagrad or adam for regression or "
-            f"classification: remove {' and '.join(given)}."
+            f"--model-type {args.model_type} trains with sgd, adagrad, adam or ftrl for "
+            f"regression or classification: remove {' and '.join(given)}."
         )
 
 
@@ -71,7 +77,7 @@ def _train(args) -> int:
                 "--task ordinal is always sampled by MCMC (no --solver, and the "
                 f"regularisation is sampled): remove {' and '.join(given) or '--solver'}."
             )
-    field_aware = args.model_type == "ffm"
+    field_aware = args.model_type in ("ffm", "fwfm")
     fit_params = {}
     if field_aware:
         _check_ffm_options(args)
@@ -81,7 +87,7 @@ def _train(args) -> int:
     else:
         X, y = read_data(args.train, args.format, args.n_features, args.field_conflict)
     params = dict(
-        n_factors=args.factors if args.factors is not None else (4 if field_aware else 8),
+        n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
         max_iter=args.iter,
         init_std=args.init_std,
         random_state=args.seed,
@@ -94,6 +100,13 @@ def _train(args) -> int:
         params["solver"] = args.solver
     if args.learning_rate is not None:
         params["learning_rate"] = args.learning_rate
+    if args.l1 is not None:
+        if args.solver != "ftrl":
+            raise UsageError("--l1 is FTRL's: add --solver ftrl")
+        l1 = [float(v) for v in args.l1.split(",")]
+        if len(l1) not in (1, 2) or min(l1) < 0:
+            raise UsageError(f"--l1 takes 'l1' or 'l1_linear,l1_factors' (≥ 0); got {args.l1!r}")
+        params["l1_linear"], params["l1_factors"] = l1[0], l1[-1]
     model = _estimator(args.task, args.model_type, **params)
     positive = args.task == "classification"  # libFM's convention: label > 0 is positive
     if positive:
@@ -248,16 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--solver",
-        choices=("sgd", "adagrad", "adam", "als", "mcmc"),
+        choices=("sgd", "adagrad", "adam", "ftrl", "als", "mcmc"),
         default="adagrad",
         help="optimiser (ordinal: always mcmc)",
     )
     train.add_argument(
         "--model-type",
-        choices=("fm", "ffm"),
+        choices=("fm", "ffm", "fwfm"),
         default="fm",
-        help="fm: factorization machine; ffm: field-aware FM (libffm's model; needs a "
-        "libffm file, trains with sgd/adagrad/adam)",
+        help="fm: factorization machine; ffm: field-aware FM (libffm's model); fwfm: "
+        "field-weighted FM. ffm and fwfm need a libffm file and train with "
+        "sgd/adagrad/adam/ftrl",
     )
     train.add_argument(
         "--field-conflict",
@@ -267,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "-k", "--factors", type=int, default=None, help="n_factors (rank k; default 8, ffm 4)"
+    )
+    train.add_argument(
+        "--l1", help="FTRL's L1 'l1_linear,l1_factors' or 'l1' for both (exact zeros)"
     )
     train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
     train.add_argument("--learning-rate", type=float, help="default: the solver's")

@@ -83,7 +83,7 @@ def read_fields_data(
         raise FileNotFoundError(f"{path}: no such file.")
     if guess_format(path, fmt) != "libffm":
         raise UsageError(
-            f"--model-type ffm needs the field of every feature: {path} is not a libffm "
+            f"--model-type ffm and fwfm need the field of every feature: {path} is not a libffm "
             "file (label field:index:value …); pass one, or --format libffm."
         )
     return text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)

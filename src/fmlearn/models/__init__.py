@@ -9,5 +9,6 @@ module here, its kernels and an estimator (docs/design.md).
 from fmlearn.models.base import Model, Params
 from fmlearn.models.ffm import FFM, FFMParams
 from fmlearn.models.fm import FM, FMParams
+from fmlearn.models.fwfm import FwFM, FwFMParams
 
-__all__ = ["FFM", "FM", "FFMParams", "FMParams", "Model", "Params"]
+__all__ = ["FFM", "FM", "FFMParams", "FMParams", "FwFM", "FwFMParams", "Model", "Params"]

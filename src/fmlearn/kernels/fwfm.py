@@ -1,0 +1,236 @@
+"""Field-weighted FM (FwFM, Pan et al. 2018): prediction and one SGD-family epoch.
+
+One k-vector per feature, as the FM, and one learned strength per pair of fields::
+
+    ŷ(x) = w0 + Σ_i w_i x_i + Σ_{i<j} R[f(i), f(j)] <v_i, v_j> x_i x_j
+
+R is symmetric (n_fields × n_fields; its diagonal weighs pairs within a field). Pair by
+pair this costs O(k · nnz²); through the per-field sums ``Q_f = Σ_{i∈f} v_i x_i`` it is
+
+    ½ Σ_{f,g} R[f,g] <Q_f, Q_g> − ½ Σ_i R[f(i), f(i)] ‖v_i‖² x_i²
+
+(Rendle's identity with weights), O(k · nnz + k · F_x²) for the F_x fields of the row.
+With ``P_f = Σ_g R[f,g] Q_g`` the gradients are ``∂ŷ/∂v_i = x_i (P_{f(i)} −
+R[f(i),f(i)] v_i x_i)``, ``∂ŷ/∂R[f,g] = <Q_f, Q_g>`` for f ≠ g and
+``½ (‖Q_f‖² − Σ_{i∈f} ‖v_i‖² x_i²)`` on the diagonal; all at the row's current
+parameters (one forward pass, then the steps).
+
+Lazy regularisation as in kernels/sgd.py for w and V (a feature in the row is shrunk,
+partner or not, as in the FM). R is not penalised: every row uses
+the pairs of its fields, so a per-row penalty would shrink R once per row. R's entries
+are updated in the upper triangle and mirrored, so R and its optimiser state stay
+symmetric; a field pair is stepped only when the row holds both fields (a diagonal
+entry, when it holds two features of that field).
+
+Field ids must lie in ``[0, n_fields)``, or be −1 for a feature without a field (linear
+only); the model layer validates them.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.losses import loss_derivative, loss_value
+from fmlearn.kernels.sgd import (
+    ADAGRAD,
+    FIT_INTERCEPT,
+    FIT_LINEAR,
+    L1_FACTORS,
+    L1_LINEAR,
+    LOSS,
+    OPTIMIZER,
+    _bias_corrections,
+    _scalars,
+    _update_matrix,
+    _update_vector,
+    _with_l1,
+)
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
+def _forward(indptr, indices, data, fields, row, w0, w, V, R, slot_of, row_fields, count, Q,
+             P, self_sq):  # fmt: skip
+    """ŷ of ``row``; fills, per field present (its slot s), ``Q[s]``, ``P[s]``,
+    ``self_sq[s] = Σ_{i∈f} ‖v_i‖² x_i²`` and ``count[s]``. Returns ``(ŷ, n_slots)``;
+    the caller resets ``slot_of`` for ``row_fields[:n_slots]``."""
+    k = V.shape[1]
+    linear = 0.0
+    n_slots = 0
+    for ptr in range(indptr[row], indptr[row + 1]):
+        i = indices[ptr]
+        x = np.float64(data[ptr])
+        linear += w[i] * x
+        f = fields[i]
+        if f < 0:
+            continue
+        s = slot_of[f]
+        if s < 0:
+            s = n_slots
+            n_slots += 1
+            slot_of[f] = s
+            row_fields[s] = f
+            count[s] = 0
+            self_sq[s] = 0.0
+            for c in range(k):
+                Q[s, c] = 0.0
+        count[s] += 1
+        sq = 0.0
+        for c in range(k):
+            v = np.float64(V[i, c])
+            Q[s, c] += v * x
+            sq += v * v
+        self_sq[s] += sq * x * x
+    pairwise = 0.0
+    for s in range(n_slots):
+        fs = row_fields[s]
+        for c in range(k):
+            P[s, c] = 0.0
+        for t in range(n_slots):
+            r = np.float64(R[fs, row_fields[t]])
+            for c in range(k):
+                P[s, c] += r * Q[t, c]
+        dot = 0.0
+        for c in range(k):
+            dot += Q[s, c] * P[s, c]
+        pairwise += dot - np.float64(R[fs, fs]) * self_sq[s]
+    return w0 + linear + 0.5 * pairwise, n_slots
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _buffers(n_fields, k):
+    """Per-thread scratch: field → slot map, and per slot its field, count, Q, P, Σ‖v x‖²."""
+    width = max(n_fields, 1)
+    slot_of = np.full(width, -1, dtype=np.int64)
+    row_fields = np.empty(width, dtype=np.int64)
+    count = np.empty(width, dtype=np.int64)
+    return slot_of, row_fields, count, np.empty((width, k)), np.empty((width, k)), np.empty(width)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _predict_rows(indptr, indices, data, fields, w0, w, V, R, out, start, stop):
+    slot_of, row_fields, count, Q, P, self_sq = _buffers(R.shape[0], V.shape[1])
+    for row in range(start, stop):
+        p, n_slots = _forward(indptr, indices, data, fields, row, w0, w, V, R, slot_of,
+                              row_fields, count, Q, P, self_sq)  # fmt: skip
+        out[row] = p
+        for s in range(n_slots):
+            slot_of[row_fields[s]] = -1
+
+
+@njit(cache=True, nogil=True)
+def predict_fwfm_csr(indptr, indices, data, fields, w0, w, V, R, out):
+    """Serial prediction of every row into ``out`` (float64, length n_rows)."""
+    _predict_rows(indptr, indices, data, fields, w0, w, V, R, out, 0, out.shape[0])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def predict_fwfm_csr_parallel(indptr, indices, data, fields, w0, w, V, R, out, block_rows):
+    """Blocks of ``block_rows`` rows in parallel, each row as in ``predict_fwfm_csr``
+    (identical results, bit for bit)."""
+    n_rows = out.shape[0]
+    n_blocks = (n_rows + block_rows - 1) // block_rows
+    for block in prange(n_blocks):
+        start = block * block_rows
+        _predict_rows(indptr, indices, data, fields, w0, w, V, R, out, start,
+                      min(start + block_rows, n_rows))  # fmt: skip
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0):
+    """Per-row updates for ``order[start:stop]``; returns Σ weighted loss."""
+    indptr, indices, data = X
+    w0, w, V, R = params
+    s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V, s1_R, s2_R = state
+    loss, opt = codes[LOSS], codes[OPTIMIZER]
+    fit_intercept, fit_linear = codes[FIT_INTERCEPT], codes[FIT_LINEAR]
+    (reg_bias, reg_linear, reg_factors), ohp = _scalars(hp)
+    ohp_w, ohp_v = _with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS])
+    weighted = sw.shape[0] > 0
+    k = V.shape[1]
+    slot_of, row_fields, count, Q, P, self_sq = _buffers(R.shape[0], k)
+    total = 0.0
+    for pos in range(start, stop):
+        r = order[pos]
+        p, n_slots = _forward(indptr, indices, data, fields, r, w0[0], w, V, R, slot_of,
+                              row_fields, count, Q, P, self_sq)  # fmt: skip
+        weight = sw[r] if weighted else 1.0
+        total += weight * loss_value(loss, p, y[r])
+        g = weight * loss_derivative(loss, p, y[r])
+        r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
+        c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
+        if fit_intercept:
+            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
+        for ptr in range(indptr[r], indptr[r + 1]):
+            i = indices[ptr]
+            x = np.float64(data[ptr])
+            gx = g * x
+            if fit_linear:
+                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp_w, c1, c2)
+            f = fields[i]
+            if f < 0:
+                continue
+            s = slot_of[f]
+            r_own = np.float64(R[f, f])  # P[s] holds R[f, f] v_i x_i itself: take it out
+            if opt == ADAGRAD:
+                # AdaGrad written out, as in kernels/sgd.py: LLVM vectorises the k-loop.
+                lr, eps = ohp[0], ohp[3]
+                for c in range(k):
+                    v = V[i, c]
+                    gv = gx * (P[s, c] - r_own * v * x) + r_fac * v
+                    acc = s1_V[i, c] + gv * gv
+                    s1_V[i, c] = acc
+                    V[i, c] = v - lr * gv / (np.sqrt(acc) + eps)
+                continue
+            for c in range(k):
+                v = V[i, c]
+                gv = gx * (P[s, c] - r_own * v * x) + r_fac * v
+                _update_matrix(opt, V, s1_V, s2_V, i, c, gv, ohp_v, c1, c2)
+        # R last: its gradient needs only Q and self_sq (computed before any step), while
+        # the V steps above read R[f, f] as it was.
+        for s in range(n_slots):
+            fs = row_fields[s]
+            for t in range(s, n_slots):
+                ft = row_fields[t]
+                if t == s and count[s] < 2:
+                    continue  # no pair within this field
+                dot = 0.0
+                for c in range(k):
+                    dot += Q[s, c] * Q[t, c]
+                if t == s:
+                    dot = 0.5 * (dot - self_sq[s])
+                lo, hi = min(fs, ft), max(fs, ft)
+                _update_matrix(opt, R, s1_R, s2_R, lo, hi, g * dot, ohp, c1, c2)
+                R[hi, lo] = R[lo, hi]
+                if s1_R.shape[0]:
+                    s1_R[hi, lo] = s1_R[lo, hi]
+                if s2_R.shape[0]:
+                    s2_R[hi, lo] = s2_R[lo, hi]
+        for s in range(n_slots):
+            slot_of[row_fields[s]] = -1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def fwfm_sgd_epoch(X, y, sw, order, fields, params, state, hp, codes, t0):
+    """One pass over the rows ``order``; returns Σ weighted loss. Serial, reproducible.
+
+    ``params = (w0, w, V, R)``, ``state`` the optimiser slots in the ``kernels.sgd``
+    layout with two more for R; ``hp``/``codes`` as there; all updated in place.
+    """
+    n = order.shape[0]
+    return _fwfm_rows(X, y, sw, order, 0, n, fields, params, state, hp, codes, t0)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fwfm_sgd_epoch_hogwild(X, y, sw, order, fields, params, state, hp, codes, t0, n_chunks):
+    """``fwfm_sgd_epoch`` with ``order`` cut into ``n_chunks`` run on threads without
+    locks (Hogwild!): fast on sparse data, not reproducible bit for bit. R is shared by
+    every row, so it is where threads collide most."""
+    n = order.shape[0]
+    chunk = (n + n_chunks - 1) // n_chunks
+    total = 0.0
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(start + chunk, n)
+        total += _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0)
+    return total
