@@ -19,6 +19,7 @@ from fmlearn import (
     FwFMRegressor,
 )
 from fmlearn.datasets import make_field_aware_ctr
+from fmlearn.recommend import recommend
 from reference import naive_predict_ffm, naive_predict_fwfm, rmse
 
 N_FIELDS, PER_FIELD = 5, 12
@@ -258,3 +259,27 @@ def test_fwfm_save_load_continue_and_threads(weighted_pairs, tmp_path):
     assert np.array_equal(
         parallel.predict(X[:3000]), parallel.set_params(n_jobs=1).predict(X[:3000])
     )
+
+
+def test_optimizer_state_that_would_not_fit_is_refused_before_allocation(monkeypatch):
+    import os
+
+    sizes = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2048}  # pretend: 8 MiB of memory
+    monkeypatch.setattr(os, "sysconf", lambda name: sizes[name])
+    X = sp.identity(1000, format="csr")
+    fields = np.arange(1000) % 100  # V: 6.1 MiB; with AdaGrad's Σg², 12.2 MiB
+    with pytest.raises(MemoryError, match=r"solver='adagrad' keeps 1 array.*has 8\.0 MiB"):
+        FFMRegressor(n_factors=8, max_iter=1).fit(X, np.ones(1000), fields=fields)
+    FFMRegressor(n_factors=8, max_iter=1, solver="sgd").fit(X, np.ones(1000), fields=fields)
+
+
+@pytest.mark.parametrize("cls", [FFMClassifier, FwFMClassifier])
+def test_recommend_ranks_candidates_with_field_aware_models(field_data, cls):
+    X, y, _, fields = field_data
+    model = cls(max_iter=3, random_state=0).fit(X[:3000], y[:3000] > 0, fields=fields)
+    context = sp.csr_matrix(X[0].multiply(np.asarray(fields)[None, :] == 0))  # field 0 only
+    candidates = sp.csr_matrix(X[1:40].multiply(np.asarray(fields)[None, :] != 0))
+    ids, scores = recommend(model, context, candidates, n=5)
+    full = model.predict_proba(candidates + context[np.zeros(39, int)])[:, 1]
+    np.testing.assert_allclose(scores, np.sort(full)[::-1][:5])
+    np.testing.assert_allclose(full[ids], scores)

@@ -78,3 +78,15 @@ def preview(values, limit: int = 5) -> str:
     items = list(np.asarray(values).ravel().tolist())
     text = ", ".join(repr(v) for v in items[:limit])
     return "[" + text + (", …" if len(items) > limit else "") + "]"
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_bytes(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"

@@ -8,7 +8,6 @@ which is part of the model: it is saved with it and needed to predict.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +15,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import check_fields, csr_arrays
 from fmlearn.kernels import ffm as ffm_kernels
 from fmlearn.models.base import Model
@@ -170,18 +170,11 @@ class FFM(Model):
 def _check_size(n_features: int, n_fields: int, k: int, dtype) -> None:
     """Refuse, before allocating, a factor table larger than the machine's memory."""
     size = n_features * n_fields * k * np.dtype(dtype).itemsize
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return
-    if size > memory:
+    memory = physical_memory()
+    if memory is not None and size > memory:
         raise MemoryError(
-            f"the field-aware factor table would take {_bytes(size)} "
+            f"the field-aware factor table would take {format_bytes(size)} "
             f"({n_features:,} features × {n_fields:,} fields × {k} factors, "
-            f"{np.dtype(dtype).name}) and this machine has {_bytes(memory)}. Hash "
+            f"{np.dtype(dtype).name}) and this machine has {format_bytes(memory)}. Hash "
             "the features into fewer columns, merge fields, or lower n_factors."
         )
-
-
-def _bytes(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"

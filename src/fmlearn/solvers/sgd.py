@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from fmlearn._utils import format_bytes, physical_memory
 from fmlearn.callbacks import EarlyStopping
 from fmlearn.kernels import sgd as K
 from fmlearn.solvers.base import (
@@ -121,6 +122,7 @@ class OptimizerState:
         form, so z starts where that form gives back the starting parameters (the
         random factors, or a warm-started model) instead of zero."""
         n_slots = N_STATE_SLOTS[optimizer]
+        _check_state_size(optimizer, params, n_slots)
         arrays = [
             np.zeros(_slot_shape(p, slot, n_slots), dtype=p.dtype)
             for p in params.as_tuple()
@@ -166,6 +168,22 @@ class OptimizerState:
         if not state.matches(optimizer, params):
             raise ValueError("the optimizer state does not fit the parameters")
         return state
+
+
+def _check_state_size(optimizer: int, params, n_slots: int) -> None:
+    """Refuse, before allocating, optimiser memory that cannot fit beside the parameters:
+    ``np.zeros`` would succeed lazily and the process be killed mid-epoch instead."""
+    model = sum(p.nbytes for p in params.as_tuple())
+    memory = physical_memory()
+    if memory is None or model * (1 + n_slots) <= memory:
+        return
+    name = next(n for n, code in OPTIMIZERS.items() if code == optimizer)
+    raise MemoryError(
+        f"solver={name!r} keeps {n_slots} array(s) the size of the parameters: "
+        f"{format_bytes(model * (1 + n_slots))} in all ({format_bytes(model)} of "
+        f"parameters) and this machine has {format_bytes(memory)}. Use solver='sgd' (no "
+        "state), dtype='float32', fewer features (hashing) or a lower n_factors."
+    )
 
 
 def _slot_shape(p: np.ndarray, slot: int, n_slots: int) -> tuple:
