@@ -369,10 +369,10 @@ def main() -> None:
     parser.add_argument("--fwctr-rows", type=int, default=100_000)
     parser.add_argument("--cache", type=Path, default=None, help="JSON cache of fitted points")
     parser.add_argument("--cand-c", type=float, default=0.1)
-    parser.add_argument("--cand-lr-adagrad", type=float, default=0.05)
+    parser.add_argument("--cand-lr-adagrad", type=float, default=0.1)
     parser.add_argument("--cand-lr-ftrl", type=float, default=0.1)
-    parser.add_argument("--cand-reg-regression", type=float, default=0.03)
-    parser.add_argument("--cand-reg-classification", type=float, default=1e-4)
+    parser.add_argument("--cand-reg-regression", type=float, default=0.1)
+    parser.add_argument("--cand-reg-classification", type=float, default=0.03)
     args = parser.parse_args()
     if args.quick:
         args.ctr_rows //= 4
