@@ -107,6 +107,56 @@ def test_epoch_matches_reference(optimizer, loss_code, weighted):
     assert total == pytest.approx(expected_total, rel=1e-10)
 
 
+@pytest.mark.parametrize("optimizer", [SGD, ADAGRAD, ADAM, FTRL])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_epoch_matches_reference_on_one_hot_rows(optimizer, dtype):
+    """Rows with every field exactly once (the kernel's flat path), some also with a
+    field-less feature, and a few rows missing a field (the general path)."""
+    rng = np.random.default_rng(7 + optimizer)
+    n_fields, per_field, k, n = 4, 3, 3, 20
+    fields = np.repeat(np.arange(n_fields), per_field).astype(np.int32)
+    fields = np.append(fields, -1)  # one feature without a field, last column
+    cols = np.stack([f * per_field + rng.integers(0, per_field, n) for f in range(n_fields)], 1)
+    rows = []
+    for r in range(n):
+        row = list(cols[r])
+        if r % 3 == 0:
+            row.append(n_fields * per_field)  # the field-less feature
+        if r % 7 == 6:
+            row = row[1:]  # field 0 absent: general path
+        rows.append(sorted(row))
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    data = rng.uniform(0.5, 1.5, indptr[-1]).astype(dtype)
+    X = sp.csr_matrix((data, np.concatenate(rows), indptr), shape=(n, fields.size))
+    params = (
+        rng.normal(size=1).astype(dtype),
+        (0.3 * rng.normal(size=fields.size)).astype(dtype),
+        (0.3 * rng.normal(size=(fields.size, n_fields, k))).astype(dtype),
+    )
+    y = rng.choice([-1.0, 1.0], n)
+    order = rng.permutation(n).astype(np.int64)
+    state = fresh_state(optimizer, params)
+    regs = dict(reg_bias=0.01, reg_linear=0.05, reg_factors=0.1, l1_linear=0.02, l1_factors=0.01)
+    expected, expected_state, expected_total = reference_ffm_epoch(
+        X, y, None, order, fields, params, state, loss_code=LOGISTIC, optimizer=optimizer,
+        lr=0.05, t0=3, **regs,
+    )  # fmt: skip
+    got = tuple(a.copy() for a in params)
+    got_state = tuple(a.copy() for a in state)
+    total = ffm_sgd_epoch(
+        kernel_csr(X), y, np.empty(0), order, fields, n_fields, got, got_state,
+        hyper(lr=0.05, **regs), codes(LOGISTIC, optimizer), 3,
+    )  # fmt: skip
+    # float32: the reference steps in float64 and rounds, the kernel's flat path steps
+    # in float32
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-5, 1e-6)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    for a, b in zip(got_state, expected_state, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    assert total == pytest.approx(expected_total, rel=rtol)
+
+
 def test_epoch_leaves_untouched_blocks_and_absent_features_alone():
     """A block V[i, f] moves only if the row has another feature in field f."""
     rng = np.random.default_rng(2)
