@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
-from fmlearn.kernels.prefetch import prefetch_range
+from fmlearn.kernels.prefetch import prefetch_row_blocks
 from fmlearn.kernels.sgd import (
     ADAGRAD,
     FIT_INTERCEPT,
@@ -52,14 +52,6 @@ from fmlearn.kernels.sgd import (
 
 #: Prefetch the next row's factor blocks (and optimiser state) while the current row runs.
 PREFETCH = True
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _prefetch_row(indptr, indices, row, A, block):
-    """Prefetch feature blocks ``A[i]`` (``block`` values each) of ``row``'s entries."""
-    for j in range(indptr[row], indptr[row + 1]):
-        i = np.int64(indices[j])
-        prefetch_range(A, i * block, (i + 1) * block)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -89,7 +81,7 @@ def _predict_rows(indptr, indices, data, fields, w0, w, V, out, first, last, k):
     block = V.shape[1] * k
     for row in range(first, last):
         if PREFETCH and row + 1 < last:
-            _prefetch_row(indptr, indices, row + 1, V, block)
+            prefetch_row_blocks(indptr, indices, row + 1, V, block)
         m = _gather_row(indptr, indices, data, fields, row, ent_i, ent_x, ent_f)
         linear = 0.0
         pairwise = 0.0
@@ -200,9 +192,9 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
         if PREFETCH and pos + 1 < stop:
             # the next row's blocks: a row reads and writes ~nnz·n_fields·k values at
             # random places; the loads of one row are then in flight during another.
-            _prefetch_row(indptr, indices, order[pos + 1], V, block)
+            prefetch_row_blocks(indptr, indices, order[pos + 1], V, block)
             if s1_V.shape[0] > 0:
-                _prefetch_row(indptr, indices, order[pos + 1], s1_V, block)
+                prefetch_row_blocks(indptr, indices, order[pos + 1], s1_V, block)
         m = _gather_row(indptr, indices, data, fields, r, ent_i, ent_x, ent_f)
         n_slots = 0
         n_paired = 0

@@ -31,6 +31,7 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
+from fmlearn.kernels.prefetch import prefetch_row_blocks
 from fmlearn.kernels.sgd import (
     ADAGRAD,
     FIT_INTERCEPT,
@@ -110,6 +111,8 @@ def _buffers(n_fields, k):
 def _predict_rows(indptr, indices, data, fields, w0, w, V, R, out, start, stop):
     slot_of, row_fields, count, Q, P, self_sq = _buffers(R.shape[0], V.shape[1])
     for row in range(start, stop):
+        if row + 1 < stop:
+            prefetch_row_blocks(indptr, indices, row + 1, V, V.shape[1])
         p, n_slots = _forward(indptr, indices, data, fields, row, w0, w, V, R, slot_of,
                               row_fields, count, Q, P, self_sq)  # fmt: skip
         out[row] = p
@@ -151,6 +154,11 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
+        if pos + 1 < stop:
+            # the next row's vectors (and their AdaGrad/Adam/FTRL memory) load meanwhile
+            prefetch_row_blocks(indptr, indices, order[pos + 1], V, k)
+            if s1_V.shape[0] > 0:
+                prefetch_row_blocks(indptr, indices, order[pos + 1], s1_V, k)
         p, n_slots = _forward(indptr, indices, data, fields, r, w0[0], w, V, R, slot_of,
                               row_fields, count, Q, P, self_sq)  # fmt: skip
         weight = sw[r] if weighted else 1.0

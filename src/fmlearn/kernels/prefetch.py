@@ -8,6 +8,7 @@ depend on it. The intrinsic is lowered when the calling kernel is compiled, so i
 stored in numba's on-disk cache with the caller (``cache=True`` works).
 """
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -23,15 +24,19 @@ def _prefetch_intrinsic(locality):
         def codegen(context, builder, signature, args):
             aryty, jty, oty = signature.args
             ary = context.make_array(aryty)(context, builder, args[0])
+            itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
             j = context.cast(builder, args[1], jty, types.intp)
             offset = context.cast(builder, args[2], oty, types.intp)
-            address = builder.gep(ary.data, [j])
-            i8 = ir.IntType(8)
-            address = builder.gep(address, [offset], source_etype=i8)
-            i32 = ir.IntType(32)
-            ptr = address.type  # opaque ``ptr`` on LLVM ≥ 15 (typed pointers are gone)
-            fnty = ir.FunctionType(ir.VoidType(), [ptr, i32, i32, i32])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            byte = builder.add(builder.mul(j, ir.Constant(j.type, itemsize)), offset)
+            i8, i32 = ir.IntType(8), ir.IntType(32)
+            if getattr(ary.data.type, "is_opaque", False):  # opaque pointers (newer llvmlite)
+                address = builder.gep(ary.data, [byte], source_etype=i8)
+                name = "llvm.prefetch.p0"
+            else:  # typed pointers (older llvmlite)
+                address = builder.gep(builder.bitcast(ary.data, i8.as_pointer()), [byte])
+                name = "llvm.prefetch.p0i8"
+            fnty = ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
             # rw = 0 (read), locality 0-3, cache type = 1 (data)
             builder.call(fn, [address, i32(0), i32(locality), i32(1)])
             return context.get_dummy_value()
@@ -65,3 +70,12 @@ def prefetch_range_l2(arr, start, stop):
         prefetch_l2(arr, start, offset)
     if stop > start:
         prefetch_l2(arr, stop - 1, 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_row_blocks(indptr, indices, row, A, block):
+    """Prefetch the blocks ``A.flat[i*block:(i+1)*block]`` of CSR ``row``'s features i: a
+    kernel calls it for the next row, so that its parameters arrive while this one runs."""
+    for j in range(indptr[row], indptr[row + 1]):
+        i = np.int64(indices[j])
+        prefetch_range(A, i * block, (i + 1) * block)
