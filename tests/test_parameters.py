@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from fmlearn import FMClassifier, FMOrdinalRegressor, FMRegressor
 
@@ -110,3 +111,32 @@ def test_a_cold_refit_scores_eval_sets_in_its_own_dtype(Xy):
     fresh = FMRegressor(n_factors=2, max_iter=2, tol=None, random_state=0)
     fresh.fit(X, y, eval_set=[(X, y)])
     assert fm.history_.valid["rmse"] == fresh.history_.valid["rmse"]
+
+
+def test_auto_init_std_follows_the_number_of_pairs_per_row():
+    from fmlearn._base import auto_init_std
+
+    rng = np.random.default_rng(0)
+    X = sp.random(50, 30, density=0.2, random_state=1, format="csr")
+    X.data = rng.normal(size=X.nnz)
+    dense = X.toarray()
+    pairs = np.mean(
+        [sum(r[i] ** 2 * r[j] ** 2 for i in range(30) for j in range(i + 1, 30)) for r in dense]
+    )
+    assert auto_init_std(X, 8) == pytest.approx(0.1 * (8 * pairs) ** -0.25, rel=1e-12)
+    one_hot = sp.csr_matrix((np.ones(40), np.arange(40) % 8, np.arange(0, 41, 4)), shape=(10, 8))
+    assert auto_init_std(one_hot, 16) == pytest.approx(0.1 * (16 * 6) ** -0.25)  # 4 ids: 6 pairs
+    assert auto_init_std(sp.identity(5, format="csr"), 8) == 0.1  # no pairs: no scaling
+
+
+@pytest.mark.parametrize("solver", ["adagrad", "ftrl", "als", "mcmc"])
+def test_init_std_auto_is_the_rule_for_sgd_and_libfms_for_sweeps(Xy, solver):
+    from fmlearn._base import auto_init_std
+
+    X, y = Xy
+    X = sp.csr_matrix(X)
+    scale = auto_init_std(X, 4) if solver in ("adagrad", "ftrl") else 0.1
+    auto = FMRegressor(4, solver=solver, max_iter=2, random_state=0).fit(X, y)
+    explicit = FMRegressor(4, solver=solver, max_iter=2, init_std=scale, random_state=0)
+    np.testing.assert_array_equal(auto.V_, explicit.fit(X, y).V_)
+    assert auto.init_std == "auto"

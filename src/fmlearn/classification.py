@@ -60,7 +60,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         reg_factors: float | None = None,
         l1_linear: float = 0.0,
         l1_factors: float = 0.0,
-        init_std: float = 0.1,
+        init_std: float | str = "auto",
         fit_intercept: bool = True,
         fit_linear: bool = True,
         batch_size: int = 1,

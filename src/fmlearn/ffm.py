@@ -99,7 +99,9 @@ class _FieldAware:
                     "fields differ from the fitted model's fields_: a continued fit keeps "
                     "its fields. Set warm_start=False to start afresh."
                 )
-        return self._model_class(rank, self.init_std, dtype, fields=None if fitted else fields)
+        return self._model_class(
+            rank, self._resolved_init_std(), dtype, fields=None if fitted else fields
+        )
 
 
 class FFMRegressor(_FieldAware, FMRegressor):
@@ -132,7 +134,7 @@ class FFMRegressor(_FieldAware, FMRegressor):
         reg_factors: float | None = None,
         l1_linear: float = 0.0,
         l1_factors: float = 0.0,
-        init_std: float = 0.1,
+        init_std: float | str = "auto",
         fit_intercept: bool = True,
         fit_linear: bool = True,
         shuffle: bool = True,
@@ -208,7 +210,7 @@ class FFMClassifier(_FieldAware, FMClassifier):
         reg_factors: float | None = None,
         l1_linear: float = 0.0,
         l1_factors: float = 0.0,
-        init_std: float = 0.1,
+        init_std: float | str = "auto",
         fit_intercept: bool = True,
         fit_linear: bool = True,
         shuffle: bool = True,
@@ -302,7 +304,7 @@ class FwFMRegressor(FFMRegressor):
         reg_factors: float | None = None,
         l1_linear: float = 0.0,
         l1_factors: float = 0.0,
-        init_std: float = 0.1,
+        init_std: float | str = "auto",
         fit_intercept: bool = True,
         fit_linear: bool = True,
         shuffle: bool = True,
@@ -368,7 +370,7 @@ class FwFMClassifier(FFMClassifier):
         reg_factors: float | None = None,
         l1_linear: float = 0.0,
         l1_factors: float = 0.0,
-        init_std: float = 0.1,
+        init_std: float | str = "auto",
         fit_intercept: bool = True,
         fit_linear: bool = True,
         shuffle: bool = True,

@@ -89,7 +89,7 @@ def _train(args) -> int:
     params = dict(
         n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
         max_iter=args.iter,
-        init_std=args.init_std,
+        init_std="auto" if args.init_std is None else args.init_std,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
         **(parse_regularization(args.reg, "--reg") or {}),
@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
     train.add_argument("--learning-rate", type=float, help="default: the solver's")
     train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")
-    train.add_argument("--init-std", type=float, default=0.1, help="std of initial V")
+    train.add_argument(
+        "--init-std", type=float, default=None, help="std of initial V (default: 'auto')"
+    )
     train.add_argument(
         "--factor-update",
         choices=("auto", "scalar", "block"),
