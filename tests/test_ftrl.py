@@ -104,3 +104,15 @@ def test_regression_with_ftrl_and_l1_on_factors_only(ratings):
     fm = FMRegressor(4, solver="ftrl", l1_factors=5.0, max_iter=5, random_state=0).fit(X, y)
     assert fm.sparsity_["factors"] > 0.0
     assert np.all(np.isfinite(fm.predict(X)))
+
+
+def test_adagrad_memory_starts_at_one_so_a_rare_feature_takes_a_small_step():
+    """libffm's AdaGrad: Σg² starts at 1, so the first step is lr·g/√(1+g²), not ±lr."""
+    X = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    fm = FMClassifier(2, solver="adagrad", random_state=0, shuffle=False)
+    fm.partial_fit(X[:1], [1], classes=[0, 1])
+    g = -0.5  # ∂logloss/∂ŷ at ŷ = 0 for a positive row: the model starts at 0
+    assert fm.w_[0] == pytest.approx(-0.1 * g / (np.sqrt(1.0 + g * g) + 1e-8), rel=1e-9)
+    assert fm.w_[1] == 0.0
+    state = fm._solver_state.arrays
+    assert state[2][0] == pytest.approx(1.0 + g * g) and state[2][1] == 1.0

@@ -27,9 +27,11 @@ class FMRegressor(RegressorMixin, BaseFM):
     solver : {"sgd", "adagrad", "adam", "ftrl", "als", "mcmc"}, default="adagrad"
         ``"sgd"`` with ``batch_size=1`` is libFM's ``-method sgd``. AdaGrad is the default
         because its per-parameter steps stay bounded on unscaled features, where plain
-        SGD at a fixed rate can diverge. ``"ftrl"`` is FTRL-Proximal (McMahan et al.
-        2013), the online learner of click-prediction systems: with ``l1_linear`` /
-        ``l1_factors`` it sets weights to exactly 0 (``sparsity_`` reports how many).
+        SGD at a fixed rate can diverge; its Σg² starts at 1, as in libffm, so a rarely
+        seen feature takes small steps (from 0 its first step would be ±lr). ``"ftrl"`` is
+        FTRL-Proximal (McMahan et al. 2013), the online learner of click-prediction
+        systems: with ``l1_linear`` / ``l1_factors`` it sets weights to exactly 0
+        (``sparsity_`` reports how many).
         ``"als"`` (coordinate descent) and ``"mcmc"`` (Gibbs sampling, libFM's ``-method
         mcmc``) sweep over all parameters and need no learning rate; MCMC needs no
         regularisation either (it samples it, per feature group: see ``fit(groups=…)``)

@@ -40,6 +40,13 @@ N_STATE_SLOTS = {K.SGD: 0, K.ADAGRAD: 1, K.ADAM: 2, K.FTRL: 2}
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adagrad": 0.1, "adam": 0.005, "ftrl": 0.1}
 #: FTRL's β (McMahan et al. 2013: "β = 1 is usually good enough").
 FTRL_BETA = 1.0
+#: AdaGrad's Σg² starts here, as in libffm, not at 0: from 0 the first step on a
+#: parameter is ±lr whatever its gradient, so every id seen once or twice jumps by the
+#: full learning rate — noise on click data, where most ids are rare. From 1 a small
+#: gradient takes a small step (lr·g/√(1+g²)). Measured (init_std="auto", lr 0.1):
+#: generated click data 200k rows × 39 fields, 2 epochs, AUC 0.613 → 0.667; ML-100K
+#: RMSE 0.9198 → 0.9177 (early stopping); Frappe AUC 0.9454 → 0.9426.
+ADAGRAD_INITIAL_ACCUMULATOR = 1.0
 #: Estimator parameters the SGD family reads and the coordinate solvers do not.
 PARAMETERS = frozenset(
     {
@@ -118,9 +125,10 @@ class OptimizerState:
 
     @classmethod
     def fresh(cls, optimizer: int, params, config: SGDConfig | None = None) -> OptimizerState:
-        """Zero memory, except FTRL's z: FTRL computes each weight from (z, n) in closed
-        form, so z starts where that form gives back the starting parameters (the
-        random factors, or a warm-started model) instead of zero."""
+        """Zero memory, except AdaGrad's Σg², which starts at
+        :data:`ADAGRAD_INITIAL_ACCUMULATOR`, and FTRL's z: FTRL computes each weight from
+        (z, n) in closed form, so z starts where that form gives back the starting
+        parameters (the random factors, or a warm-started model) instead of zero."""
         n_slots = N_STATE_SLOTS[optimizer]
         _check_state_size(optimizer, params, n_slots)
         arrays = [
@@ -128,6 +136,9 @@ class OptimizerState:
             for p in params.as_tuple()
             for slot in range(2)
         ]
+        if optimizer == K.ADAGRAD:
+            for j in range(0, len(arrays), 2):
+                arrays[j][...] = ADAGRAD_INITIAL_ACCUMULATOR
         if optimizer == K.FTRL and config is not None:
             for j, p in enumerate(params.as_tuple()):
                 l1 = {1: config.l1_linear, 2: config.l1_factors}.get(j, 0.0)
