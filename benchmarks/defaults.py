@@ -2,8 +2,9 @@
 
 For every data set × model × solver the script prints the test score of
 
-* ``current``: fmlearn's current defaults (``learning_rate``, ``init_std``, ``reg_*`` left
-  at None / their defaults) under the protocol below;
+* ``current``: fmlearn's defaults before ``init_std="auto"`` (the default learning rate and
+  ``reg_*``, ``init_std`` 0.1) under the protocol below. Since the candidate rule became
+  the default, the ``candidate`` column is what fmlearn does now;
 * ``grid best``: the best point of a small grid of the same solver under the same
   protocol, and which point (lr / init_std / reg_factors);
 * ``candidate``: the proposed default rule (below) under the protocol;
