@@ -214,7 +214,7 @@ def fresh_state(optimizer, params, hp=None):
             shape = p.shape if slot < n_slots else (0,) * p.ndim
             arrays.append(np.zeros(shape, dtype=p.dtype))
         if optimizer == FTRL and hp is not None:
-            l1 = (0.0, hp[K.L1_LINEAR], hp[K.L1_FACTORS])[min(j, 2)]
+            l1 = {1: hp[K.L1_LINEAR], 2: hp[K.L1_FACTORS]}.get(j, 0.0)
             z = -(hp[K.FTRL_BETA] / hp[K.LR]) * p - l1 * np.sign(p)
             arrays[-2] = z.astype(p.dtype)
     return tuple(arrays)
@@ -240,8 +240,11 @@ def _opt_step(optimizer, theta, g, s1, s2, lr, beta1, beta2, eps, t, l1=0.0, ftr
         n = s2 + g * g
         sigma = (np.sqrt(n) - np.sqrt(s2)) / lr
         z = s1 + g - sigma * theta
-        new = -(z - np.sign(z) * l1) / ((ftrl_beta + np.sqrt(n)) / lr)
-        return np.where(np.abs(z) <= l1, 0.0, new), z, n
+        new = np.where(
+            np.abs(z) <= l1, 0.0, -(z - np.sign(z) * l1) / ((ftrl_beta + np.sqrt(n)) / lr)
+        )
+        moved = g != 0.0  # a zero gradient leaves the weight and z as they are
+        return np.where(moved, new, theta), np.where(moved, z, s1), n
     raise ValueError(f"unknown optimizer {optimizer}")
 
 

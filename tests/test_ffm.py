@@ -283,3 +283,24 @@ def test_recommend_ranks_candidates_with_field_aware_models(field_data, cls):
     full = model.predict_proba(candidates + context[np.zeros(39, int)])[:, 1]
     np.testing.assert_allclose(scores, np.sort(full)[::-1][:5])
     np.testing.assert_allclose(full[ids], scores)
+
+
+def test_fwfm_refuses_hashed_field_ids_and_asymmetric_strengths(weighted_pairs, tmp_path):
+    X, y, _, fields = weighted_pairs
+    huge = np.array(fields)
+    huge[0] = 10**6  # a hashed value passed as a field id: R would be 10¹² values
+    with pytest.raises(MemoryError, match="Field ids must be numbered 0, 1"):
+        FwFMRegressor(max_iter=1).fit(X, y, fields=huge)
+    model = FwFMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y, fields=fields)
+    model.R_[0, 1] += 1.0
+    with pytest.raises(ValueError, match="R_ must be symmetric"):
+        model.set_params(warm_start=True).fit(X, y)  # what a loaded file is checked by too
+
+
+def test_a_continued_fit_on_other_columns_names_the_columns(weighted_pairs):
+    X, y, _, fields = weighted_pairs
+    model = FwFMRegressor(n_factors=2, max_iter=1, warm_start=True).fit(X, y, fields=fields)
+    wider = sp.hstack([X, X[:, :2]]).tocsr()
+    with pytest.raises(ValueError, match="fields name 62 columns but the fitted model has 60"):
+        model.fit(wider, y, fields=np.concatenate([fields, [0, 0]]))
+    assert model.predict(X).shape == (X.shape[0],)  # the old model is intact

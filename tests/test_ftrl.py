@@ -116,3 +116,21 @@ def test_adagrad_memory_starts_at_one_so_a_rare_feature_takes_a_small_step():
     assert fm.w_[1] == 0.0
     state = fm._solver_state.arrays
     assert state[2][0] == pytest.approx(1.0 + g * g) and state[2][1] == 1.0
+
+
+def test_continuing_with_another_learning_rate_or_l1_keeps_the_weights(ctr):
+    """z stands for a weight only under the α and λ1 it was built with: a continued fit
+    with others re-derives it, so a tiny α moves the model a little, not shrinks it."""
+    X, y = ctr[0][:5000], ctr[1][:5000]
+    fm = FMClassifier(4, solver="ftrl", l1_linear=0.5, max_iter=2, tol=None, random_state=0)
+    fm.fit(X, y)
+    V, w = fm.V_.copy(), fm.w_.copy()
+    fm.set_params(warm_start=True, max_iter=1, learning_rate=0.001, l1_linear=0.1).fit(X, y)
+    seen = np.unique(X.indices)
+    ratio = np.abs(fm.V_[seen]) / np.abs(V[seen])
+    assert 0.95 < np.median(ratio) < 1.05  # was ~0.01: every weight scaled by α'/α
+    assert np.max(np.abs(fm.w_ - w)) < 0.05
+    online = FMClassifier(4, solver="ftrl", random_state=0).partial_fit(X, y, classes=[0, 1])
+    V = online.V_.copy()
+    online.set_params(learning_rate=0.001).partial_fit(X, y)
+    assert 0.95 < np.median(np.abs(online.V_[seen]) / np.abs(V[seen])) < 1.05

@@ -395,7 +395,9 @@ class BaseFM(BaseEstimator):
 
     @property
     def sparsity_(self) -> dict:
-        """Fraction of exactly-zero weights in ``w_`` and ``V_`` (FTRL's L1 makes them)."""
+        """Fraction of exactly-zero weights in ``w_`` and ``V_``: FTRL's L1 makes them, and
+        they include the weights of features never seen in training (and all of ``w_``
+        with ``fit_linear=False``)."""
         check_is_fitted(self, "history_")
         return {
             "linear": float(np.mean(self.w_ == 0)) if self.w_.size else 0.0,
@@ -522,9 +524,12 @@ def auto_init_std(X, n_factors: int) -> float:
     """
     if X.shape[0] == 0:
         return _DEFAULT_INIT_STD
-    squares = X.multiply(X).tocsr()
-    s2 = np.asarray(squares.sum(axis=1)).ravel()
-    s4 = np.asarray(squares.multiply(squares).sum(axis=1)).ravel()
+    # per-row sums of x² and x⁴ from running sums over X.data: O(nnz) floats, no copy of X
+    x2 = X.data.astype(np.float64) ** 2
+    c2 = np.concatenate(([0.0], np.cumsum(x2)))
+    c4 = np.concatenate(([0.0], np.cumsum(x2 * x2)))
+    s2 = c2[X.indptr[1:]] - c2[X.indptr[:-1]]
+    s4 = c4[X.indptr[1:]] - c4[X.indptr[:-1]]
     pairs = float(np.mean(0.5 * (s2 * s2 - s4)))
     return _DEFAULT_INIT_STD * max(n_factors * pairs, 1.0) ** -0.25
 

@@ -93,6 +93,13 @@ class _FieldAware:
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
         if fitted and fields is not None:
+            if np.ndim(fields) == 1 and len(fields) != self.n_features_in_:
+                raise ValueError(
+                    f"fields name {len(fields)} columns but the fitted model has "
+                    f"{self.n_features_in_} features: a continued fit (warm_start, "
+                    "partial_fit) keeps its features and fields. Set warm_start=False to "
+                    "start afresh."
+                )
             given = check_fields(fields, self.n_features_in_)
             if not np.array_equal(given, self.fields_):
                 raise ValueError(
@@ -260,7 +267,8 @@ _FWFM_DOC = """
     validation_fraction, n_iter_no_change, tol, random_state, warm_start, verbose, dtype,
     n_jobs
         As for :class:`FFMRegressor`. The field-pair strengths ``R_`` are not penalised
-        (every row uses them) and start at 1, i.e. training starts from the plain FM.
+        (every row uses them) and start at 1, i.e. training starts from the plain FM on
+        the features that have a field.
 
     Attributes
     ----------

@@ -106,8 +106,8 @@ def test_epoch_matches_reference(optimizer, loss_code, weighted):
     y = rng.normal(size=25) if loss_code == SQUARED else rng.choice([-1.0, 1.0], 25)
     sw = rng.uniform(0.5, 2.0, size=25) if weighted else None
     order = rng.permutation(25).astype(np.int64)
-    state = fresh_state(optimizer, params)
     regs = dict(reg_bias=0.01, reg_linear=0.05, reg_factors=0.1, l1_linear=0.02, l1_factors=0.01)
+    state = fresh_state(optimizer, params, hyper(lr=0.05, **regs))  # FTRL: z gives params
     expected, expected_state, expected_total = reference_fwfm_epoch(
         X, y, sw, order, fields, params, state, loss_code=loss_code, optimizer=optimizer,
         lr=0.05, t0=3, **regs,

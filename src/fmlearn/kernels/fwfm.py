@@ -15,12 +15,12 @@ R[f(i),f(i)] v_i x_i)``, ``∂ŷ/∂R[f,g] = <Q_f, Q_g>`` for f ≠ g and
 ``½ (‖Q_f‖² − Σ_{i∈f} ‖v_i‖² x_i²)`` on the diagonal; all at the row's current
 parameters (one forward pass, then the steps).
 
-Lazy regularisation as in kernels/sgd.py for w and V (a feature in the row is shrunk,
-partner or not, as in the FM). R is not penalised: every row uses
-the pairs of its fields, so a per-row penalty would shrink R once per row. R's entries
-are updated in the upper triangle and mirrored, so R and its optimiser state stay
-symmetric; a field pair is stepped only when the row holds both fields (a diagonal
-entry, when it holds two features of that field).
+Lazy regularisation as in kernels/sgd.py for w and V (a feature of the row that has a
+field is shrunk, partner or not, as in the FM; a feature without one uses no vector).
+R is not penalised: every row uses the pairs of its fields, so a per-row penalty would
+shrink R once per row. R's entries are updated in the upper triangle and mirrored, so R
+and its optimiser state stay symmetric; a field pair is stepped only when the row holds
+both fields (a diagonal entry, when it holds two features of that field).
 
 Field ids must lie in ``[0, n_fields)``, or be −1 for a feature without a field (linear
 only); the model layer validates them.

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import check_fields, csr_arrays
 from fmlearn.kernels import fwfm as fwfm_kernels
 from fmlearn.models.base import Model
@@ -97,6 +98,7 @@ class FwFM(Model):
             )
         fields = check_fields(self.fields, n_features)
         n_fields = max(int(fields.max()) + 1, 0) if fields.size else 0
+        _check_field_pairs(n_fields, self.dtype)
         k = self.n_factors
         V = np.empty((n_features, k), dtype=self.dtype)
         step = max(1, 2**20 // max(k, 1))
@@ -150,6 +152,8 @@ class FwFM(Model):
             raise ValueError(f"parameter shapes {w0.shape}, {w.shape}, {V.shape}")
         if R.ndim != 2 or R.shape[0] != R.shape[1]:
             raise ValueError(f"R_ must be square; it has shape {R.shape}")
+        if not np.array_equal(R, R.T):
+            raise ValueError("R_ must be symmetric (one strength per pair of fields)")
         if V.shape[0] != n_features:
             raise ValueError(f"V_ has {V.shape[0]} rows but n_features_in_={n_features}")
         if V.shape[1] != self.n_factors:
@@ -170,3 +174,17 @@ class FwFM(Model):
         V = estimator.V_
         w0 = np.array([estimator.w0_], dtype=V.dtype)
         return FwFMParams(w0, estimator.w_, V, estimator.R_, estimator.fields_)
+
+
+def _check_field_pairs(n_fields: int, dtype) -> None:
+    """Refuse, before allocating, a field-pair table (n_fields²) larger than memory: field
+    ids are numbered 0…F−1, so one huge id (a hashed value passed as a field) asks for it."""
+    size = n_fields * n_fields * np.dtype(dtype).itemsize
+    memory = physical_memory()
+    if memory is not None and size > memory // 4:
+        raise MemoryError(
+            f"fields_ name {n_fields:,} fields, so the field-pair strengths R would take "
+            f"{format_bytes(size)} ({n_fields:,}² values) of this machine's "
+            f"{format_bytes(memory)}. Field ids must be numbered 0, 1, … (one per column "
+            "group: user, item, site …), not hashed."
+        )

@@ -122,6 +122,9 @@ class OptimizerState:
     optimizer: int
     arrays: tuple
     n_updates: int = 0
+    #: FTRL only: the (α, β, λ1 of w, λ1 of V) its z was built for — z means a weight only
+    #: for those, so a continued fit with others re-derives it (:meth:`rebase`).
+    ftrl_hyper: tuple | None = None
 
     @classmethod
     def fresh(cls, optimizer: int, params, config: SGDConfig | None = None) -> OptimizerState:
@@ -139,12 +142,23 @@ class OptimizerState:
         if optimizer == K.ADAGRAD:
             for j in range(0, len(arrays), 2):
                 arrays[j][...] = ADAGRAD_INITIAL_ACCUMULATOR
+        state = cls(optimizer, tuple(arrays), 0)
         if optimizer == K.FTRL and config is not None:
-            for j, p in enumerate(params.as_tuple()):
-                l1 = {1: config.l1_linear, 2: config.l1_factors}.get(j, 0.0)
-                z = -(config.ftrl_beta / config.learning_rate) * p.astype(np.float64)
-                arrays[2 * j] = (z - l1 * np.sign(p)).astype(p.dtype)
-        return cls(optimizer, tuple(arrays), 0)
+            state.rebase(params, config)
+        return state
+
+    def rebase(self, params, config: SGDConfig) -> None:
+        """FTRL: make z give back the current parameters under ``config``'s α, β and λ1
+        (kept n): ``z = −(β + √n)/α · w − λ1 · sign w`` where w ≠ 0; where w = 0, z is
+        clipped into [−λ1, λ1]. A no-op when the state was built for the same values."""
+        hyper = (config.learning_rate, config.ftrl_beta, config.l1_linear, config.l1_factors)
+        if self.optimizer != K.FTRL or self.ftrl_hyper == hyper:
+            return
+        alpha, beta = config.learning_rate, config.ftrl_beta
+        for j, p in enumerate(params.as_tuple()):
+            l1 = {1: config.l1_linear, 2: config.l1_factors}.get(j, 0.0)
+            _ftrl_z(self.arrays[2 * j], self.arrays[2 * j + 1], p, alpha, beta, l1)
+        self.ftrl_hyper = hyper
 
     def matches(self, optimizer: int, params) -> bool:
         """True if this state fits ``optimizer`` and the shapes and dtype of ``params``."""
@@ -159,7 +173,8 @@ class OptimizerState:
         )
 
     def copy(self) -> OptimizerState:
-        return OptimizerState(self.optimizer, tuple(a.copy() for a in self.arrays), self.n_updates)
+        arrays = tuple(a.copy() for a in self.arrays)
+        return OptimizerState(self.optimizer, arrays, self.n_updates, self.ftrl_hyper)
 
     def fitted_attributes(self) -> dict:
         """Public estimator attributes this state provides (none: it is internal memory)."""
@@ -168,17 +183,33 @@ class OptimizerState:
     def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
         """``(metadata, arrays)`` for the model file: ``slot1_0`` … (slot, parameter)."""
         arrays = {f"slot{j % 2 + 1}_{j // 2}": a for j, a in enumerate(self.arrays)}
-        return {"n_updates": int(self.n_updates)}, arrays
+        meta = {"n_updates": int(self.n_updates)}
+        if self.ftrl_hyper is not None:
+            meta["ftrl_hyper"] = [float(v) for v in self.ftrl_hyper]
+        return meta, arrays
 
     @classmethod
     def from_arrays(cls, optimizer: int, meta: dict, arrays: dict, params) -> OptimizerState:
         """The inverse of :meth:`to_arrays`; ``ValueError`` if it does not fit ``params``."""
         n = 2 * len(params.as_tuple())
         slots = tuple(arrays[f"slot{j % 2 + 1}_{j // 2}"] for j in range(n))
-        state = cls(optimizer, slots, int(meta["n_updates"]))
+        hyper = meta.get("ftrl_hyper")
+        hyper = tuple(float(v) for v in hyper) if hyper is not None else None
+        state = cls(optimizer, slots, int(meta["n_updates"]), hyper)
         if not state.matches(optimizer, params):
             raise ValueError("the optimizer state does not fit the parameters")
         return state
+
+
+def _ftrl_z(z, n, w, alpha: float, beta: float, l1: float, chunk: int = 2**20) -> None:
+    """Set FTRL's ``z`` (in place) so that its closed form gives back ``w``; by chunks of
+    ``chunk`` values, so that the temporaries stay small beside a large model."""
+    zf, nf, wf = z.reshape(-1), n.reshape(-1), w.reshape(-1)
+    for start in range(0, wf.size, chunk):
+        part = slice(start, start + chunk)
+        wp = wf[part].astype(np.float64)
+        zp = -(beta + np.sqrt(nf[part].astype(np.float64))) / alpha * wp - l1 * np.sign(wp)
+        zf[part] = np.where(wp == 0.0, np.clip(zf[part], -l1, l1), zp)
 
 
 def _check_state_size(optimizer: int, params, n_slots: int) -> None:
@@ -300,6 +331,8 @@ def solve(
     """
     if state is None or not state.matches(config.optimizer, params):
         state = OptimizerState.fresh(config.optimizer, params, config)
+    else:
+        state.rebase(params, config)  # FTRL continued with another α, β or λ1
     hp, codes = config.hyper(), config.codes()
     n = data.n_rows
     weights = data.kernel_weights()
