@@ -245,8 +245,9 @@ def test_train_field_weighted_model_with_ftrl_and_l1(libffm_files, capsys):
     assert fitted.R_.shape == (4, 4) and (fitted.l1_linear, fitted.l1_factors) == (0.5, 0.1)
     assert main([*argv[:-4], "--l1", "0.5"]) == 2
     assert "--l1 is FTRL's" in capsys.readouterr().err
-    assert main([*argv[:-1], "-1"]) == 2
-    assert "--l1 takes" in capsys.readouterr().err
+    for bad in ("-1", "abc", "1,2,3"):
+        assert main([*argv[:-1], bad]) == 2
+        assert "--l1 takes" in capsys.readouterr().err
 
 
 def test_field_aware_model_refuses_what_it_cannot_use(libffm_files, csv_files, capsys, tmp_path):

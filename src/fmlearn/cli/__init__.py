@@ -103,7 +103,10 @@ def _train(args) -> int:
     if args.l1 is not None:
         if args.solver != "ftrl":
             raise UsageError("--l1 is FTRL's: add --solver ftrl")
-        l1 = [float(v) for v in args.l1.split(",")]
+        try:
+            l1 = [float(v) for v in args.l1.split(",")]
+        except ValueError:
+            l1 = []
         if len(l1) not in (1, 2) or min(l1) < 0:
             raise UsageError(f"--l1 takes 'l1' or 'l1_linear,l1_factors' (≥ 0); got {args.l1!r}")
         params["l1_linear"], params["l1_factors"] = l1[0], l1[-1]
