@@ -68,3 +68,16 @@ class Model:
     def params_from_estimator(self, estimator) -> Params:
         """The parameters a fitted estimator exposes as attributes (``w0_``, ``V_`` …)."""
         raise NotImplementedError
+
+
+def normal_table(rng: np.random.Generator, shape: tuple, std: float, dtype) -> np.ndarray:
+    """An array of N(0, std²) draws stored in ``dtype``, drawn in float64 blocks of ~1M
+    values along the first axis: the same numbers as one big draw, without a full-size
+    float64 temporary for a float32 model (the factor tables of every model)."""
+    table = np.empty(shape, dtype=dtype)
+    row = int(np.prod(shape[1:]))
+    step = max(1, 2**20 // max(row, 1))
+    for start in range(0, shape[0], step):
+        stop = min(start + step, shape[0])
+        table[start:stop] = rng.normal(0.0, std, size=(stop - start, *shape[1:]))
+    return table

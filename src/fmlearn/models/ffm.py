@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import check_fields, csr_arrays
 from fmlearn.kernels import ffm as ffm_kernels
-from fmlearn.models.base import Model
+from fmlearn.models.base import Model, normal_table
 
 #: FFM rows cost O(k · nnz²): threads pay off from fewer rows than for the FM.
 PARALLEL_PREDICT_MIN_ROWS = 2_000
@@ -99,11 +99,7 @@ class FFM(Model):
         n_fields = max(int(fields.max()) + 1, 0) if fields.size else 0
         _check_size(n_features, n_fields, self.n_factors, self.dtype)
         k = self.n_factors
-        V = np.empty((n_features, n_fields, k), dtype=self.dtype)
-        step = max(1, 2**20 // max(n_fields * k, 1))
-        for start in range(0, n_features, step):
-            stop = min(start + step, n_features)
-            V[start:stop] = rng.normal(0.0, self.init_std, size=(stop - start, n_fields, k))
+        V = normal_table(rng, (n_features, n_fields, k), self.init_std, self.dtype)
         zeros = np.zeros(n_features, dtype=self.dtype)
         return FFMParams(np.zeros(1, dtype=self.dtype), zeros, V, fields)
 

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from fmlearn._validation import csr_arrays
 from fmlearn.kernels import sgd as sgd_kernels
 from fmlearn.kernels.predict import predict_csr, predict_csr_parallel
-from fmlearn.models.base import Model
+from fmlearn.models.base import Model, normal_table
 
 #: Below this many rows prediction stays on one thread: starting threads costs more.
 PARALLEL_PREDICT_MIN_ROWS = 20_000
@@ -90,11 +90,7 @@ class FM(Model):
         as one big draw, without a full-size float64 temporary for float32 models.
         """
         k = self.n_factors
-        V = np.empty((n_features, k), dtype=self.dtype)
-        step = max(1, 2**20 // max(k, 1))
-        for start in range(0, n_features, step):
-            stop = min(start + step, n_features)
-            V[start:stop] = rng.normal(0.0, self.init_std, size=(stop - start, k))
+        V = normal_table(rng, (n_features, k), self.init_std, self.dtype)
         return FMParams(np.zeros(1, dtype=self.dtype), np.zeros(n_features, dtype=self.dtype), V)
 
     def decision(self, X: sp.csr_matrix, params: FMParams, n_threads: int = 1) -> np.ndarray:

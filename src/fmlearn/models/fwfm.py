@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import check_fields, csr_arrays
 from fmlearn.kernels import fwfm as fwfm_kernels
-from fmlearn.models.base import Model
+from fmlearn.models.base import Model, normal_table
 
 PARALLEL_PREDICT_MIN_ROWS = 20_000
 PREDICT_BLOCK_ROWS = 4096
@@ -100,11 +100,7 @@ class FwFM(Model):
         n_fields = max(int(fields.max()) + 1, 0) if fields.size else 0
         _check_field_pairs(n_fields, self.dtype)
         k = self.n_factors
-        V = np.empty((n_features, k), dtype=self.dtype)
-        step = max(1, 2**20 // max(k, 1))
-        for start in range(0, n_features, step):
-            stop = min(start + step, n_features)
-            V[start:stop] = rng.normal(0.0, self.init_std, size=(stop - start, k))
+        V = normal_table(rng, (n_features, k), self.init_std, self.dtype)
         return FwFMParams(
             np.zeros(1, dtype=self.dtype),
             np.zeros(n_features, dtype=self.dtype),
