@@ -21,6 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from fmlearn._base import BaseFM, _online_solver
 from fmlearn._validation import check_fields, resolve_dtype
 from fmlearn.classification import FMClassifier
+from fmlearn.io.field_matrix import fields_of
 from fmlearn.models import FFM, FwFM
 from fmlearn.regression import FMRegressor
 from fmlearn.solvers.base import RegisteredSolver
@@ -51,8 +52,9 @@ _PARAMETERS_DOC = """
         As for :class:`FMRegressor`.
 """
 
-_FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. ``fmlearn.io.load_libffm``
-        returns them for libffm files, ``FMEncoder.fields_`` for encoded tables. A
+_FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. Not needed when ``X``
+        comes from ``FMEncoder`` or ``fmlearn.io.load_libffm``: their matrix carries its
+        fields, so ``make_pipeline(FMEncoder(), FFMClassifier())`` works as it stands. A
         continued fit (``warm_start``, ``partial_fit``) keeps the fitted ``fields_``."""
 
 
@@ -70,29 +72,45 @@ class _FieldAware:
 
         ``eval_set``, ``callbacks``: as for :meth:`FMRegressor.fit`.
         """
-        with self._fields_for_fit(fields):
+        with self._fields_for_fit(X, fields):
             return super().fit(X, y, sample_weight, eval_set=eval_set, callbacks=callbacks)
 
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, fields=None, **kwargs):
         """One pass over the given rows, continuing from the current model (online)."""
-        with self._fields_for_fit(fields):
+        with self._fields_for_fit(X, fields):
             return super().partial_fit(X, y, sample_weight, **kwargs)
 
     @contextmanager
-    def _fields_for_fit(self, fields):
-        """Make ``fields`` visible to :meth:`_make_model` for the duration of one fit."""
-        self._fit_fields = fields
+    def _fields_for_fit(self, X, fields):
+        """Make the fit's fields visible to :meth:`_make_model` for the duration of one fit:
+        ``fields`` if given, else those ``X`` carries (``FMEncoder``, ``load_libffm``)."""
+        carried = fields_of(X)
+        if fields is not None and carried is not None and not _same_fields(fields, carried):
+            raise ValueError(
+                "fields differ from the fields X carries (from FMEncoder or load_libffm); "
+                "pass one of them."
+            )
+        self._fit_fields = fields if fields is not None else carried
+        self._fit_fields_carried = fields is None and carried is not None
         try:
             yield
         finally:
-            del self._fit_fields
+            del self._fit_fields, self._fit_fields_carried
+
+    def _check_predict_X(self, X):
+        carried = fields_of(X)
+        if carried is not None and hasattr(self, "fields_"):
+            _check_carried_fields(carried, self.fields_)
+        return super()._check_predict_X(X)
 
     def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> FFM | FwFM:
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
-        if fitted and fields is not None:
+        if fitted and fields is not None and getattr(self, "_fit_fields_carried", False):
+            _check_carried_fields(fields, self.fields_)
+        elif fitted and fields is not None:
             if np.ndim(fields) == 1 and len(fields) != self.n_features_in_:
                 raise ValueError(
                     f"fields name {len(fields)} columns but the fitted model has "
@@ -108,6 +126,29 @@ class _FieldAware:
                 )
         return self._model_class(
             rank, self._resolved_init_std(), dtype, fields=None if fitted else fields
+        )
+
+
+def _same_fields(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+
+
+def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray) -> None:
+    """The fields a matrix carries must agree with the model's wherever both name one: a
+    file read with ``load_libffm(n_features=…)`` marks the columns it never uses with −1."""
+    if carried.shape != fitted.shape:
+        raise ValueError(
+            f"X carries fields for {carried.shape[0]} columns but the model has "
+            f"{fitted.shape[0]} features."
+        )
+    both = (carried >= 0) & (fitted >= 0)
+    clash = np.flatnonzero(both & (carried != fitted))
+    if clash.size:
+        j = int(clash[0])
+        raise ValueError(
+            f"X carries fields (from FMEncoder or load_libffm) that differ from the model's "
+            f"fields_ on {clash.size} columns (column {j}: field {int(carried[j])}, model "
+            f"{int(fitted[j])}): encode the data as the training data was encoded."
         )
 
 

@@ -28,6 +28,7 @@ from fmlearn._validation import (
     Options,
     validate_params,
 )
+from fmlearn.io.field_matrix import FieldMatrix
 
 _HASH_KEY = "fmlearn-encoder!"  # 16 bytes: pandas' SipHash key, fixed so hashes are stable
 
@@ -235,8 +236,12 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         return spec
 
     # ------------------------------------------------------------------------- transform
-    def transform(self, X) -> sp.csr_matrix:
-        """The CSR design matrix: ``n_features_out_`` columns, in ``fit``'s layout."""
+    def transform(self, X) -> FieldMatrix:
+        """The CSR design matrix: ``n_features_out_`` columns, in ``fit``'s layout.
+
+        A :class:`~fmlearn.io.field_matrix.FieldMatrix`: it carries ``fields_``, so that in
+        ``make_pipeline(FMEncoder(), FFMClassifier())`` the model learns the fields too.
+        """
         check_is_fitted(self, "columns_")
         frame = _as_pandas(X)
         names = [str(c) for c in frame.columns]
@@ -258,7 +263,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         )
         X_out.sum_duplicates()
         X_out.sort_indices()
-        return X_out
+        return FieldMatrix.wrap(X_out, self.fields_)
 
     def _encode_column(self, series, spec: _Column, n: int):
         pd = _pandas()

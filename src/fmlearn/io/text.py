@@ -56,6 +56,7 @@ from fmlearn._validation import (
     check_param,
     resolve_dtype,
 )
+from fmlearn.io.field_matrix import FieldMatrix, fields_of
 from fmlearn.kernels import text_parse
 from fmlearn.kernels.text_format import format_rows
 
@@ -174,8 +175,11 @@ def load_libffm(
     zero_based: bool | str = True,
     dtype=np.float64,
     field_conflict: str = "error",
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+) -> tuple[FieldMatrix, np.ndarray, np.ndarray]:
     """Read a libffm file (``label field:index:value ...``) into ``(X, y, fields)``.
+
+    ``X`` also carries ``fields`` (a :class:`~fmlearn.io.field_matrix.FieldMatrix`), so
+    ``FFMClassifier().fit(X, y)`` needs no ``fields=``.
 
     Field-aware FMs need the field of every feature; ``fields[j]`` (int32, shape
     ``(n_features,)``) is that of column ``j``, or -1 for a column that never appears.
@@ -191,7 +195,7 @@ def load_libffm(
     X, y, fields, _ = _load(
         path, _LIBFFM, "load_libffm", n_features, zero_based, dtype, field_conflict
     )
-    return X, y, fields
+    return FieldMatrix.wrap(X, fields), y, fields
 
 
 def iter_libsvm(
@@ -269,12 +273,17 @@ def dump_libfm(X, y, path: str | os.PathLike, *, zero_based: bool = True) -> Non
     _dump(X, y, path, "dump_libfm", zero_based, None)
 
 
-def dump_libffm(X, y, path: str | os.PathLike, *, fields, zero_based: bool = True) -> None:
+def dump_libffm(X, y, path: str | os.PathLike, *, fields=None, zero_based: bool = True) -> None:
     """Write ``(X, y)`` as a libffm file, ``fields[j]`` being the field of column ``j``.
 
     ``fields`` has one non-negative int per column (-1 is allowed for columns with no
-    stored value, as :func:`load_libffm` returns them); see :func:`dump_libsvm`.
+    stored value, as :func:`load_libffm` returns them); when None, those ``X`` carries
+    (from ``FMEncoder`` or ``load_libffm``). See :func:`dump_libsvm`.
     """
+    if fields is None:
+        fields = fields_of(X)
+        if fields is None:
+            raise ValueError("dump_libffm needs fields=: one field id per column (X carries none).")
     _dump(X, y, path, "dump_libffm", zero_based, fields)
 
 
