@@ -7,6 +7,8 @@ from fmlearn.ffm import FFMClassifier, FFMRegressor, FwFMClassifier, FwFMRegress
 from fmlearn.io.encoder import FMEncoder
 from fmlearn.ordinal import FMOrdinalRegressor
 from fmlearn.persist import load, save
+from fmlearn.recommend import recommend
+from fmlearn.recommender import FMRecommender
 from fmlearn.regression import FMRegressor
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "FMClassifier",
     "FMEncoder",
     "FMOrdinalRegressor",
+    "FMRecommender",
     "FMRegressor",
     "FwFMClassifier",
     "FwFMRegressor",
@@ -22,5 +25,6 @@ __all__ = [
     "fetch_frappe",
     "fetch_movielens",
     "load",
+    "recommend",
     "save",
 ]

@@ -12,15 +12,18 @@ from fmlearn.datasets._fetch import (
     get_data_home,
 )
 from fmlearn.datasets._generated import (
+    ImplicitFeedback,
     PlantedFM,
     PlantedFwFM,
     make_ctr,
     make_field_aware_ctr,
+    make_implicit_feedback,
     make_recommendation,
 )
 
 __all__ = [
     "FrappeData",
+    "ImplicitFeedback",
     "MovieLensData",
     "PlantedFM",
     "PlantedFwFM",
@@ -29,5 +32,6 @@ __all__ = [
     "get_data_home",
     "make_ctr",
     "make_field_aware_ctr",
+    "make_implicit_feedback",
     "make_recommendation",
 ]

@@ -239,3 +239,77 @@ def make_field_aware_ctr(
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth.fields, truth
+
+
+@dataclass
+class ImplicitFeedback:
+    """``make_implicit_feedback``'s output: interactions, side features and the truth."""
+
+    interactions: sp.csr_matrix  # users × items, 1 where the user interacted
+    user_features: sp.csr_matrix  # one-hot user group
+    item_features: sp.csr_matrix  # one-hot item genre
+    tastes: np.ndarray  # users × k planted taste vectors
+    item_vectors: np.ndarray  # items × k
+    item_bias: np.ndarray  # items: planted popularity
+
+    def utility(self, users=None) -> np.ndarray:
+        """Planted utility (without the choice noise) of every item for ``users``."""
+        taste = self.tastes if users is None else self.tastes[users]
+        return taste @ self.item_vectors.T + self.item_bias
+
+
+def make_implicit_feedback(
+    n_users: int = 1_000,
+    n_items: int = 500,
+    n_interactions: int = 30_000,
+    n_factors: int = 8,
+    n_user_groups: int = 10,
+    n_genres: int = 12,
+    group_share: float = 0.7,
+    popularity: float = 1.0,
+    random_state=None,
+) -> ImplicitFeedback:
+    """Implicit feedback with a planted taste model: who interacted with what.
+
+    Each user belongs to one of ``n_user_groups`` groups and each item to one of
+    ``n_genres`` genres (the side features, one-hot). A user's taste vector is its group's
+    plus a personal part (``group_share`` of the variance from the group), an item's
+    vector its genre's plus its own, and each item has a popularity bias of std
+    ``popularity``. Utility = <taste, item> + bias; each user interacts with the items of
+    highest utility + Gumbel noise (a random choice by the logit model), a Zipf-like
+    number of them (at least 2, at most half the items) adding up to about
+    ``n_interactions``. So side features
+    predict part of the taste (cold start works from them) and identity features the rest.
+    Vectorised in blocks of users; memory O(block × n_items).
+    """
+    rng = make_rng(random_state)
+    scale = n_factors**-0.5
+    group = rng.integers(0, n_user_groups, n_users)
+    genre = rng.integers(0, n_genres, n_items)
+    A = rng.normal(0.0, scale, (n_user_groups, n_factors))
+    B = rng.normal(0.0, scale, (n_genres, n_factors))
+    own = np.sqrt(max(1.0 - group_share, 0.0) / max(group_share, 1e-12))
+    P = 2.0 * (A[group] + own * rng.normal(0.0, scale, (n_users, n_factors)))
+    Q = 2.0 * (B[genre] + own * rng.normal(0.0, scale, (n_items, n_factors)))
+    bias = rng.normal(0.0, popularity, n_items)
+    activity = 1.0 / np.arange(1, n_users + 1) ** 0.5
+    counts = np.maximum(2, np.round(activity * n_interactions / activity.sum())).astype(int)
+    counts = np.minimum(rng.permutation(counts), max(n_items // 2, 1))
+    rows, cols = [], []
+    block = max(1, 2**22 // max(n_items, 1))
+    for start in range(0, n_users, block):
+        stop = min(start + block, n_users)
+        u = P[start:stop] @ Q.T + bias
+        noisy = u + rng.gumbel(size=u.shape)
+        ranked = np.argsort(-noisy, axis=1)
+        for r in range(stop - start):
+            rows.append(np.full(counts[start + r], start + r))
+            cols.append(ranked[r, : counts[start + r]])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    R = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_users, n_items))
+    R.sort_indices()
+
+    def one_hot(ids, width):
+        return sp.csr_matrix((np.ones(ids.size), (np.arange(ids.size), ids)), (ids.size, width))
+
+    return ImplicitFeedback(R, one_hot(group, n_user_groups), one_hot(genre, n_genres), P, Q, bias)

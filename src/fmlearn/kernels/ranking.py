@@ -1,0 +1,321 @@
+"""One epoch of an FM trained for ranking on implicit feedback: BPR, WARP or logistic with
+sampled negatives.
+
+The FM scores a (user, item) pair on the row ``[user features | item features]``: with
+``p_u = Σ_{f∈u} v_f x_f`` and ``q_i = Σ_{g∈i} v_g x_g``,
+
+    s(u, i) = w0 + lin(u) + intra(u) + lin(i) + intra(i) + <p_u, q_i>
+
+where ``lin`` is the linear part and ``intra(i) = ½(‖q_i‖² − Σ_g ‖v_g‖² x_g²)`` the pairs
+within one side (e.g. item id × genre). For one user the items rank by
+``b_i + <p_u, q_i>`` with ``b_i = lin(i) + intra(i)``: everything on the user's side is
+a constant, which is why top-N lists are block matrix products (recommender.py).
+
+Losses, per sampled positive (u, i) of weight c:
+
+* ``BPR`` (Rendle et al. 2009): one negative j the user has not interacted with,
+  loss ``−c log σ(s(u,i) − s(u,j))``;
+* ``WARP`` (Weston et al. 2011, as LightFM): negatives are drawn until one scores above
+  ``s(u,i) − 1`` (at most ``max_sampled`` draws); after t draws the rank of i is estimated
+  as ⌊(n_items − 1)/t⌋ and the hinge ``1 − s(u,i) + s(u,j)`` is weighted by its log, so
+  positives ranked low get large steps. No violating draw: no step;
+* ``LOGISTIC``: pointwise log-loss on (u, i) with label 1 and ``n_negatives`` sampled
+  items with label 0.
+
+For a pairwise loss the user's own terms cancel in ``s(u,i) − s(u,j)``: the user's vectors
+get ``δ x_f (q_i − q_j)`` and no linear step. Gradients are exact at the step's current
+parameters (all computed before any is applied; a feature shared by i and j, e.g. a genre,
+gets the sum of both parts as one step). Optimiser steps, codes and state layout are those
+of kernels/sgd.py (SGD, AdaGrad, Adam), with lazy L2 on the parameters a step touches,
+weighted by the interaction's weight like its loss (as there).
+
+Negatives are drawn uniformly over the items, or in proportion to ``neg_cdf`` (cumulative
+popularity weights), and a draw that is one of the user's positives is rejected (it
+counts as one of WARP's draws). Random numbers come from numba's generator, seeded per
+chunk: one chunk is reproducible bit for bit, Hogwild! chunks are not.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.sgd import (
+    _bias_corrections,
+    _scalars,
+    _update_matrix,
+    _update_vector,
+)
+
+BPR = 0
+WARP = 1
+LOGISTIC = 2
+
+# Positions in the int vector ``rcodes``.
+R_LOSS, R_OPTIMIZER, R_MAX_SAMPLED, R_N_NEGATIVES = range(4)
+#: Draws allowed to find a negative for BPR and LOGISTIC (users holding almost every item).
+MAX_REJECTIONS = 100
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _is_positive(pos_indptr, pos_items, u, j):
+    """Binary search for item ``j`` among user ``u``'s (sorted) positives."""
+    lo, hi = pos_indptr[u], pos_indptr[u + 1]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pos_items[mid] < j:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < pos_indptr[u + 1] and pos_items[lo] == j
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_item(n_items, neg_cdf):
+    if neg_cdf.shape[0] == 0:
+        return np.random.randint(0, n_items)  # noqa: NPY002 (numba's per-thread generator)
+    j = np.searchsorted(neg_cdf, np.random.random() * neg_cdf[-1], side="right")  # noqa: NPY002
+    return min(j, n_items - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _side(indptr, indices, data, row, w, V, q):
+    """Fill ``q = Σ v x`` over the row's features; return ``(lin, Σ ‖v‖² x²)``."""
+    k = V.shape[1]
+    for c in range(k):
+        q[c] = 0.0
+    lin = 0.0
+    sq = 0.0
+    for ptr in range(indptr[row], indptr[row + 1]):
+        g = indices[ptr]
+        x = np.float64(data[ptr])
+        lin += w[g] * x
+        s = 0.0
+        for c in range(k):
+            v = np.float64(V[g, c])
+            q[c] += v * x
+            s += v * v
+        sq += s * x * x
+    return lin, sq
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dot(a, b):
+    s = 0.0
+    for c in range(a.shape[0]):
+        s += a[c] * b[c]
+    return s
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _item_score(IX, item, w, V, p, q):
+    """``b_item + <p, q_item>``, filling ``q``."""
+    lin, sq = _side(IX[0], IX[1], IX[2], item, w, V, q)
+    return lin + 0.5 * (_dot(q, q) - sq) + _dot(p, q)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _softplus(x):
+    """log(1 + e^x), without overflow."""
+    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _apply(
+    UX, IX, u, i, j, coef_i, coef_j, pointwise, p, q_i, q_j, params, state, regs, ohp, opt, c1, c2,
+    weight, idx, gw, gv,
+):  # fmt: skip
+    """Step every parameter the score ``coef_i s(u,i) + coef_j s(u,j)`` depends on (j < 0:
+    the ``i`` term alone), along its gradient at the current parameters plus lazy L2.
+
+    Only a pointwise step moves w0 and the user's linear weights (a pairwise difference
+    does not depend on them). Gradients: user vector ``v_f``: ``x_f Σ_r coef_r (p + q_r −
+    v_f x_f)`` (pairwise: ``x_f (q_i − q_j)``), an item's ``v_g``: ``coef_r x_g (p + q_r −
+    v_g x_g)`` summed over the items r holding g.
+    """
+    w0, w, V = params
+    s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V = state
+    # the penalty is weighted like the loss: weight 2 means the interaction twice
+    reg_bias, reg_linear, reg_factors = weight * regs[0], weight * regs[1], weight * regs[2]
+    k = V.shape[1]
+    total = coef_i + (coef_j if j >= 0 else 0.0)
+    # Every gradient first: a later step must not see an earlier one's parameters.
+    Up, Ui, Ux = UX
+    Ip, Ii, Ix = IX
+    n = 0
+    for ptr in range(Up[u], Up[u + 1]):
+        f = Ui[ptr]
+        x = np.float64(Ux[ptr])
+        for c in range(k):
+            qsum = coef_i * q_i[c] + (coef_j * q_j[c] if j >= 0 else 0.0)
+            v = np.float64(V[f, c])
+            gv[n, c] = x * (qsum + total * (p[c] - v * x))
+        idx[n] = f
+        gw[n] = total * x
+        n += 1
+    first_item = n
+    a = Ip[i]
+    b = Ip[j] if j >= 0 else 0
+    a_end = Ip[i + 1]
+    b_end = Ip[j + 1] if j >= 0 else 0
+    while a < a_end or b < b_end:
+        ga = Ii[a] if a < a_end else -1
+        gb = Ii[b] if b < b_end else -1
+        take_a = a < a_end and (b >= b_end or ga <= gb)
+        take_b = b < b_end and (a >= a_end or gb <= ga)
+        g = ga if take_a else gb
+        gw[n] = 0.0
+        for c in range(k):
+            gv[n, c] = 0.0
+        if take_a:
+            x = np.float64(Ix[a])
+            gw[n] += coef_i * x
+            for c in range(k):
+                gv[n, c] += coef_i * x * (p[c] + q_i[c] - np.float64(V[g, c]) * x)
+            a += 1
+        if take_b:
+            x = np.float64(Ix[b])
+            gw[n] += coef_j * x
+            for c in range(k):
+                gv[n, c] += coef_j * x * (p[c] + q_j[c] - np.float64(V[g, c]) * x)
+            b += 1
+        idx[n] = g
+        n += 1
+    if pointwise:
+        _update_vector(opt, w0, s1_w0, s2_w0, 0, total + reg_bias * w0[0], ohp, c1, c2)
+    for e in range(n):
+        g = idx[e]
+        if pointwise or e >= first_item:
+            _update_vector(opt, w, s1_w, s2_w, g, gw[e] + reg_linear * w[g], ohp, c1, c2)
+        for c in range(k):
+            _update_matrix(opt, V, s1_V, s2_V, g, c, gv[e, c] + reg_factors * V[g, c], ohp,
+                           c1, c2)  # fmt: skip
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state, hp, rcodes,
+                  t0, seed):  # fmt: skip
+    """Steps for the positives ``order[start:stop]``; returns (Σ weighted loss, steps)."""
+    np.random.seed(seed)  # noqa: NPY002 (seeds numba's generator of this thread only)
+    pos_indptr, pos_items = pos
+    pair_user, pair_item, pair_weight = pairs
+    w0, w, V = params
+    loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
+    max_sampled, n_negatives = rcodes[R_MAX_SAMPLED], rcodes[R_N_NEGATIVES]
+    regs, ohp = _scalars(hp)
+    n_items = IX[0].shape[0] - 1
+    k = V.shape[1]
+    longest = 1
+    for row in range(UX[0].shape[0] - 1):
+        longest = max(longest, UX[0][row + 1] - UX[0][row])
+    widest = 1
+    for row in range(n_items):
+        widest = max(widest, IX[0][row + 1] - IX[0][row])
+    idx = np.empty(longest + 2 * widest, dtype=np.int64)  # one step's parameters and gradients
+    gw = np.empty(longest + 2 * widest)
+    gv = np.empty((longest + 2 * widest, k))
+    p = np.empty(k)
+    q_i = np.empty(k)
+    q_j = np.empty(k)
+    total = 0.0
+    steps = 0
+    for pos_ in range(start, stop):
+        e = order[pos_]
+        u, i, c = pair_user[e], pair_item[e], np.float64(pair_weight[e])
+        lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
+        s_i = _item_score(IX, i, w, V, p, q_i)
+        if loss_code == LOGISTIC:
+            const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
+            for t in range(n_negatives + 1):
+                item, label = i, 1.0
+                if t > 0:
+                    label = 0.0
+                    item = -1
+                    for _ in range(MAX_REJECTIONS):
+                        cand = _draw_item(n_items, neg_cdf)
+                        if not _is_positive(pos_indptr, pos_items, u, cand):
+                            item = cand
+                            break
+                    if item < 0:
+                        continue
+                    s = const_u + _item_score(IX, item, w, V, p, q_j)
+                else:
+                    s = const_u + s_i
+                    for cc in range(k):
+                        q_j[cc] = q_i[cc]
+                # log-loss of σ(s) against the label, and its derivative in s
+                total += c * (_softplus(s) - label * s)
+                delta = c * (1.0 / (1.0 + np.exp(-s)) - label)
+                c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
+                _apply(UX, IX, u, item, -1, delta, 0.0, True, p, q_j, q_j, params, state, regs,
+                       ohp, opt, c1, c2, c, idx, gw, gv)  # fmt: skip
+                steps += 1
+                if t == 0 and n_negatives > 0:
+                    # the user's side moved: recompute p (the negatives see the new model)
+                    lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
+                    const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
+            continue
+        j = -1
+        delta = 0.0
+        if loss_code == BPR:
+            for _ in range(MAX_REJECTIONS):
+                cand = _draw_item(n_items, neg_cdf)
+                if not _is_positive(pos_indptr, pos_items, u, cand):
+                    j = cand
+                    break
+            if j < 0:
+                continue
+            x = s_i - _item_score(IX, j, w, V, p, q_j)
+            total += c * _softplus(-x)
+            delta = -c / (1.0 + np.exp(x))  # d/dx of −c log σ(x)
+        else:  # WARP
+            for t in range(1, max_sampled + 1):
+                cand = _draw_item(n_items, neg_cdf)
+                if _is_positive(pos_indptr, pos_items, u, cand):
+                    continue
+                s_j = _item_score(IX, cand, w, V, p, q_j)
+                if s_j > s_i - 1.0:
+                    rank_weight = np.log(max(1.0, np.floor((n_items - 1) / t)))
+                    total += c * rank_weight * (1.0 - s_i + s_j)
+                    delta = -c * rank_weight
+                    j = cand
+                    break
+            if j < 0 or delta == 0.0:
+                continue
+        c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
+        _apply(UX, IX, u, i, j, delta, -delta, False, p, q_i, q_j, params, state, regs, ohp,
+               opt, c1, c2, c, idx, gw, gv)  # fmt: skip
+        steps += 1
+    return total, steps
+
+
+@njit(cache=True, nogil=True)
+def ranking_epoch(UX, IX, pos, pairs, order, neg_cdf, params, state, hp, rcodes, t0, seed):
+    """One pass over the positives ``order`` (indices into ``pairs``); serial and
+    reproducible. Returns (Σ weighted loss, number of steps taken).
+
+    ``UX``/``IX``: CSR triplets ``(indptr, indices, data)`` of the user and item feature
+    rows, indices already in the model's global feature numbering; ``pos``: the
+    interactions' ``(indptr, sorted item ids)`` per user; ``pairs``: ``(user, item,
+    weight)`` per positive; ``params = (w0, w, V)`` and ``state`` as in kernels/sgd.py;
+    ``hp`` its hyper-parameters, ``rcodes`` this module's codes; ``t0`` the steps taken
+    before (Adam); ``seed`` the random stream.
+    """
+    return _ranking_rows(UX, IX, pos, pairs, order, 0, order.shape[0], neg_cdf, params, state,
+                         hp, rcodes, t0, seed)  # fmt: skip
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ranking_epoch_hogwild(UX, IX, pos, pairs, order, neg_cdf, params, state, hp, rcodes, t0,
+                          seed, n_chunks):  # fmt: skip
+    """``ranking_epoch`` with ``order`` cut into ``n_chunks`` chunks run on threads without
+    locks (Hogwild!), chunk c drawing from seed ``seed + c``: not reproducible bit for bit."""
+    n = order.shape[0]
+    chunk = (n + n_chunks - 1) // n_chunks
+    totals = np.zeros(n_chunks)
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        start = c * chunk
+        stop = min(start + chunk, n)
+        totals[c], counts[c] = _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf,
+                                             params, state, hp, rcodes, t0, seed + c)  # fmt: skip
+    return totals.sum(), counts.sum()

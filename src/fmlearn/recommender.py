@@ -1,0 +1,495 @@
+"""Recommendation from implicit feedback: an FM over user and item features trained with a
+ranking loss (BPR, WARP) or sampled-negative log-loss, and fast top-N lists.
+
+Data follow LightFM's conventions: ``interactions`` is a users × items sparse matrix
+(every stored non-zero is an observed interaction), ``user_features`` /
+``item_features`` have one row per user / item. By default each user and item also gets
+an identity feature of its own, so with no side features the model is matrix
+factorisation with biases; with them it is an FM whose rows are ``[user features | item
+features]`` (pairs within a side included: item id × genre, user id × age band).
+
+Why top-N is fast: for one user the FM's score splits into a user constant, an item bias
+``b_i`` and an inner product ``<p_u, q_i>`` (kernels/ranking.py), so the scores of a
+block of users against every item are one matrix product, never users × items rows.
+The same split gives embeddings for a vector index: ``user_embeddings() @
+item_embeddings().T`` is the score matrix.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from fmlearn._validation import (
+    BOOLEAN,
+    NONE,
+    RANDOM_STATE,
+    Interval,
+    Options,
+    make_rng,
+    resolve_dtype,
+    validate_params,
+)
+from fmlearn.kernels import ranking as K
+from fmlearn.kernels import sgd as S
+from fmlearn.kernels.sgd import N_HYPER
+from fmlearn.models.base import normal_table
+from fmlearn.models.fm import FMParams
+from fmlearn.solvers.base import DivergenceError, FitHistory
+from fmlearn.solvers.sgd import OPTIMIZERS, OptimizerState
+
+LOSSES = {"bpr": K.BPR, "warp": K.WARP, "logistic": K.LOGISTIC}
+#: ``negative_sampling="popularity"`` draws item j ∝ (count_j + 1)^0.75: word2vec's
+#: exponent (between uniform and raw popularity), +1 so unseen items are drawn too.
+POPULARITY_EXPONENT = 0.75
+#: Scores per block of users in ``recommend`` (float32 or float64 values): ~64 MiB.
+BLOCK_VALUES = 2**23
+
+
+class FMRecommender(BaseEstimator):
+    """Factorization machine for top-N recommendation from implicit feedback.
+
+    Parameters
+    ----------
+    n_factors : int, default=32
+        k, the length of every feature's vector.
+    loss : {"warp", "bpr", "logistic"}, default="warp"
+        WARP (LightFM's best for precision@k), BPR, or log-loss with ``n_negatives``
+        sampled negatives per interaction.
+    solver : {"adagrad", "sgd", "adam"}, default="adagrad"
+    learning_rate : float, default=0.05
+    max_iter : int, default=30
+        Epochs; one epoch visits every interaction once, in a shuffled order.
+    reg_linear, reg_factors : float, default=0.0, 1e-5
+        L2 on the item biases and the vectors, applied to what each step touches.
+    max_sampled : int, default=10
+        WARP: negatives drawn at most, per interaction, to find a violating one.
+    n_negatives : int, default=1
+        ``loss="logistic"``: sampled negatives per interaction.
+    negative_sampling : {"uniform", "popularity"}, default="uniform"
+        Negatives drawn uniformly over the items, or ∝ (count + 1)^0.75.
+    user_identity, item_identity : bool, default=True
+        Give every user / item a feature of its own (LightFM's default). Without it a user
+        is only its features, and can be scored from them alone.
+    init_std : float, default=0.01
+        Standard deviation of the initial vectors.
+    random_state : int, Generator or None
+        Initial vectors, epoch orders and negative draws; bit-for-bit repeatable with
+        ``n_jobs=None``.
+    n_jobs : int or None, default=None
+        Threads for ``fit`` (Hogwild!, not bit-for-bit repeatable) and ``recommend``
+        (BLAS); None = one thread for ``fit``.
+    verbose : int, default=0
+        1 prints one line per epoch.
+    dtype : {"float32", "float64"}, default="float32"
+
+    Attributes
+    ----------
+    w0_, w_, V_ : the FM over ``[user features | item features]`` (identity columns first)
+    n_users_, n_items_ : int
+    interactions_ : csr_matrix of the training interactions (``filter_seen``)
+    history_ : FitHistory (training loss per step, seconds per epoch)
+    n_iter_ : int
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_factors": [Interval(int, 1, None)],
+        "loss": [Options(tuple(LOSSES))],
+        "solver": [Options(("adagrad", "sgd", "adam"))],
+        "learning_rate": [Interval(float, 0.0, None, closed="neither")],
+        "max_iter": [Interval(int, 1, None)],
+        "reg_linear": [Interval(float, 0.0, None)],
+        "reg_factors": [Interval(float, 0.0, None)],
+        "max_sampled": [Interval(int, 1, None)],
+        "n_negatives": [Interval(int, 0, None)],
+        "negative_sampling": [Options(("uniform", "popularity"))],
+        "user_identity": [BOOLEAN],
+        "item_identity": [BOOLEAN],
+        "init_std": [Interval(float, 0.0, None)],
+        "random_state": [RANDOM_STATE],
+        "n_jobs": [Interval(int, -1, None), NONE],
+        "verbose": [Interval(int, 0, None)],
+        "dtype": [Options(("float32", "float64"))],
+    }
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        *,
+        loss: str = "warp",
+        solver: str = "adagrad",
+        learning_rate: float = 0.05,
+        max_iter: int = 30,
+        reg_linear: float = 0.0,
+        reg_factors: float = 1e-5,
+        max_sampled: int = 10,
+        n_negatives: int = 1,
+        negative_sampling: str = "uniform",
+        user_identity: bool = True,
+        item_identity: bool = True,
+        init_std: float = 0.01,
+        random_state=None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+        dtype: str = "float32",
+    ):
+        self.n_factors = n_factors
+        self.loss = loss
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.reg_linear = reg_linear
+        self.reg_factors = reg_factors
+        self.max_sampled = max_sampled
+        self.n_negatives = n_negatives
+        self.negative_sampling = negative_sampling
+        self.user_identity = user_identity
+        self.item_identity = item_identity
+        self.init_std = init_std
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.dtype = dtype
+
+    # ----------------------------------------------------------------------------- fit
+    def fit(self, interactions, user_features=None, item_features=None, sample_weight=None):
+        """Learn from ``interactions`` (users × items; stored non-zeros are interactions).
+
+        ``user_features`` (n_users × d_u) and ``item_features`` (n_items × d_i): side
+        features, sparse or dense. ``sample_weight``: a users × items sparse matrix with
+        the same stored entries as ``interactions`` (LightFM's convention), or
+        ``"values"`` to use the interaction values themselves as confidences.
+        """
+        validate_params(self, self._parameter_constraints)
+        dtype = resolve_dtype(self.dtype)
+        R = _interactions(interactions, "interactions")
+        n_users, n_items = R.shape
+        weights = _pair_weights(sample_weight, R)
+        UX = _side_matrix(user_features, n_users, self.user_identity, "user", dtype)
+        IX = _side_matrix(item_features, n_items, self.item_identity, "item", dtype)
+        rng = make_rng(self.random_state)
+        n_features = UX.shape[1] + IX.shape[1]
+        params = FMParams(
+            np.zeros(1, dtype=dtype),
+            np.zeros(n_features, dtype=dtype),
+            normal_table(rng, (n_features, self.n_factors), self.init_std, dtype),
+        )
+        optimizer = int(OPTIMIZERS[self.solver])
+        state = OptimizerState.fresh(optimizer, params)
+        self.n_users_, self.n_items_ = n_users, n_items
+        self.n_user_features_ = UX.shape[1] - (n_users if self.user_identity else 0)
+        self.n_item_features_ = IX.shape[1] - (n_items if self.item_identity else 0)
+        self._user_rows, self._item_rows = UX, IX
+        self.interactions_ = R
+        self._train(R, weights, params, state, rng)
+        return self
+
+    def _train(self, R, weights, params, state, rng) -> None:
+        UX, IX = self._user_rows, self._item_rows
+        n_user_cols = UX.shape[1]
+        U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
+        I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_user_cols, IX.data)  # noqa: E741
+        pos = (R.indptr.astype(np.int64), R.indices.astype(np.int64))
+        counts = np.diff(R.indptr)
+        pairs = (np.repeat(np.arange(R.shape[0], dtype=np.int64), counts),
+                 R.indices.astype(np.int64), weights)  # fmt: skip
+        if self.negative_sampling == "popularity":
+            popularity = np.bincount(R.indices, minlength=R.shape[1]) + 1.0
+            neg_cdf = np.cumsum(popularity**POPULARITY_EXPONENT)
+        else:
+            neg_cdf = np.zeros(0)
+        hp = np.zeros(N_HYPER)
+        hp[S.LR], hp[S.REG_LINEAR], hp[S.REG_FACTORS] = (
+            self.learning_rate, self.reg_linear, self.reg_factors)  # fmt: skip
+        hp[S.BETA1], hp[S.BETA2], hp[S.EPS], hp[S.FTRL_BETA] = 0.9, 0.999, 1e-8, 1.0
+        rcodes = np.array(
+            [LOSSES[self.loss], state.optimizer, self.max_sampled, self.n_negatives],
+            dtype=np.int64,
+        )
+        n_chunks = _threads(self.n_jobs)
+        history = FitHistory()
+        arrays = (params.w0, params.w, params.V)
+        for epoch in range(1, self.max_iter + 1):
+            start = time.perf_counter()
+            order = rng.permutation(pairs[0].shape[0]).astype(np.int64)
+            seed = int(rng.integers(2**31 - n_chunks))
+            if n_chunks > 1:
+                total, steps = K.ranking_epoch_hogwild(
+                    U, I, pos, pairs, order, neg_cdf, arrays, state.arrays, hp, rcodes,
+                    state.n_updates, seed, n_chunks,
+                )  # fmt: skip
+            else:
+                total, steps = K.ranking_epoch(
+                    U, I, pos, pairs, order, neg_cdf, arrays, state.arrays, hp, rcodes,
+                    state.n_updates, seed,
+                )  # fmt: skip
+            state.n_updates += int(steps)
+            if not (np.isfinite(total) and np.isfinite(params.V).all()):
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch} (non-finite loss or vectors): "
+                    f"lower learning_rate (now {self.learning_rate})."
+                )
+            loss = float(total) / max(int(steps), 1)
+            history.append(epoch, loss, time.perf_counter() - start)
+            if self.verbose:
+                print(f"epoch {epoch:3d}  loss {loss:.5f}  steps {int(steps):,}  "
+                      f"{history.seconds[-1]:.2f} s", flush=True)  # fmt: skip
+        self.w0_, self.w_, self.V_ = float(params.w0[0]), params.w, params.V
+        self.history_ = history
+        self.n_iter_ = self.max_iter
+        self._state = state
+
+    # ------------------------------------------------------------------------ scoring
+    def _sides(self, user_rows, item_rows=None):
+        """``(P, c)`` for ``user_rows`` and, for ``item_rows``, ``(Q, b)``: s = c + b + P·Q."""
+        n_user_cols = self._user_rows.shape[1]
+        Vu, Vi = self.V_[:n_user_cols], self.V_[n_user_cols:]
+        wu, wi = self.w_[:n_user_cols], self.w_[n_user_cols:]
+        P, c = _side_terms(user_rows, wu, Vu)
+        c = c + self.w0_
+        if item_rows is None:
+            return P, c
+        Q, b = _side_terms(item_rows, wi, Vi)
+        return P, c, Q, b
+
+    def _user_rows_for(self, users, user_features):
+        check_is_fitted(self, "history_")
+        if user_features is not None:
+            if users is not None:
+                raise ValueError("pass users (known ids) or user_features (new users), not both.")
+            X = _as_csr(user_features, "user_features", self._user_rows.dtype)
+            if X.shape[1] != self.n_user_features_:
+                raise ValueError(
+                    f"user_features has {X.shape[1]} columns; the model was fitted with "
+                    f"{self.n_user_features_} user feature columns."
+                )
+            offset = self.n_users_ if self.user_identity else 0
+            rows = sp.csr_matrix(
+                (X.data, X.indices + offset, X.indptr), shape=(X.shape[0], self._user_rows.shape[1])
+            )
+            return None, rows
+        users = _ids(users, self.n_users_, "users")
+        return users, self._user_rows[users]
+
+    def recommend(
+        self,
+        users=None,
+        n: int = 10,
+        *,
+        filter_seen: bool = True,
+        items=None,
+        user_features=None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best items for each user, best first: ``(ids, scores)``, each of shape
+        (n_users, n).
+
+        ``users``: user ids (default: every user). ``user_features``: rows of side features
+        for users not seen in ``fit`` (cold start; then ``users`` must be None and nothing
+        is filtered). ``filter_seen``: leave out the items a user interacted with in
+        ``fit``. ``items``: candidate item ids (default: all). A user with fewer than ``n``
+        candidates left gets a shorter list, padded with id −1 and score −inf.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive int; got {n!r}.")
+        users, rows = self._user_rows_for(users, user_features)
+        candidates = (
+            np.arange(self.n_items_) if items is None else _ids(items, self.n_items_, "items")
+        )
+        if np.unique(candidates).size != candidates.size:
+            raise ValueError("items repeats an item id.")
+        _, _, Q, b = self._sides(rows[:0], self._item_rows[candidates])
+        n_out = int(n)
+        width = min(n_out, candidates.size)
+        n_rows = rows.shape[0]
+        ids = np.full((n_rows, n_out), -1, dtype=np.int64)
+        scores = np.full((n_rows, n_out), -np.inf, dtype=np.float64)
+        position = None
+        if filter_seen and users is not None:
+            position = np.full(self.n_items_, -1, dtype=np.int64)
+            position[candidates] = np.arange(candidates.size)
+        block = max(1, BLOCK_VALUES // max(candidates.size, 1))
+        for start in range(0, n_rows, block):
+            stop = min(start + block, n_rows)
+            P, c = self._sides(rows[start:stop])
+            S = P @ Q.T
+            S += b[None, :]
+            S += c[:, None]
+            if position is not None:
+                seen = self.interactions_[users[start:stop]]
+                r = np.repeat(np.arange(stop - start), np.diff(seen.indptr))
+                col = position[seen.indices]
+                keep = col >= 0
+                S[r[keep], col[keep]] = -np.inf
+            top = np.argpartition(-S, width - 1, axis=1)[:, :width]
+            top_scores = np.take_along_axis(S, top, axis=1)
+            # best first; ties by item id, so lists do not depend on argpartition's order
+            order = np.lexsort((candidates[top], -top_scores), axis=1)
+            top = np.take_along_axis(top, order, axis=1)
+            top_scores = np.take_along_axis(top_scores, order, axis=1)
+            valid = np.isfinite(top_scores)
+            ids[start:stop, :width] = np.where(valid, candidates[top], -1)
+            scores[start:stop, :width] = np.where(valid, top_scores, -np.inf)
+        return ids, scores
+
+    def score(self, users, items) -> np.ndarray:
+        """The FM score of each (user, item) pair: ``users`` and ``items`` of equal length."""
+        users, rows = self._user_rows_for(users, None)
+        items = _ids(items, self.n_items_, "items")
+        if users.shape != items.shape:
+            raise ValueError(f"users and items must have the same length; got {users.size} "
+                             f"and {items.size}.")  # fmt: skip
+        P, c, Q, b = self._sides(rows, self._item_rows[items])
+        return c + b + np.einsum("ij,ij->i", P, Q, dtype=np.float64)
+
+    def user_embeddings(self, users=None, *, user_features=None) -> np.ndarray:
+        """(n_users, k + 2): ``[p_u, c_u, 1]``, so that ``user_embeddings() @
+        item_embeddings().T`` is the score matrix (for a vector index)."""
+        _, rows = self._user_rows_for(users, user_features)
+        P, c = self._sides(rows)
+        return np.hstack([P, c[:, None], np.ones((P.shape[0], 1), dtype=P.dtype)])
+
+    def item_embeddings(self, items=None) -> np.ndarray:
+        """(n_items, k + 2): ``[q_i, 1, b_i]`` (see :meth:`user_embeddings`)."""
+        check_is_fitted(self, "history_")
+        items = np.arange(self.n_items_) if items is None else _ids(items, self.n_items_, "items")
+        _, _, Q, b = self._sides(self._user_rows[:0], self._item_rows[items])
+        return np.hstack([Q, np.ones((Q.shape[0], 1), dtype=Q.dtype), b[:, None]])
+
+    def similar_items(self, items, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` items whose vectors ``q`` have the highest cosine with each of
+        ``items``' (itself excluded): ``(ids, similarities)``, shape (len(items), n)."""
+        check_is_fitted(self, "history_")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive int; got {n!r}.")
+        items = _ids(items, self.n_items_, "items")
+        _, _, Q, _ = self._sides(self._user_rows[:0], self._item_rows)
+        norm = np.linalg.norm(Q, axis=1)
+        unit = Q / np.where(norm > 0, norm, 1.0)[:, None]
+        S = unit[items] @ unit.T
+        S[np.arange(items.size), items] = -np.inf
+        width = min(int(n), self.n_items_ - 1)
+        top = np.argpartition(-S, width - 1, axis=1)[:, :width] if width else S[:, :0]
+        sims = np.take_along_axis(S, top, axis=1)
+        order = np.lexsort((top, -sims), axis=1)
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(sims, order, axis=1)
+
+
+def _threads(n_jobs) -> int:
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, n_jobs)
+
+
+def _as_csr(X, name: str, dtype) -> sp.csr_matrix:
+    if not (sp.issparse(X) or isinstance(X, np.ndarray | list)):
+        raise ValueError(f"{name} must be a 2-D sparse matrix or array; got {type(X).__name__}.")
+    X = sp.csr_matrix(X, dtype=dtype) if not sp.issparse(X) else X.tocsr().astype(dtype)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D.")
+    if not np.isfinite(X.data).all():
+        raise ValueError(f"{name} holds NaN or infinite values.")
+    X = X.copy()
+    X.sum_duplicates()
+    X.sort_indices()
+    return X
+
+
+def _interactions(R, name: str) -> sp.csr_matrix:
+    if not sp.issparse(R) and not isinstance(R, np.ndarray):
+        raise ValueError(f"{name} must be a users × items sparse matrix; got {type(R).__name__}.")
+    R = _as_csr(R, name, np.float64)
+    R.eliminate_zeros()
+    if R.shape[0] == 0 or R.shape[1] == 0 or R.nnz == 0:
+        raise ValueError(f"{name} holds no interaction (shape {R.shape}, no stored non-zero).")
+    if (R.data < 0).any():
+        raise ValueError(f"{name} holds negative values; interactions are ≥ 0.")
+    if R.shape[1] < 2:
+        raise ValueError(f"{name} has one item: there is nothing to rank.")
+    return R
+
+
+def _pair_weights(sample_weight, R) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(R.nnz)
+    if isinstance(sample_weight, str):
+        if sample_weight != "values":
+            raise ValueError(f"sample_weight must be None, 'values' or a matrix; got "
+                             f"{sample_weight!r}.")  # fmt: skip
+        return R.data.astype(np.float64)
+    W = _as_csr(sample_weight, "sample_weight", np.float64)
+    if W.shape != R.shape:
+        raise ValueError(f"sample_weight has shape {W.shape}; interactions {R.shape}.")
+    W.eliminate_zeros()
+    if not (np.array_equal(W.indptr, R.indptr) and np.array_equal(W.indices, R.indices)):
+        raise ValueError("sample_weight must have the same stored entries as interactions.")
+    if (W.data < 0).any():
+        raise ValueError("sample_weight holds negative weights.")
+    return W.data
+
+
+def _side_matrix(features, n_rows: int, identity: bool, side: str, dtype) -> sp.csr_matrix:
+    """``[identity | features]`` as canonical CSR in ``dtype``."""
+    blocks = [sp.identity(n_rows, dtype=dtype, format="csr")] if identity else []
+    if features is not None:
+        X = _as_csr(features, f"{side}_features", dtype)
+        if X.shape[0] != n_rows:
+            raise ValueError(
+                f"{side}_features has {X.shape[0]} rows; interactions has {n_rows} {side}s."
+            )
+        blocks.append(X)
+    if not blocks:
+        raise ValueError(
+            f"{side}_identity=False needs {side}_features: a {side} would have no feature."
+        )
+    out = sp.hstack(blocks, format="csr", dtype=dtype)
+    out.sort_indices()
+    return out
+
+
+def _side_terms(rows: sp.csr_matrix, w: np.ndarray, V: np.ndarray):
+    """For each row: ``q = Σ v x`` and ``lin + intra = Σ w x + ½(‖q‖² − Σ ‖v‖² x²)``."""
+    Q = np.asarray(rows @ V)
+    sq = np.asarray(rows.multiply(rows) @ np.einsum("ij,ij->i", V, V, dtype=np.float64))
+    lin = np.asarray(rows @ w.astype(np.float64))
+    intra = 0.5 * (np.einsum("ij,ij->i", Q, Q, dtype=np.float64) - sq.ravel())
+    return Q, lin.ravel() + intra
+
+
+def _ids(ids, n: int, name: str) -> np.ndarray:
+    if ids is None:
+        return np.arange(n)
+    ids = np.asarray(ids)
+    if ids.ndim == 0:
+        ids = ids[None]
+    if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):
+        raise ValueError(f"{name} must be a 1-D array of int ids; got dtype {ids.dtype}.")
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise ValueError(f"{name} must lie in [0, {n}); got {bad}.")
+    return ids.astype(np.int64)
+
+
+def random_split(
+    interactions, test_fraction: float = 0.2, *, random_state=None
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Split the stored interactions at random into ``(train, test)`` of the same shape
+    (LightFM's ``random_train_test_split``): each goes to test with ``test_fraction``."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}.")
+    R = _interactions(interactions, "interactions").tocoo()
+    to_test = make_rng(random_state).random(R.nnz) < test_fraction
+
+    def part(mask):
+        out = sp.csr_matrix((R.data[mask], (R.row[mask], R.col[mask])), shape=R.shape)
+        out.sort_indices()
+        return out
+
+    return part(~to_test), part(to_test)

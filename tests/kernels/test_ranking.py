@@ -1,0 +1,156 @@
+"""The ranking epoch (BPR, WARP, sampled log-loss): one plain-SGD step equals −lr × the
+finite-difference gradient of the loss, computed on the FM by its definition over the
+concatenated row [user features | item features]."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fmlearn.kernels import ranking as K
+from fmlearn.kernels.sgd import ADAGRAD, LR, N_HYPER, REG_FACTORS, REG_LINEAR, SGD
+from reference import fd_gradient, naive_predict
+
+K_FACTORS = 3
+
+
+def _setup(rng, n_items=2, shared=True):
+    """One user (identity + 2 side features), items with identity + 2 genres; item 0 and
+    item 1 share genre 0 when ``shared`` (the merged-gradient case)."""
+    UX = sp.csr_matrix(np.array([[1.0, 0.5, -1.2]]))
+    genres = np.zeros((n_items, 2))
+    genres[0] = [1.0, 0.0] if not shared else [1.0, 0.7]
+    genres[1:, 0] = 0.8 if shared else 0.0
+    genres[1:, 1] = 0.0 if shared else 1.0
+    IX = sp.hstack([sp.identity(n_items), sp.csr_matrix(genres)], format="csr")
+    IX.eliminate_zeros()
+    IX.sort_indices()
+    n_u = UX.shape[1]
+    n_features = n_u + IX.shape[1]
+    w0 = rng.normal(size=1)
+    w = 0.3 * rng.normal(size=n_features)
+    V = 0.3 * rng.normal(size=(n_features, K_FACTORS))
+    return UX, IX, (w0, w, V)
+
+
+def _row(UX, IX, i):
+    return np.hstack([UX[0].toarray().ravel(), IX[i].toarray().ravel()])
+
+
+def _theta_loss(UX, IX, params, loss):
+    """The loss as a function of the flat parameter vector θ = [w0, w, V]."""
+    w0, w, V = params
+    n = w.size
+
+    def f(theta):
+        p = (theta[:1], theta[1 : 1 + n], theta[1 + n :].reshape(n, K_FACTORS))
+        return loss(lambda i: naive_predict(_row(UX, IX, i)[None, :], *p)[0])
+
+    return f, np.concatenate([w0, w, V.ravel()])
+
+
+def _step(UX, IX, params, loss_code, *, max_sampled=10, n_negatives=0, positives=(0,),
+          reg=(0.0, 0.0), opt=SGD, lr=1e-3, seed=0):  # fmt: skip
+    """Run the kernel on the user's single positive (item 0); return the new params."""
+    n_u = UX.shape[1]
+    U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
+    I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_u, IX.data)  # noqa: E741
+    items = np.array(sorted(positives), dtype=np.int64)
+    pos = (np.array([0, items.size], dtype=np.int64), items)
+    pairs = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(1))
+    w0, w, V = (a.copy() for a in params)
+    empty = np.zeros(0)
+    e2 = np.zeros((0, 0))
+    if opt == ADAGRAD:
+        state = (np.ones(1), empty, np.ones_like(w), empty, np.ones_like(V), e2)
+    else:
+        state = (empty, empty, empty, empty, e2, e2)
+    hp = np.zeros(N_HYPER)
+    hp[LR], hp[REG_LINEAR], hp[REG_FACTORS] = lr, *reg
+    rcodes = np.array([loss_code, opt, max_sampled, n_negatives], dtype=np.int64)
+    total, steps = K.ranking_epoch(U, I, pos, pairs, np.zeros(1, dtype=np.int64), empty,
+                                   (w0, w, V), state, hp, rcodes, 0, seed)  # fmt: skip
+    return (w0, w, V), total, steps
+
+
+def _flat(params):
+    return np.concatenate([params[0], params[1], params[2].ravel()])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_bpr_step_is_minus_lr_times_the_gradient(shared):
+    rng = np.random.default_rng(1)
+    UX, IX, params = _setup(rng, shared=shared)
+    new, total, steps = _step(UX, IX, params, K.BPR)
+    f, theta = _theta_loss(UX, IX, params, lambda s: np.log1p(np.exp(-(s(0) - s(1)))))
+    assert steps == 1
+    np.testing.assert_allclose(total, f(theta), rtol=1e-12)
+    np.testing.assert_allclose((theta - _flat(new)) / 1e-3, fd_gradient(f, theta), atol=1e-7)
+
+
+def test_warp_step_is_the_rank_weighted_hinge_gradient():
+    """Three items, positive 0, scores near 0 (every negative violates the margin): when
+    the first draw is a negative (1 or 2), t = 1 and the weight is log ⌊2/1⌋ = log 2;
+    when it is the positive, t = 2 and log ⌊2/2⌋ = 0: no step."""
+    rng = np.random.default_rng(2)
+    UX, IX, params = _setup(rng, n_items=3)
+    params = (params[0], 0.01 * params[1], 0.01 * params[2])
+    outcomes = [_step(UX, IX, params, K.WARP, seed=seed) for seed in range(12)]
+    assert {steps for _, _, steps in outcomes} == {0, 1}  # both cases occur
+    new = next(new for new, _, steps in outcomes if steps == 1)
+    diffs = []
+    for j in (1, 2):
+        f, theta = _theta_loss(UX, IX, params, lambda s, j=j: np.log(2) * (1 - s(0) + s(j)))
+        diffs.append(np.abs((theta - _flat(new)) / 1e-3 - fd_gradient(f, theta)).max())
+    assert min(diffs) < 1e-7
+
+
+def test_logistic_step_on_the_positive_moves_every_term_of_the_score():
+    rng = np.random.default_rng(3)
+    UX, IX, params = _setup(rng)
+    new, total, steps = _step(UX, IX, params, K.LOGISTIC, n_negatives=0)
+    f, theta = _theta_loss(UX, IX, params, lambda s: np.log1p(np.exp(-s(0))))
+    assert steps == 1
+    np.testing.assert_allclose(total, f(theta), rtol=1e-12)
+    np.testing.assert_allclose((theta - _flat(new)) / 1e-3, fd_gradient(f, theta), atol=1e-7)
+
+
+def test_regularisation_shrinks_only_what_the_step_touches():
+    rng = np.random.default_rng(4)
+    UX, IX, params = _setup(rng, n_items=3, shared=False)
+    plain, _, _ = _step(UX, IX, params, K.BPR)
+    reg, _, _ = _step(UX, IX, params, K.BPR, reg=(0.5, 0.25))
+    n_u = UX.shape[1]
+    touched_w = np.flatnonzero(plain[1] != params[1])  # items' linear weights only
+    assert set(touched_w) <= set(range(n_u, n_u + IX.shape[1]))
+    np.testing.assert_allclose(
+        (plain[1] - reg[1])[touched_w] / 1e-3, 0.5 * params[1][touched_w], rtol=1e-9
+    )
+    # the user's linear weights get no step in a pairwise loss; untouched item unchanged
+    np.testing.assert_array_equal(reg[1][:n_u], params[1][:n_u])
+    # the identity vectors of the positive and the one drawn negative move, not the third
+    changed = [i for i in range(3) if not np.array_equal(reg[2][n_u + i], params[2][n_u + i])]
+    assert 0 in changed and len(changed) == 2
+
+
+def test_a_user_holding_every_item_gets_no_step():
+    rng = np.random.default_rng(5)
+    UX, IX, params = _setup(rng, n_items=2)
+    for code in (K.BPR, K.WARP):
+        new, total, steps = _step(UX, IX, params, code, positives=(0, 1))
+        assert steps == 0 and total == 0.0
+        for a, b in zip(new, params, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_adagrad_runs_the_shared_optimiser_step():
+    """AdaGrad from Σg² = 1: Δθ = −lr g / (√(1 + g²) + ε), g the BPR gradient."""
+    rng = np.random.default_rng(6)
+    UX, IX, params = _setup(rng)
+    new, _, _ = _step(UX, IX, params, K.BPR, opt=ADAGRAD, lr=0.1)
+    f, theta = _theta_loss(UX, IX, params, lambda s: np.log1p(np.exp(-(s(0) - s(1)))))
+    g = fd_gradient(f, theta)
+    touched = np.abs(g) > 1e-12
+    expected = theta - 0.1 * g / (np.sqrt(1 + g * g) + 0.0)
+    np.testing.assert_allclose(_flat(new)[touched], expected[touched], atol=1e-8)
