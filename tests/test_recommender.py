@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import fmlearn
 from fmlearn.datasets import make_implicit_feedback
+from fmlearn.metrics import ndcg_at_k
 from fmlearn.recommender import FMRecommender, random_split
 from reference import naive_predict
 
@@ -175,3 +177,44 @@ def test_bad_input_gets_a_clear_error(call, message):
     R = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 1]], dtype=float))
     with pytest.raises(ValueError, match=message):
         call(FMRecommender(2, max_iter=1, random_state=0), R)
+
+
+def test_eval_set_history_and_early_stopping_keep_the_best_epoch(feedback):
+    _, train, test = feedback
+    model = FMRecommender(16, max_iter=40, random_state=0, learning_rate=0.2,
+                          early_stopping=True, n_iter_no_change=2)  # fmt: skip
+    model.fit(train, eval_set=test)
+    ndcg = model.history_.valid["ndcg@10"]
+    assert len(ndcg) == model.n_iter_ < 40 and len(model.history_.valid["precision@10"]) == len(
+        ndcg
+    )
+    assert model.best_iteration_ == 1 + int(np.argmax(ndcg))
+    ids, _ = model.recommend(np.flatnonzero(np.diff(test.indptr)), n=10)
+
+    users = np.flatnonzero(np.diff(test.indptr))
+    assert ndcg_at_k(ids, test, 10, users=users) == pytest.approx(max(ndcg), abs=1e-12)
+    held_out = FMRecommender(8, max_iter=3, random_state=0, early_stopping=True).fit(train)
+    assert "ndcg@10" in held_out.history_.valid
+
+
+def test_partial_fit_continues_and_save_load_is_exact(feedback, tmp_path):
+    data, train, test = feedback
+    model = FMRecommender(8, max_iter=2, random_state=0, dtype="float64").fit(
+        train, user_features=data.user_features, item_features=data.item_features
+    )
+    model.save(tmp_path / "rec.fmlearn")
+    loaded = fmlearn.load(tmp_path / "rec.fmlearn")
+    for a, b in zip(model.recommend(n=5), loaded.recommend(n=5), strict=True):
+        np.testing.assert_array_equal(a, b)
+    model.partial_fit(test)
+    loaded.partial_fit(test)
+    np.testing.assert_array_equal(model.V_, loaded.V_)
+    assert model.n_iter_ == 3 and len(model.history_.train_loss) == 3
+    # the new interactions count as seen now
+    ids, _ = model.recommend(n=300 - 1)
+    u = int(np.argmax(np.diff(test.indptr)))
+    assert not set(test[u].indices) & set(ids[u][ids[u] >= 0])
+    first = FMRecommender(4, random_state=0).partial_fit(train)
+    assert first.n_iter_ == 1 and first.max_iter == 30
+    with pytest.raises(ValueError, match="the model has 600 users"):
+        model.partial_fit(train[:5])

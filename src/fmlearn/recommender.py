@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from fmlearn import persist
 from fmlearn._validation import (
     BOOLEAN,
     NONE,
@@ -39,6 +40,7 @@ from fmlearn._validation import (
 from fmlearn.kernels import ranking as K
 from fmlearn.kernels import sgd as S
 from fmlearn.kernels.sgd import N_HYPER
+from fmlearn.metrics import ndcg_at_k, precision_at_k
 from fmlearn.models.base import normal_table
 from fmlearn.models.fm import FMParams
 from fmlearn.solvers.base import DivergenceError, FitHistory
@@ -79,6 +81,15 @@ class FMRecommender(BaseEstimator):
         is only its features, and can be scored from them alone.
     init_std : float, default=0.01
         Standard deviation of the initial vectors.
+    early_stopping : bool, default=False
+        Stop when nDCG@``eval_k`` on the validation interactions (``fit``'s ``eval_set``,
+        else a ``validation_fraction`` of the interactions held out at random) has not
+        improved for ``n_iter_no_change`` epochs, and keep the best epoch's model.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    eval_k : int, default=10
+        The list length of the per-epoch validation metrics (``history_.valid``:
+        ``"precision@k"``, ``"ndcg@k"``), recorded whenever there is an ``eval_set``.
     random_state : int, Generator or None
         Initial vectors, epoch orders and negative draws; bit-for-bit repeatable with
         ``n_jobs=None``.
@@ -112,6 +123,10 @@ class FMRecommender(BaseEstimator):
         "user_identity": [BOOLEAN],
         "item_identity": [BOOLEAN],
         "init_std": [Interval(float, 0.0, None)],
+        "early_stopping": [BOOLEAN],
+        "validation_fraction": [Interval(float, 0.0, 1.0, closed="neither")],
+        "n_iter_no_change": [Interval(int, 1, None)],
+        "eval_k": [Interval(int, 1, None)],
         "random_state": [RANDOM_STATE],
         "n_jobs": [Interval(int, -1, None), NONE],
         "verbose": [Interval(int, 0, None)],
@@ -134,6 +149,10 @@ class FMRecommender(BaseEstimator):
         user_identity: bool = True,
         item_identity: bool = True,
         init_std: float = 0.01,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        eval_k: int = 10,
         random_state=None,
         n_jobs: int | None = None,
         verbose: int = 0,
@@ -152,19 +171,27 @@ class FMRecommender(BaseEstimator):
         self.user_identity = user_identity
         self.item_identity = item_identity
         self.init_std = init_std
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.eval_k = eval_k
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.dtype = dtype
 
     # ----------------------------------------------------------------------------- fit
-    def fit(self, interactions, user_features=None, item_features=None, sample_weight=None):
+    def fit(
+        self, interactions, user_features=None, item_features=None, sample_weight=None,
+        eval_set=None,
+    ):  # fmt: skip
         """Learn from ``interactions`` (users × items; stored non-zeros are interactions).
 
         ``user_features`` (n_users × d_u) and ``item_features`` (n_items × d_i): side
         features, sparse or dense. ``sample_weight``: a users × items sparse matrix with
         the same stored entries as ``interactions`` (LightFM's convention), or
         ``"values"`` to use the interaction values themselves as confidences.
+        ``eval_set``: held-out interactions (users × items) scored after every epoch.
         """
         validate_params(self, self._parameter_constraints)
         dtype = resolve_dtype(self.dtype)
@@ -174,33 +201,73 @@ class FMRecommender(BaseEstimator):
         UX = _side_matrix(user_features, n_users, self.user_identity, "user", dtype)
         IX = _side_matrix(item_features, n_items, self.item_identity, "item", dtype)
         rng = make_rng(self.random_state)
+        eval_R = None if eval_set is None else _interactions(eval_set, "eval_set")
+        if eval_R is not None and eval_R.shape != R.shape:
+            raise ValueError(f"eval_set has shape {eval_R.shape}; interactions {R.shape}.")
+        if self.early_stopping and eval_R is None:
+            held = rng.random(R.nnz) < self.validation_fraction
+            eval_R, _ = _masked(R, held, weights)
+            R, weights = _masked(R, ~held, weights)
+            if R.nnz == 0 or eval_R.nnz == 0:
+                raise ValueError("too few interactions to hold out a validation part.")
         n_features = UX.shape[1] + IX.shape[1]
         params = FMParams(
             np.zeros(1, dtype=dtype),
             np.zeros(n_features, dtype=dtype),
             normal_table(rng, (n_features, self.n_factors), self.init_std, dtype),
         )
-        optimizer = int(OPTIMIZERS[self.solver])
-        state = OptimizerState.fresh(optimizer, params)
+        state = OptimizerState.fresh(int(OPTIMIZERS[self.solver]), params)
         self.n_users_, self.n_items_ = n_users, n_items
         self.n_user_features_ = UX.shape[1] - (n_users if self.user_identity else 0)
         self.n_item_features_ = IX.shape[1] - (n_items if self.item_identity else 0)
         self._user_rows, self._item_rows = UX, IX
         self.interactions_ = R
-        self._train(R, weights, params, state, rng)
+        self.history_ = FitHistory()
+        self.n_iter_ = 0
+        self._train(R, weights, params, state, rng, self.max_iter, eval_R)
         return self
 
-    def _train(self, R, weights, params, state, rng) -> None:
+    def partial_fit(self, interactions, sample_weight=None, eval_set=None):
+        """One epoch over new ``interactions`` (the fitted users × items), continuing the
+        model and its optimiser state; they join ``interactions_`` (seen items). The first
+        call on an unfitted model fits one epoch."""
+        if not hasattr(self, "history_"):
+            with _one_epoch(self):
+                return self.fit(interactions, sample_weight=sample_weight, eval_set=eval_set)
+        R = _interactions(interactions, "interactions")
+        if R.shape != (self.n_users_, self.n_items_):
+            raise ValueError(
+                f"interactions has shape {R.shape}; the model has {self.n_users_} users × "
+                f"{self.n_items_} items."
+            )
+        weights = _pair_weights(sample_weight, R)
+        eval_R = None if eval_set is None else _interactions(eval_set, "eval_set")
+        seen = (self.interactions_ != 0).astype(np.float64) + (R != 0).astype(np.float64)
+        self.interactions_ = _interactions(seen, "interactions")
+        seed = self.random_state
+        rng = (
+            np.random.default_rng([int(seed), int(self.n_iter_)])
+            if isinstance(seed, int | np.integer)
+            else make_rng(seed)
+        )
+        self._train(R, weights, self._params(), self._state, rng, 1, eval_R)
+        return self
+
+    def _params(self) -> FMParams:
+        return FMParams(np.array([self.w0_], dtype=self.V_.dtype), self.w_, self.V_)
+
+    def _train(self, R, weights, params, state, rng, epochs, eval_R) -> None:
+        """``epochs`` epochs on ``R``; negatives are never drawn from ``interactions_``."""
         UX, IX = self._user_rows, self._item_rows
         n_user_cols = UX.shape[1]
         U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
         I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_user_cols, IX.data)  # noqa: E741
-        pos = (R.indptr.astype(np.int64), R.indices.astype(np.int64))
-        counts = np.diff(R.indptr)
-        pairs = (np.repeat(np.arange(R.shape[0], dtype=np.int64), counts),
+        seen = self.interactions_
+        pos = (seen.indptr.astype(np.int64), seen.indices.astype(np.int64))
+        pairs = (np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr)),
                  R.indices.astype(np.int64), weights)  # fmt: skip
         if self.negative_sampling == "popularity":
-            popularity = np.bincount(R.indices, minlength=R.shape[1]) + 1.0
+            popularity = np.bincount(seen.indices, minlength=R.shape[1]) + 1.0
             neg_cdf = np.cumsum(popularity**POPULARITY_EXPONENT)
         else:
             neg_cdf = np.zeros(0)
@@ -213,9 +280,11 @@ class FMRecommender(BaseEstimator):
             dtype=np.int64,
         )
         n_chunks = _threads(self.n_jobs)
-        history = FitHistory()
         arrays = (params.w0, params.w, params.V)
-        for epoch in range(1, self.max_iter + 1):
+        eval_users = None if eval_R is None else np.flatnonzero(np.diff(eval_R.indptr))
+        best, best_score, since_best = None, -np.inf, 0
+        for _ in range(epochs):
+            epoch = self.n_iter_ + 1
             start = time.perf_counter()
             order = rng.permutation(pairs[0].shape[0]).astype(np.int64)
             seed = int(rng.integers(2**31 - n_chunks))
@@ -229,21 +298,123 @@ class FMRecommender(BaseEstimator):
                     U, I, pos, pairs, order, neg_cdf, arrays, state.arrays, hp, rcodes,
                     state.n_updates, seed,
                 )  # fmt: skip
+            seconds = time.perf_counter() - start
             state.n_updates += int(steps)
             if not (np.isfinite(total) and np.isfinite(params.V).all()):
                 raise DivergenceError(
                     f"training diverged in epoch {epoch} (non-finite loss or vectors): "
                     f"lower learning_rate (now {self.learning_rate})."
                 )
+            self.w0_, self.w_, self.V_ = float(params.w0[0]), params.w, params.V
+            self._state, self.n_iter_ = state, epoch
+            scores = {} if eval_R is None else self._validation_scores(eval_R, eval_users)
             loss = float(total) / max(int(steps), 1)
-            history.append(epoch, loss, time.perf_counter() - start)
+            self.history_.append(epoch, loss, seconds, scores)
             if self.verbose:
-                print(f"epoch {epoch:3d}  loss {loss:.5f}  steps {int(steps):,}  "
-                      f"{history.seconds[-1]:.2f} s", flush=True)  # fmt: skip
-        self.w0_, self.w_, self.V_ = float(params.w0[0]), params.w, params.V
-        self.history_ = history
-        self.n_iter_ = self.max_iter
-        self._state = state
+                shown = "".join(f"  {name} {value:.4f}" for name, value in scores.items())
+                print(f"epoch {epoch:3d}  loss {loss:.5f}{shown}  {seconds:.2f} s", flush=True)
+            if not self.early_stopping or not scores:
+                continue
+            score = scores[f"ndcg@{self.eval_k}"]
+            if score > best_score:
+                best, best_score, since_best = (params.w0.copy(), params.w.copy(),
+                                                params.V.copy()), score, 0  # fmt: skip
+            else:
+                since_best += 1
+                if since_best >= self.n_iter_no_change:
+                    break
+        if self.early_stopping and best is not None:
+            for target, kept in zip(arrays, best, strict=True):
+                target[...] = kept
+            self.w0_ = float(params.w0[0])
+            self.best_iteration_ = self.n_iter_ - since_best
+
+    def _validation_scores(self, eval_R, users) -> dict:
+        k = self.eval_k
+        if users.size == 0:
+            return {}
+        ids, _ = self.recommend(users, n=k)
+        return {
+            f"precision@{k}": precision_at_k(ids, eval_R, k, users=users),
+            f"ndcg@{k}": ndcg_at_k(ids, eval_R, k, users=users),
+        }
+
+    # -------------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted recommender (:func:`fmlearn.save`): atomic, no pickle. The file
+        holds the model, the feature rows, the seen interactions and the optimiser state,
+        so a loaded model recommends and continues (``partial_fit``) exactly."""
+        persist.save(self, path)
+
+    def _to_file(self) -> tuple[dict, dict]:
+        check_is_fitted(self, "history_")
+        arrays = {"w_": self.w_, "V_": self.V_}
+        for name, X in (("interactions", self.interactions_), ("user_rows", self._user_rows),
+                        ("item_rows", self._item_rows)):  # fmt: skip
+            arrays.update({f"{name}/indptr": X.indptr, f"{name}/indices": X.indices,
+                           f"{name}/data": X.data})  # fmt: skip
+        state_meta, state_arrays = self._state.to_arrays()
+        arrays.update(persist.prefixed("state/", state_arrays))
+        fitted = {
+            "w0_": self.w0_,
+            "n_iter_": int(self.n_iter_),
+            "n_users_": int(self.n_users_),
+            "n_items_": int(self.n_items_),
+            "n_user_features_": int(self.n_user_features_),
+            "n_item_features_": int(self.n_item_features_),
+            "user_columns": int(self._user_rows.shape[1]),
+            "item_columns": int(self._item_rows.shape[1]),
+            "optimizer": int(self._state.optimizer),
+        }
+        if hasattr(self, "best_iteration_"):
+            fitted["best_iteration_"] = int(self.best_iteration_)
+        meta = {
+            "params": persist.json_params(self.get_params()),
+            "fitted": fitted,
+            "history": self.history_.to_dict(),
+            "state": state_meta,
+        }
+        return meta, arrays
+
+    @classmethod
+    def _from_file(cls, meta: dict, arrays: dict) -> FMRecommender:
+        model = cls(**persist.params_from_json(meta["params"]))
+        validate_params(model, model._parameter_constraints)
+        fitted = meta["fitted"]
+        n_users, n_items = int(fitted["n_users_"]), int(fitted["n_items_"])
+        shapes = {"interactions": (n_users, n_items),
+                  "user_rows": (n_users, int(fitted["user_columns"])),
+                  "item_rows": (n_items, int(fitted["item_columns"]))}  # fmt: skip
+        parts = {}
+        for name, shape in shapes.items():
+            X = sp.csr_matrix(
+                (arrays[f"{name}/data"], arrays[f"{name}/indices"], arrays[f"{name}/indptr"]),
+                shape=shape,
+            )
+            X.check_format(full_check=True)
+            parts[name] = X
+        w, V = arrays["w_"], arrays["V_"]
+        n_features = shapes["user_rows"][1] + shapes["item_rows"][1]
+        if w.shape != (n_features,) or V.shape != (n_features, model.n_factors):
+            raise ValueError(
+                f"w_/V_ have shapes {w.shape}/{V.shape}; the feature rows need "
+                f"({n_features},)/({n_features}, {model.n_factors})."
+            )
+        model.w0_, model.w_, model.V_ = float(fitted["w0_"]), w, V
+        model.n_users_, model.n_items_ = n_users, n_items
+        model.n_user_features_ = int(fitted["n_user_features_"])
+        model.n_item_features_ = int(fitted["n_item_features_"])
+        model.interactions_ = parts["interactions"]
+        model._user_rows, model._item_rows = parts["user_rows"], parts["item_rows"]
+        model.n_iter_ = int(fitted["n_iter_"])
+        if "best_iteration_" in fitted:
+            model.best_iteration_ = int(fitted["best_iteration_"])
+        model.history_ = FitHistory.from_dict(meta["history"])
+        model._state = OptimizerState.from_arrays(
+            int(fitted["optimizer"]), meta["state"], persist.unprefixed("state/", arrays),
+            model._params(),
+        )  # fmt: skip
+        return model
 
     # ------------------------------------------------------------------------ scoring
     def _sides(self, user_rows, item_rows=None):
@@ -380,6 +551,29 @@ class FMRecommender(BaseEstimator):
         return np.take_along_axis(top, order, axis=1), np.take_along_axis(sims, order, axis=1)
 
 
+class _one_epoch:
+    """``max_iter`` set to 1 for the duration of a block (``partial_fit``'s first call)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        self.saved = self.estimator.max_iter
+        self.estimator.max_iter = 1
+
+    def __exit__(self, *exc):
+        self.estimator.max_iter = self.saved
+
+
+def _masked(R: sp.csr_matrix, keep: np.ndarray, weights: np.ndarray):
+    """The stored entries of canonical CSR ``R`` where ``keep``, in the same order, and
+    their weights."""
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))[keep]
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=R.shape[0]))))
+    out = sp.csr_matrix((R.data[keep], R.indices[keep], indptr), shape=R.shape)
+    return out, weights[keep]
+
+
 def _threads(n_jobs) -> int:
     if n_jobs is None:
         return 1
@@ -493,3 +687,6 @@ def random_split(
         return out
 
     return part(~to_test), part(to_test)
+
+
+persist.register(FMRecommender)
