@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -71,3 +73,38 @@ def test_errors(model):
         recommend(fm, context, items, n=0)
     with pytest.raises(ValueError, match="ids must name the 30 candidates"):
         recommend(fm, context, items, ids=[1, 2])
+
+
+def test_regressor_scores_are_not_clipped_so_the_top_does_not_tie(model):
+    """Clipping to the rating range would tie every item predicted above y_max_."""
+    context, items = _query(user=5, context=2)
+    rows = items + sp.csr_matrix(np.ones((N_ITEMS, 1))) @ sp.csr_matrix(context)
+    narrow = copy.deepcopy(model[0])
+    # as if the training ratings had topped out here (ML-100K: many predictions above 5)
+    narrow.y_max_ = float(np.median(narrow.predict(rows)))
+    assert (narrow.predict(rows) == narrow.y_max_).sum() > 1  # clipped predictions tie
+    _, scores = recommend(narrow, context, items, n=N_ITEMS)
+    assert np.unique(scores).size == N_ITEMS
+    assert scores[0] > narrow.y_max_
+
+
+def test_one_encoder_builds_the_context_row_and_the_candidate_rows():
+    pd = pytest.importorskip("pandas")
+    from fmlearn import FMEncoder
+
+    ratings = pd.DataFrame({"user": ["a", "b", "a", "c"], "item": ["x", "y", "y", "z"],
+                            "hour": ["am", "pm", "pm", "am"]})  # fmt: skip
+    encoder = FMEncoder().fit(ratings)
+    y = np.array([5.0, 3.0, 4.0, 1.0])
+    fm = FMRegressor(n_factors=2, max_iter=20, random_state=0).fit(encoder.transform(ratings), y)
+    context = encoder.transform(pd.DataFrame({"user": ["a"], "hour": ["pm"]}), allow_missing=True)
+    candidates = encoder.transform(pd.DataFrame({"item": ["x", "y", "z"]}), allow_missing=True)
+    full = encoder.transform(pd.DataFrame({"user": ["a"] * 3, "item": ["x", "y", "z"],
+                                           "hour": ["pm"] * 3}))  # fmt: skip
+    np.testing.assert_array_equal((candidates + context.toarray()), full.toarray())
+    ids, _ = recommend(fm, context, candidates, n=3, ids=np.array(["x", "y", "z"]))
+    assert set(ids) == {"x", "y", "z"}
+    with pytest.raises(ValueError, match="allow_missing=True"):
+        encoder.transform(pd.DataFrame({"item": ["x"]}))
+    empty = encoder.transform(pd.DataFrame({"other": [1, 2]}), allow_missing=True)
+    assert empty.shape == (2, encoder.n_features_out_) and empty.nnz == 0

@@ -28,7 +28,8 @@ def recommend(
     ``context`` is one row (1 × n_features, dense or sparse) holding the user and context
     features; ``candidates`` is one row per candidate item (m × n_features) holding the
     item's features (id one-hot, genres …). Each candidate is scored on ``context +
-    candidate``: the prediction of a regressor, ``P(classes_[1])`` of a classifier, the
+    candidate``: the prediction of a regressor (not clipped to the training range, which
+    would tie the best items at the top rating), ``P(classes_[1])`` of a classifier, the
     expected label of an ordinal model. ``exclude`` (candidate positions, or ids when
     ``ids`` is given) are never returned — e.g. items the user already rated. ``ids``
     names the candidates (default: their positions). Ties keep candidate order.
@@ -63,4 +64,7 @@ def recommend(
 def _scores(model, rows) -> np.ndarray:
     if is_classifier(model):
         return model.predict_proba(rows)[:, 1]
+    if getattr(model, "clip_predictions", False) and hasattr(model, "_decision"):
+        # unclipped: clipping to the rating range ties every item above it at y_max_
+        return np.asarray(model._decision(rows), dtype=np.float64)
     return np.asarray(model.predict(rows), dtype=np.float64)

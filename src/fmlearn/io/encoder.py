@@ -236,29 +236,38 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         return spec
 
     # ------------------------------------------------------------------------- transform
-    def transform(self, X) -> FieldMatrix:
+    def transform(self, X, *, allow_missing: bool = False) -> FieldMatrix:
         """The CSR design matrix: ``n_features_out_`` columns, in ``fit``'s layout.
 
         A :class:`~fmlearn.io.field_matrix.FieldMatrix`: it carries ``fields_``, so that in
         ``make_pipeline(FMEncoder(), FFMClassifier())`` the model learns the fields too.
+        ``allow_missing=True`` encodes a frame holding only some of ``fit``'s columns: the
+        absent ones give no feature, as a missing value does. That is how the user-only
+        context row and the item-only candidate rows of :func:`fmlearn.recommend` are
+        built from one encoder.
         """
         check_is_fitted(self, "columns_")
         frame = _as_pandas(X)
         names = [str(c) for c in frame.columns]
         missing = [c.name for c in self.columns_ if c.name not in names]
-        if missing:
-            raise ValueError(f"X is missing the columns {missing} seen in fit.")
+        if missing and not allow_missing:
+            raise ValueError(
+                f"X is missing the columns {missing} seen in fit (transform(X, "
+                "allow_missing=True) encodes them as absent)."
+            )
         lookup = dict(zip(names, frame.columns, strict=True))
         n = len(frame)
         rows, cols, vals = [], [], []
         for spec in self.columns_:
+            if spec.name not in lookup:
+                continue
             r, c, v = self._encode_column(frame[lookup[spec.name]], spec, n)
             rows.append(r)
             cols.append(c + spec.offset)
             vals.append(v)
         dtype = np.dtype(self.dtype)
         X_out = sp.csr_matrix(
-            (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
+            (_joined(vals, dtype), (_joined(rows, np.int64), _joined(cols, np.int64))),
             shape=(n, self.n_features_out_),
         )
         X_out.sum_duplicates()
@@ -406,3 +415,8 @@ def _numeric(series, name: str) -> np.ndarray:
 
 
 persist.register(FMEncoder)
+
+
+def _joined(parts: list, dtype) -> np.ndarray:
+    """The parts end to end (none when every column was absent from the frame)."""
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
