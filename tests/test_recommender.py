@@ -218,3 +218,24 @@ def test_partial_fit_continues_and_save_load_is_exact(feedback, tmp_path):
     assert first.n_iter_ == 1 and first.max_iter == 30
     with pytest.raises(ValueError, match="the model has 600 users"):
         model.partial_fit(train[:5])
+
+
+def test_a_failed_fit_leaves_nothing_half_fitted(feedback):
+    from fmlearn.solvers.base import DivergenceError
+
+    _, train, test = feedback
+    wild = FMRecommender(4, solver="sgd", loss="logistic", learning_rate=1e30, max_iter=2)
+    with pytest.raises(DivergenceError, match="lower learning_rate"):
+        wild.fit(train)
+    assert not hasattr(wild, "history_") and not hasattr(wild, "V_")
+    model = FMRecommender(4, solver="sgd", max_iter=2, random_state=0).fit(train)
+    before = (model.V_.copy(), model.n_iter_, len(model.history_.train_loss))
+    model.set_params(learning_rate=1e30, loss="logistic")
+    with pytest.raises(DivergenceError):
+        model.partial_fit(test)
+    np.testing.assert_array_equal(model.V_, before[0])
+    assert (model.n_iter_, len(model.history_.train_loss)) == before[1:]
+    assert model.interactions_.nnz == train.nnz
+    model.set_params(learning_rate=0.05, solver="adam")
+    with pytest.raises(ValueError, match="solver='adam' differs"):
+        model.partial_fit(test)

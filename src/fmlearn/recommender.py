@@ -193,6 +193,10 @@ class FMRecommender(BaseEstimator):
         ``"values"`` to use the interaction values themselves as confidences.
         ``eval_set``: held-out interactions (users × items) scored after every epoch.
         """
+        with _restored_on_error(self):
+            return self._fit(interactions, user_features, item_features, sample_weight, eval_set)
+
+    def _fit(self, interactions, user_features, item_features, sample_weight, eval_set):
         validate_params(self, self._parameter_constraints)
         dtype = resolve_dtype(self.dtype)
         R = _interactions(interactions, "interactions")
@@ -234,6 +238,16 @@ class FMRecommender(BaseEstimator):
         if not hasattr(self, "history_"):
             with _one_epoch(self):
                 return self.fit(interactions, sample_weight=sample_weight, eval_set=eval_set)
+        with _restored_on_error(self):
+            return self._partial_fit(interactions, sample_weight, eval_set)
+
+    def _partial_fit(self, interactions, sample_weight, eval_set):
+        validate_params(self, self._parameter_constraints)
+        if int(OPTIMIZERS[self.solver]) != self._state.optimizer:
+            raise ValueError(
+                f"solver={self.solver!r} differs from the fitted model's: partial_fit "
+                "continues the optimiser state it has; fit() starts afresh."
+            )
         R = _interactions(interactions, "interactions")
         if R.shape != (self.n_users_, self.n_items_):
             raise ValueError(
@@ -250,7 +264,9 @@ class FMRecommender(BaseEstimator):
             if isinstance(seed, int | np.integer)
             else make_rng(seed)
         )
-        self._train(R, weights, self._params(), self._state, rng, 1, eval_R)
+        # on copies: a failed epoch (divergence, Ctrl-C) must leave the model as it was
+        self.history_ = FitHistory.from_dict(self.history_.to_dict())
+        self._train(R, weights, self._params().copy(), self._state.copy(), rng, 1, eval_R)
         return self
 
     def _params(self) -> FMParams:
@@ -549,6 +565,23 @@ class FMRecommender(BaseEstimator):
         sims = np.take_along_axis(S, top, axis=1)
         order = np.lexsort((top, -sims), axis=1)
         return np.take_along_axis(top, order, axis=1), np.take_along_axis(sims, order, axis=1)
+
+
+class _restored_on_error:
+    """Put every attribute back as it was when the block raises: a failed fit leaves no
+    half-fitted model, and a failed ``partial_fit`` the previous one (it trains copies)."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        self.saved = dict(self.estimator.__dict__)
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is not None:
+            self.estimator.__dict__.clear()
+            self.estimator.__dict__.update(self.saved)
+        return False
 
 
 class _one_epoch:
