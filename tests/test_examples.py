@@ -70,3 +70,11 @@ def test_ctr_field_aware_example_field_models_beat_the_fm():
     assert auc["FFMClassifier (k=4)"] > auc["FMClassifier (k=8)"] + 0.01
     assert auc["FwFMClassifier (k=8)"] > auc["FMClassifier (k=8)"] + 0.02
     assert result["top_pairs"]["planted"][0] in result["top_pairs"]["FwFM R_"]
+
+
+def test_implicit_recommendation_beats_popularity_warm_and_cold():
+    result = _load("implicit_recommendation").run(1_000, 600, 20)
+    warm = {label: precision for label, (precision, _, _) in result["warm"].items()}
+    assert warm["FM, ids only"] > warm["popularity"] + 0.01
+    assert warm["FM, ids + group/genre"] > warm["FM, ids only"]
+    assert result["cold"]["FM from group"] > result["cold"]["popularity"] + 0.03
