@@ -261,3 +261,62 @@ def test_field_aware_model_refuses_what_it_cannot_use(libffm_files, csv_files, c
     csv = str(csv_files[1]["train"])
     assert main(["train", csv, "-o", str(tmp_path / "m"), "--model-type", "ffm"]) == 2
     assert "is not a libffm file" in capsys.readouterr().err
+
+
+def _interaction_files(folder):
+    from fmlearn.datasets import make_implicit_feedback
+    from fmlearn.recommender import random_split
+
+    data = make_implicit_feedback(300, 200, 6000, random_state=0)
+    train, test = random_split(data.interactions, 0.2, random_state=0)
+    paths = {}
+    for name, R in (("train", train), ("test", test)):
+        coo = R.tocoo()
+        paths[name] = folder / f"{name}.tsv"
+        lines = [f"{u}\t{i}" for u, i in zip(coo.row, coo.col, strict=True)]
+        paths[name].write_text("# user item\n" + "\n".join(lines) + "\n")
+    return paths, train, test
+
+
+def test_ranking_train_evaluate_recommend(tmp_path, capsys):
+    from fmlearn.metrics import precision_at_k
+
+    paths, _train, test = _interaction_files(tmp_path)
+    model_path = tmp_path / "rec.fmlearn"
+    code = main(["train", str(paths["train"]), "--task", "ranking", "-o", str(model_path),
+                 "-k", "16", "--iter", "10", "--seed", "0", "--valid", str(paths["test"]),
+                 "--shape", "300,200", "-q"])  # fmt: skip
+    assert code == 0
+    assert "validation: precision@10" in capsys.readouterr().out
+    model = load(model_path)
+    assert main(["evaluate", str(model_path), str(paths["test"]), "--ranking", "-k", "5"]) == 0
+    report = dict(line.split("\t") for line in capsys.readouterr().out.strip().splitlines())
+    users = np.flatnonzero(np.diff(test.indptr))
+    ids, _ = model.recommend(users, n=5)
+    expected_precision = precision_at_k(ids, test, 5, users=users)
+    assert float(report["precision@5"]) == pytest.approx(expected_precision, abs=1e-6)
+    assert main(["recommend", str(model_path), "--users", "0,7", "-n", "3"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    expected, _scores = model.recommend([0, 7], n=3)
+    assert [(int(u), int(r), int(i)) for u, r, i, _ in rows] == [
+        (u, r + 1, int(expected[j, r])) for j, u in enumerate([0, 7]) for r in range(3)
+    ]
+
+
+def test_ranking_command_line_errors(tmp_path, capsys):
+    paths, _, _ = _interaction_files(tmp_path)
+    model_path = tmp_path / "rec.fmlearn"
+    train = ["train", str(paths["train"]), "--task", "ranking", "-o", str(model_path)]
+    assert main([*train, "--solver", "als"]) == 2
+    assert main([*train, "--shape", "3"]) == 2
+    assert main([*train, "--shape", "10,10"]) == 1  # ids outside the shape: a data error
+    assert "data line" in capsys.readouterr().err
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("0 1\n2 -3\n")
+    assert main(["train", str(bad), "--task", "ranking", "-o", str(model_path)]) == 1
+    assert "data line 2" in capsys.readouterr().err
+    assert main(["train", str(paths["train"]), "-o", str(model_path), "--loss", "bpr"]) == 2
+    assert main([*train, "--iter", "1", "-q"]) == 0
+    assert main(["recommend", str(model_path), "--users", "a,b"]) == 2
+    assert main(["recommend", str(model_path), "--users", "999"]) == 1
+    assert main(["evaluate", str(model_path), str(paths["test"]), "-k", "0"]) == 2

@@ -26,6 +26,7 @@ from fmlearn.cli._common import (
     read_data,
     read_fields_data,
     read_groups,
+    read_interactions,
     write_data,
 )
 
@@ -69,7 +70,66 @@ def _check_ffm_options(args) -> None:
         )
 
 
+def _train_ranking(args) -> int:
+    """``--task ranking``: an FMRecommender from a 'user item [value]' file."""
+    from fmlearn.recommender import FMRecommender
+
+    given = [flag for flag, value in (
+        ("--format", args.format), ("--model-type", args.model_type != "fm" or None),
+        ("--l1", args.l1), ("--init-std", args.init_std), ("--groups", args.groups),
+        ("--n-features", args.n_features), ("--plot", args.plot),
+        ("--factor-update", args.factor_update != "auto" or None),
+    ) if value]  # fmt: skip
+    if args.solver not in ("sgd", "adagrad", "adam"):
+        given.append(f"--solver {args.solver}")
+    if given:
+        raise UsageError(
+            f"--task ranking trains an FMRecommender on 'user item [value]' lines with sgd, "
+            f"adagrad or adam: remove {' and '.join(given)}."
+        )
+    shape = None
+    if args.shape:
+        try:
+            shape = tuple(int(v) for v in args.shape.split(","))
+        except ValueError:
+            shape = ()
+        if len(shape) != 2 or min(shape) < 1:
+            raise UsageError(f"--shape takes USERS,ITEMS like 943,1682; got {args.shape!r}.")
+    R = read_interactions(args.train, shape)
+    params = dict(
+        loss=args.loss or "warp",
+        solver=args.solver,
+        max_iter=args.iter,
+        random_state=args.seed,
+        verbose=0 if args.quiet else 1,
+    )
+    if args.factors is not None:
+        params["n_factors"] = args.factors
+    if args.learning_rate is not None:
+        params["learning_rate"] = args.learning_rate
+    if args.reg is not None:
+        reg = parse_regularization(args.reg, "--reg")
+        params["reg_linear"], params["reg_factors"] = reg["reg_linear"], reg["reg_factors"]
+    model = FMRecommender(**params)
+    eval_set = read_interactions(args.valid, R.shape) if args.valid else None
+    start = time.perf_counter()
+    model.fit(R, eval_set=eval_set)
+    seconds = time.perf_counter() - start
+    model.save(args.model)
+    print(f"trained FMRecommender ({model.loss}, k={model.n_factors}) on {R.nnz:,} "
+          f"interactions of {R.shape[0]:,} users × {R.shape[1]:,} items in {seconds:.1f} s "
+          f"→ {args.model}")  # fmt: skip
+    if args.valid:
+        scores = {k: v[-1] for k, v in model.history_.valid.items()}
+        print("validation: " + "  ".join(f"{k} {v:.5f}" for k, v in scores.items()))
+    return 0
+
+
 def _train(args) -> int:
+    if args.task == "ranking":
+        return _train_ranking(args)
+    if args.loss is not None or args.shape is not None:
+        raise UsageError("--loss and --shape are for --task ranking.")
     if args.task == "ordinal":
         given = [f for f, v in (("--reg", args.reg), ("--learning-rate", args.learning_rate)) if v]
         if given or args.solver not in ("adagrad", "mcmc"):  # adagrad: --solver's default
@@ -187,8 +247,65 @@ def evaluate_predictions(model, X, y) -> dict:
     }
 
 
+def _recommender(model, path: str):
+    from fmlearn.recommender import FMRecommender
+
+    if not isinstance(model, FMRecommender):
+        raise UsageError(
+            f"{path} holds a {type(model).__name__}; this needs a model trained with "
+            "'fmlearn train … --task ranking'."
+        )
+    return model
+
+
+def _evaluate_ranking(args, model) -> int:
+    from fmlearn.metrics import ranking_report
+
+    model = _recommender(model, args.model)
+    if args.k < 1:
+        raise UsageError(f"-k must be ≥ 1; got {args.k}.")
+    test = read_interactions(args.data, (model.n_users_, model.n_items_))
+    users = np.flatnonzero(np.diff(test.indptr))
+    if users.size == 0:
+        raise ValueError(f"{args.data}: no held-out interaction.")
+    ids, _ = model.recommend(users, n=args.k)
+    report = ranking_report(ids, test, args.k, users=users, n_items=model.n_items_)
+    for name, value in report.items():
+        label = name if name in ("n_users", "coverage") else f"{name}@{args.k}"
+        print(f"{label}\t{value:.6f}" if isinstance(value, float) else f"{label}\t{value}")
+    return 0
+
+
+def _recommend(args) -> int:
+    model = _recommender(_load_model(args.model), args.model)
+    if args.users:
+        try:
+            users = np.array([int(u) for u in args.users.split(",")], dtype=np.int64)
+        except ValueError:
+            raise UsageError(f"--users takes ids like 0,5,9; got {args.users!r}.") from None
+    else:
+        users = np.arange(model.n_users_)
+    if args.n < 1:
+        raise UsageError(f"-n must be ≥ 1; got {args.n}.")
+    ids, scores = model.recommend(users, n=args.n, filter_seen=not args.keep_seen)
+    out = sys.stdout if args.out in (None, "-") else open(args.out, "w")
+    try:
+        for row, user in enumerate(users):
+            for rank in range(ids.shape[1]):
+                if ids[row, rank] >= 0:
+                    out.write(f"{user}\t{rank + 1}\t{ids[row, rank]}\t{scores[row, rank]:.6g}\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
 def _evaluate(args) -> int:
     model = _load_model(args.model)
+    from fmlearn.recommender import FMRecommender
+
+    if args.ranking or isinstance(model, FMRecommender):
+        return _evaluate_ranking(args, model)
     X, y = read_data(args.data, args.format, model.n_features_in_)
     for name, value in evaluate_predictions(model, X, y).items():
         print(f"{name}\t{value:.6f}")
@@ -258,9 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--format", choices=FORMATS, help="data format (default: from suffix)")
     train.add_argument(
         "--task",
-        choices=("regression", "classification", "ordinal"),
+        choices=("regression", "classification", "ordinal", "ranking"),
         default="regression",
-        help="classification: a label > 0 is the positive class (as libFM)",
+        help="classification: a label > 0 is the positive class (as libFM); ranking: "
+        "implicit feedback, lines 'user item [value]' (0-based ids) → an FMRecommender",
+    )
+    train.add_argument(
+        "--loss", choices=("warp", "bpr", "logistic"), help="--task ranking (default warp)"
+    )
+    train.add_argument(
+        "--shape", help="--task ranking: USERS,ITEMS (default: the largest ids in the file + 1)"
     )
     train.add_argument(
         "--solver",
@@ -315,10 +439,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=FORMATS)
     predict.add_argument("--proba", action="store_true", help="classifier: P(positive)")
 
-    evaluate = command("evaluate", _evaluate, "print RMSE/MAE or AUC/log-loss/accuracy")
+    evaluate = command(
+        "evaluate", _evaluate, "print RMSE/MAE, AUC/log-loss/accuracy or ranking metrics"
+    )
     evaluate.add_argument("model")
-    evaluate.add_argument("data")
+    evaluate.add_argument("data", help="data file; for a recommender, held-out 'user item' lines")
     evaluate.add_argument("--format", choices=FORMATS)
+    evaluate.add_argument(
+        "--ranking", action="store_true", help="precision/recall/nDCG/MAP@k of top-k lists "
+        "(the default for a model trained with --task ranking)"
+    )  # fmt: skip
+    evaluate.add_argument("-k", type=int, default=10, help="list length for --ranking")
+
+    recommend = command("recommend", _recommend, "write top-n lists: 'user rank item score'")
+    recommend.add_argument("model", help="model file from 'fmlearn train --task ranking'")
+    recommend.add_argument("--users", help="comma-separated user ids (default: every user)")
+    recommend.add_argument("-n", type=int, default=10, help="items per user")
+    recommend.add_argument("--keep-seen", action="store_true", help="list training items too")
+    recommend.add_argument("-o", "--out", help="output file (default: stdout)")
 
     convert = command("convert", _convert, "convert between libfm, libsvm, libffm and csv")
     convert.add_argument("source")

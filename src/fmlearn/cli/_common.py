@@ -139,3 +139,48 @@ def parse_regularization(text_: str | None, flag: str) -> dict | None:
         more = " (per-group values are not supported yet)" if len(values) > 3 else ""
         raise UsageError(f"{example}{more}; got {text_!r}.")
     return dict(zip(("reg_bias", "reg_linear", "reg_factors"), values, strict=True))
+
+
+def read_interactions(path: str, shape: tuple[int, int] | None = None) -> sp.csr_matrix:
+    """Implicit feedback as a users × items CSR matrix from lines ``user item [value]``.
+
+    Ids are 0-based integers; fields are separated by whitespace, or by commas in a
+    ``.csv`` file; ``#`` starts a comment. Without ``shape`` the matrix is (largest user
+    id + 1) × (largest item id + 1). A repeated pair adds its values (or counts).
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    delimiter = "," if Path(path).suffix.lower() == ".csv" else None
+    try:
+        table = np.loadtxt(path, delimiter=delimiter, ndmin=2, comments="#")
+    except ValueError as exc:
+        raise ValueError(
+            f"{path}: an interactions file holds lines 'user item [value]' ({exc})."
+        ) from None
+    if table.shape[0] == 0:
+        raise ValueError(f"{path}: no interaction in the file.")
+    if table.shape[1] not in (2, 3):
+        raise ValueError(
+            f"{path}: lines must be 'user item [value]'; found {table.shape[1]} columns."
+        )
+    ids = table[:, :2]
+    bad = np.flatnonzero((ids < 0).any(axis=1) | (ids != np.floor(ids)).any(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"{path}: data line {bad[0] + 1}: user and item must be ids ≥ 0; got "
+            f"{table[bad[0], 0]:g} {table[bad[0], 1]:g}."
+        )
+    users, items = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
+    values = table[:, 2] if table.shape[1] == 3 else np.ones(table.shape[0])
+    if shape is None:
+        shape = (int(users.max()) + 1, int(items.max()) + 1)
+    outside = np.flatnonzero((users >= shape[0]) | (items >= shape[1]))
+    if outside.size:
+        j = outside[0]
+        raise ValueError(
+            f"{path}: data line {j + 1}: user {users[j]} / item {items[j]} outside the "
+            f"model's {shape[0]} users × {shape[1]} items."
+        )
+    R = sp.csr_matrix((values, (users, items)), shape=shape)
+    R.sum_duplicates()
+    return R
