@@ -239,3 +239,10 @@ def test_a_failed_fit_leaves_nothing_half_fitted(feedback):
     model.set_params(learning_rate=0.05, solver="adam")
     with pytest.raises(ValueError, match="solver='adam' differs"):
         model.partial_fit(test)
+
+
+def test_popularity_sampling_learns_too(feedback):
+    _, train, test = feedback
+    model = FMRecommender(16, max_iter=20, random_state=0, negative_sampling="popularity")
+    ids, _ = model.fit(train).recommend(n=10)
+    assert precision_at(ids, test) > 1.5 * precision_at(popularity_lists(train), test)

@@ -154,3 +154,24 @@ def test_adagrad_runs_the_shared_optimiser_step():
     touched = np.abs(g) > 1e-12
     expected = theta - 0.1 * g / (np.sqrt(1 + g * g) + 0.0)
     np.testing.assert_allclose(_flat(new)[touched], expected[touched], atol=1e-8)
+
+
+def test_negatives_are_drawn_in_proportion_to_the_cdf():
+    from numba import njit
+
+    @njit
+    def draws(n_items, cdf, n, seed):
+        np.random.seed(seed)  # noqa: NPY002 (numba's generator, as the kernel)
+        out = np.zeros(n_items, dtype=np.int64)
+        for _ in range(n):
+            out[K._draw_item(n_items, cdf)] += 1
+        return out
+
+    weights = np.array([1.0, 0.0, 3.0, 6.0])
+    n = 200_000
+    counts = draws(4, np.cumsum(weights), n, 0)
+    expected = n * weights / weights.sum()
+    assert counts[1] == 0
+    assert np.all(np.abs(counts - expected) <= 5 * np.sqrt(expected + 1))
+    uniform = draws(4, np.zeros(0), n, 1)
+    assert np.all(np.abs(uniform - n / 4) <= 5 * np.sqrt(n / 4))

@@ -40,6 +40,7 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.sgd import (
+    ADAGRAD,
     _bias_corrections,
     _scalars,
     _update_matrix,
@@ -186,6 +187,17 @@ def _apply(
         g = idx[e]
         if pointwise or e >= first_item:
             _update_vector(opt, w, s1_w, s2_w, g, gw[e] + reg_linear * w[g], ohp, c1, c2)
+        if opt == ADAGRAD:
+            # written out, as in kernels/sgd.py: without the optimiser branch inside the
+            # loop LLVM vectorises it (k is typically 32–128 here)
+            lr, eps = ohp[0], ohp[3]
+            for c in range(k):
+                v = V[g, c]
+                grad = gv[e, c] + reg_factors * v
+                acc = s1_V[g, c] + grad * grad
+                s1_V[g, c] = acc
+                V[g, c] = v - lr * grad / (np.sqrt(acc) + eps)
+            continue
         for c in range(k):
             _update_matrix(opt, V, s1_V, s2_V, g, c, gv[e, c] + reg_factors * V[g, c], ohp,
                            c1, c2)  # fmt: skip
