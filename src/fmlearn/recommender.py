@@ -75,7 +75,9 @@ class FMRecommender(BaseEstimator):
     n_negatives : int, default=1
         ``loss="logistic"``: sampled negatives per interaction.
     negative_sampling : {"uniform", "popularity"}, default="uniform"
-        Negatives drawn uniformly over the items, or ∝ (count + 1)^0.75.
+        Negatives drawn uniformly over the items, or ∝ (count + 1)^0.75: popular items
+        are then pushed down more often, so lists cover more of the catalogue, at some
+        cost in precision where popularity is part of what users want.
     user_identity, item_identity : bool, default=True
         Give every user / item a feature of its own (LightFM's default). Without it a user
         is only its features, and can be scored from them alone.
