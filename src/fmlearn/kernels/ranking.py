@@ -79,6 +79,16 @@ def _draw_item(n_items, neg_cdf):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf):
+    """An item user ``u`` has not interacted with; −1 after ``MAX_REJECTIONS`` draws."""
+    for _ in range(MAX_REJECTIONS):
+        cand = _draw_item(n_items, neg_cdf)
+        if not _is_positive(pos_indptr, pos_items, u, cand):
+            return cand
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _side(indptr, indices, data, row, w, V, q):
     """Fill ``q = Σ v x`` over the row's features; return ``(lin, Σ ‖v‖² x²)``."""
     k = V.shape[1]
@@ -120,7 +130,7 @@ def _softplus(x):
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 def _apply(
     UX, IX, u, i, j, coef_i, coef_j, pointwise, p, q_i, q_j, params, state, regs, ohp, opt, c1, c2,
     weight, idx, gw, gv,
@@ -235,68 +245,52 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
         u, i, c = pair_user[e], pair_item[e], np.float64(pair_weight[e])
         lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
         s_i = _item_score(IX, i, w, V, p, q_i)
-        if loss_code == LOGISTIC:
-            const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
-            for t in range(n_negatives + 1):
-                item, label = i, 1.0
+        pointwise = loss_code == LOGISTIC
+        const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u) if pointwise else 0.0
+        # one step per positive; log-loss: the positive, then n_negatives sampled negatives
+        for t in range(n_negatives + 1 if pointwise else 1):
+            a, b, delta = i, -1, 0.0
+            if pointwise:
+                label = 1.0 if t == 0 else 0.0
+                s = const_u + s_i
                 if t > 0:
-                    label = 0.0
-                    item = -1
-                    for _ in range(MAX_REJECTIONS):
-                        cand = _draw_item(n_items, neg_cdf)
-                        if not _is_positive(pos_indptr, pos_items, u, cand):
-                            item = cand
-                            break
-                    if item < 0:
+                    a = _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf)
+                    if a < 0:
                         continue
-                    s = const_u + _item_score(IX, item, w, V, p, q_j)
-                else:
-                    s = const_u + s_i
-                    for cc in range(k):
-                        q_j[cc] = q_i[cc]
+                    s = const_u + _item_score(IX, a, w, V, p, q_j)
                 # log-loss of σ(s) against the label, and its derivative in s
                 total += c * (_softplus(s) - label * s)
                 delta = c * (1.0 / (1.0 + np.exp(-s)) - label)
-                c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
-                _apply(UX, IX, u, item, -1, delta, 0.0, True, p, q_j, q_j, params, state, regs,
-                       ohp, opt, c1, c2, c, idx, gw, gv)  # fmt: skip
-                steps += 1
-                if t == 0 and n_negatives > 0:
-                    # the user's side moved: recompute p (the negatives see the new model)
-                    lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
-                    const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
-            continue
-        j = -1
-        delta = 0.0
-        if loss_code == BPR:
-            for _ in range(MAX_REJECTIONS):
-                cand = _draw_item(n_items, neg_cdf)
-                if not _is_positive(pos_indptr, pos_items, u, cand):
-                    j = cand
-                    break
-            if j < 0:
-                continue
-            x = s_i - _item_score(IX, j, w, V, p, q_j)
-            total += c * _softplus(-x)
-            delta = -c / (1.0 + np.exp(x))  # d/dx of −c log σ(x)
-        else:  # WARP
-            for t in range(1, max_sampled + 1):
-                cand = _draw_item(n_items, neg_cdf)
-                if _is_positive(pos_indptr, pos_items, u, cand):
+            elif loss_code == BPR:
+                b = _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf)
+                if b < 0:
                     continue
-                s_j = _item_score(IX, cand, w, V, p, q_j)
-                if s_j > s_i - 1.0:
-                    rank_weight = np.log(max(1.0, np.floor((n_items - 1) / t)))
-                    total += c * rank_weight * (1.0 - s_i + s_j)
-                    delta = -c * rank_weight
-                    j = cand
-                    break
-            if j < 0 or delta == 0.0:
-                continue
-        c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
-        _apply(UX, IX, u, i, j, delta, -delta, False, p, q_i, q_j, params, state, regs, ohp,
-               opt, c1, c2, c, idx, gw, gv)  # fmt: skip
-        steps += 1
+                x = s_i - _item_score(IX, b, w, V, p, q_j)
+                total += c * _softplus(-x)
+                delta = -c / (1.0 + np.exp(x))  # d/dx of −c log σ(x)
+            else:  # WARP
+                for draws in range(1, max_sampled + 1):
+                    cand = _draw_item(n_items, neg_cdf)
+                    if _is_positive(pos_indptr, pos_items, u, cand):
+                        continue
+                    s_j = _item_score(IX, cand, w, V, p, q_j)
+                    if s_j > s_i - 1.0:
+                        rank_weight = np.log(max(1.0, np.floor((n_items - 1) / draws)))
+                        total += c * rank_weight * (1.0 - s_i + s_j)
+                        delta = -c * rank_weight
+                        b = cand
+                        break
+                if b < 0 or delta == 0.0:
+                    continue
+            q_a = q_i if a == i else q_j  # a sampled negative's q is in q_j
+            c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
+            _apply(UX, IX, u, a, b, delta, -delta if b >= 0 else 0.0, pointwise, p, q_a, q_j,
+                   params, state, regs, ohp, opt, c1, c2, c, idx, gw, gv)  # fmt: skip
+            steps += 1
+            if pointwise and t == 0 and n_negatives > 0:
+                # the user's side moved: recompute p (the negatives see the new model)
+                lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
+                const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
     return total, steps
 
 
