@@ -320,3 +320,10 @@ def test_ranking_command_line_errors(tmp_path, capsys):
     assert main(["recommend", str(model_path), "--users", "a,b"]) == 2
     assert main(["recommend", str(model_path), "--users", "999"]) == 1
     assert main(["evaluate", str(model_path), str(paths["test"]), "-k", "0"]) == 2
+    assert main([*train, "--reg", "0,0,1"]) == 2  # ranking: 'r' or 'r_linear,r_factors'
+    assert main([*train, "--reg", "0,0.001", "--init-std", "0.05", "--iter", "2", "-q"]) == 0
+    model = load(model_path)
+    assert (model.reg_linear, model.reg_factors, model.init_std) == (0.0, 0.001, 0.05)
+    assert main(["predict", str(model_path), str(paths["test"])]) == 2
+    assert "fmlearn recommend" in capsys.readouterr().err
+    assert main(["evaluate", str(model_path), str(paths["test"]), "--format", "csv"]) == 2

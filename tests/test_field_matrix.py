@@ -114,3 +114,18 @@ def test_fields_that_disagree_are_refused(clicks):
         model.predict(FieldMatrix.wrap(sp.csr_matrix(X[:, :2]), [0, 1]))
     with pytest.raises(ValueError, match="fields has shape"):
         FieldMatrix.wrap(sp.csr_matrix(X), [0, 1])
+
+
+def test_a_continued_fit_refuses_fields_for_columns_the_model_has_none_for(tmp_path):
+    """Column 2 is unused by the first file (field −1 in the model) and used by the second."""
+    first = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]] * 5))
+    second = sp.csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]] * 5))
+    y = np.array([1, 0] * 5)
+    model = FFMClassifier(solver="sgd", max_iter=1, random_state=0)
+    model.fit(FieldMatrix.wrap(first, [0, 1, -1]), y)
+    with pytest.raises(ValueError, match="gives field 1 to column 2"):
+        model.partial_fit(FieldMatrix.wrap(second, [0, -1, 1]), y)
+    model.predict(FieldMatrix.wrap(second, [0, -1, 1]))  # predicting is fine: no pairs
+    fields = fields_of(FieldMatrix.wrap(first, [0, 1, -1]))
+    with pytest.raises(ValueError, match="read-only"):
+        fields[0] = 5

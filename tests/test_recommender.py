@@ -252,3 +252,48 @@ def test_popularity_sampling_trades_some_precision_for_coverage(feedback):
     popular, _ = FMRecommender(16, negative_sampling="popularity", **kw).fit(train).recommend(n=10)
     assert precision_at(popular, test) > 1.2 * precision_at(popularity_lists(train), test)
     assert catalog_coverage(popular, 300) > catalog_coverage(uniform, 300) + 0.05
+
+
+def test_review_fixes_hold_out_history_ties_padding_weights():
+    """Early stopping's held-out part counts as seen afterwards; metrics stay one per
+    epoch (NaN where not recorded); ties at the cut-off go by item id; similar_items pads;
+    a refit without early stopping drops best_iteration_; stored zero weights are weights;
+    WARP learns with two items (L(1) = 1)."""
+    data = make_implicit_feedback(200, 100, 3000, random_state=0)
+    R = data.interactions
+    m = FMRecommender(8, max_iter=5, early_stopping=True, random_state=0).fit(R)
+    assert m.interactions_.nnz == R.nnz and hasattr(m, "best_iteration_")
+    ids, _ = m.recommend(n=10)
+    rows = np.repeat(np.arange(200), 10)
+    assert (np.asarray(R[rows, ids.ravel()]) == 0).all()
+    m.set_params(early_stopping=False).fit(R)
+    assert not hasattr(m, "best_iteration_")
+    m.partial_fit(R, eval_set=R)
+    valid = m.history_.valid["ndcg@10"]
+    assert len(valid) == 6 and np.isnan(valid[:5]).all() and np.isfinite(valid[5])
+    with pytest.raises(ValueError, match="eval_set has shape"):
+        m.partial_fit(R, eval_set=sp.hstack([R, sp.csr_matrix((200, 5))]).tocsr())
+    # ties: item 19 best, every other item tied
+    m.V_[:] = 0
+    m.w_[:] = 0
+    m.w_[200 + 19] = 1.0
+    top, _ = m.recommend(np.arange(5), n=3, filter_seen=False)
+    assert (top == [19, 0, 1]).all()
+    similar, sims = m.similar_items([0], n=150)
+    assert similar.shape == (1, 150) and (similar[0, 99:] == -1).all()
+    assert np.isneginf(sims[0, 99:]).all()
+    # a stored 0 weight is a weight of 0, not a missing one
+    W = R.copy()
+    W.data[::2] = 0.0
+    FMRecommender(4, max_iter=1, random_state=0).fit(R, sample_weight=W)
+    left_half = sp.csr_matrix(np.hstack([R[:, :50].toarray(), np.zeros((200, 50))]))
+    with pytest.raises(ValueError, match="no stored weight"):
+        FMRecommender(4, max_iter=1).fit(R, sample_weight=left_half)
+    with pytest.raises(ValueError, match="must be 2-D"):
+        FMRecommender(4, max_iter=1).fit(np.ones(5))
+    # WARP with two items still steps
+    two = sp.csr_matrix(np.repeat(np.eye(2), 10, axis=0))  # users 0–9: item 0; 10–19: item 1
+    warp = FMRecommender(4, max_iter=50, random_state=0, init_std=0.1).fit(two)
+    assert warp._state.n_updates > 0
+    np.testing.assert_array_equal(warp.recommend(n=1, filter_seen=False)[0].ravel(),
+                                  np.repeat([0, 1], 10))  # fmt: skip

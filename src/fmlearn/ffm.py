@@ -109,7 +109,7 @@ class _FieldAware:
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
         if fitted and fields is not None and getattr(self, "_fit_fields_carried", False):
-            _check_carried_fields(fields, self.fields_)
+            _check_carried_fields(fields, self.fields_, continuing=True)
         elif fitted and fields is not None:
             if np.ndim(fields) == 1 and len(fields) != self.n_features_in_:
                 raise ValueError(
@@ -133,9 +133,11 @@ def _same_fields(a, b) -> bool:
     return np.shape(a) == np.shape(b) and np.array_equal(a, b)
 
 
-def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray) -> None:
+def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray, continuing=False) -> None:
     """The fields a matrix carries must agree with the model's wherever both name one: a
-    file read with ``load_libffm(n_features=…)`` marks the columns it never uses with −1."""
+    file read with ``load_libffm(n_features=…)`` marks the columns it never uses with −1.
+    A continued fit also refuses a field for a column the model has none for (unused when
+    it was fitted): the model keeps its ``fields_``, so that column would get no pairs."""
     if carried.shape != fitted.shape:
         raise ValueError(
             f"X carries fields for {carried.shape[0]} columns but the model has "
@@ -149,6 +151,14 @@ def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray) -> None:
             f"X carries fields (from FMEncoder or load_libffm) that differ from the model's "
             f"fields_ on {clash.size} columns (column {j}: field {int(carried[j])}, model "
             f"{int(fitted[j])}): encode the data as the training data was encoded."
+        )
+    new = np.flatnonzero((fitted < 0) & (carried >= 0)) if continuing else ()
+    if len(new):
+        j = int(new[0])
+        raise ValueError(
+            f"X gives field {int(carried[j])} to column {j} (and {len(new) - 1} more) that the "
+            "model has no field for (unused when it was fitted): a continued fit keeps "
+            "fields_. Set warm_start=False to start afresh with the new fields."
         )
 
 

@@ -96,8 +96,8 @@ class FMRecommender(BaseEstimator):
         Initial vectors, epoch orders and negative draws; bit-for-bit repeatable with
         ``n_jobs=None``.
     n_jobs : int or None, default=None
-        Threads for ``fit`` (Hogwild!, not bit-for-bit repeatable) and ``recommend``
-        (BLAS); None = one thread for ``fit``.
+        Threads for ``fit`` (Hogwild!, not bit-for-bit repeatable); None = one thread.
+        ``recommend``'s matrix products use numpy's BLAS threads whatever this is.
     verbose : int, default=0
         1 prints one line per epoch.
     dtype : {"float32", "float64"}, default="float32"
@@ -207,9 +207,8 @@ class FMRecommender(BaseEstimator):
         UX = _side_matrix(user_features, n_users, self.user_identity, "user", dtype)
         IX = _side_matrix(item_features, n_items, self.item_identity, "item", dtype)
         rng = make_rng(self.random_state)
-        eval_R = None if eval_set is None else _interactions(eval_set, "eval_set")
-        if eval_R is not None and eval_R.shape != R.shape:
-            raise ValueError(f"eval_set has shape {eval_R.shape}; interactions {R.shape}.")
+        eval_R = _eval_interactions(eval_set, R.shape)
+        all_R = R
         if self.early_stopping and eval_R is None:
             held = rng.random(R.nnz) < self.validation_fraction
             eval_R, _ = _masked(R, held, weights)
@@ -227,10 +226,13 @@ class FMRecommender(BaseEstimator):
         self.n_user_features_ = UX.shape[1] - (n_users if self.user_identity else 0)
         self.n_item_features_ = IX.shape[1] - (n_items if self.item_identity else 0)
         self._user_rows, self._item_rows = UX, IX
+        # while training, the held-out part is unknown (scored, drawn as negatives)
         self.interactions_ = R
         self.history_ = FitHistory()
         self.n_iter_ = 0
+        self.__dict__.pop("best_iteration_", None)
         self._train(R, weights, params, state, rng, self.max_iter, eval_R)
+        self.interactions_ = all_R  # afterwards every interaction given is "seen"
         return self
 
     def partial_fit(self, interactions, sample_weight=None, eval_set=None):
@@ -257,9 +259,10 @@ class FMRecommender(BaseEstimator):
                 f"{self.n_items_} items."
             )
         weights = _pair_weights(sample_weight, R)
-        eval_R = None if eval_set is None else _interactions(eval_set, "eval_set")
-        seen = (self.interactions_ != 0).astype(np.float64) + (R != 0).astype(np.float64)
-        self.interactions_ = _interactions(seen, "interactions")
+        eval_R = _eval_interactions(eval_set, R.shape)
+        seen = _interactions((self.interactions_ != 0) + (R != 0), "interactions")
+        seen.data[:] = 1.0
+        self.interactions_ = seen
         seed = self.random_state
         rng = (
             np.random.default_rng([int(seed), int(self.n_iter_)])
@@ -267,7 +270,6 @@ class FMRecommender(BaseEstimator):
             else make_rng(seed)
         )
         # on copies: a failed epoch (divergence, Ctrl-C) must leave the model as it was
-        self.history_ = FitHistory.from_dict(self.history_.to_dict())
         self._train(R, weights, self._params().copy(), self._state.copy(), rng, 1, eval_R)
         return self
 
@@ -327,7 +329,9 @@ class FMRecommender(BaseEstimator):
             self._state, self.n_iter_ = state, epoch
             scores = {} if eval_R is None else self._validation_scores(eval_R, eval_users)
             loss = float(total) / max(int(steps), 1)
-            self.history_.append(epoch, loss, seconds, scores)
+            one = FitHistory()
+            one.append(epoch, loss, seconds, scores)
+            self.history_ = self.history_.extend(one)  # NaN where a metric was not recorded
             if self.verbose:
                 shown = "".join(f"  {name} {value:.4f}" for name, value in scores.items())
                 print(f"epoch {epoch:3d}  loss {loss:.5f}{shown}  {seconds:.2f} s", flush=True)
@@ -335,15 +339,16 @@ class FMRecommender(BaseEstimator):
                 continue
             score = scores[f"ndcg@{self.eval_k}"]
             if score > best_score:
-                best, best_score, since_best = (params.w0.copy(), params.w.copy(),
-                                                params.V.copy()), score, 0  # fmt: skip
+                best = (params.w0.copy(), params.w.copy(), params.V.copy(), state.copy())
+                best_score, since_best = score, 0
             else:
                 since_best += 1
                 if since_best >= self.n_iter_no_change:
                     break
         if self.early_stopping and best is not None:
-            for target, kept in zip(arrays, best, strict=True):
+            for target, kept in zip(arrays, best[:3], strict=True):
                 target[...] = kept
+            self._state = best[3]  # the optimiser state that goes with these parameters
             self.w0_ = float(params.w0[0])
             self.best_iteration_ = self.n_iter_ - since_best
 
@@ -482,7 +487,8 @@ class FMRecommender(BaseEstimator):
         for users not seen in ``fit`` (cold start; then ``users`` must be None and nothing
         is filtered). ``filter_seen``: leave out the items a user interacted with in
         ``fit``. ``items``: candidate item ids (default: all). A user with fewer than ``n``
-        candidates left gets a shorter list, padded with id −1 and score −inf.
+        candidates left gets a shorter list, padded with id −1 and score −inf. Equal scores
+        rank by item id.
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}.")
@@ -515,12 +521,7 @@ class FMRecommender(BaseEstimator):
                 col = position[seen.indices]
                 keep = col >= 0
                 S[r[keep], col[keep]] = -np.inf
-            top = np.argpartition(-S, width - 1, axis=1)[:, :width]
-            top_scores = np.take_along_axis(S, top, axis=1)
-            # best first; ties by item id, so lists do not depend on argpartition's order
-            order = np.lexsort((candidates[top], -top_scores), axis=1)
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
+            top, top_scores = _top_n(S, width, candidates)
             valid = np.isfinite(top_scores)
             ids[start:stop, :width] = np.where(valid, candidates[top], -1)
             scores[start:stop, :width] = np.where(valid, top_scores, -np.inf)
@@ -552,7 +553,8 @@ class FMRecommender(BaseEstimator):
 
     def similar_items(self, items, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items whose vectors ``q`` have the highest cosine with each of
-        ``items``' (itself excluded): ``(ids, similarities)``, shape (len(items), n)."""
+        ``items``' (itself excluded): ``(ids, similarities)``, shape (len(items), n); with
+        fewer than n other items, padded with id −1 and similarity −inf. Ties by item id."""
         check_is_fitted(self, "history_")
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}.")
@@ -562,11 +564,12 @@ class FMRecommender(BaseEstimator):
         unit = Q / np.where(norm > 0, norm, 1.0)[:, None]
         S = unit[items] @ unit.T
         S[np.arange(items.size), items] = -np.inf
-        width = min(int(n), self.n_items_ - 1)
-        top = np.argpartition(-S, width - 1, axis=1)[:, :width] if width else S[:, :0]
-        sims = np.take_along_axis(S, top, axis=1)
-        order = np.lexsort((top, -sims), axis=1)
-        return np.take_along_axis(top, order, axis=1), np.take_along_axis(sims, order, axis=1)
+        n_out = int(n)
+        width = min(n_out, self.n_items_ - 1)
+        ids = np.full((items.size, n_out), -1, dtype=np.int64)
+        sims = np.full((items.size, n_out), -np.inf)
+        ids[:, :width], sims[:, :width] = _top_n(S, width, np.arange(self.n_items_))
+        return ids, sims
 
 
 class _restored_on_error:
@@ -609,6 +612,16 @@ def _masked(R: sp.csr_matrix, keep: np.ndarray, weights: np.ndarray):
     return out, weights[keep]
 
 
+def _eval_interactions(eval_set, shape) -> sp.csr_matrix | None:
+    if eval_set is None:
+        return None
+    eval_R = _interactions(eval_set, "eval_set")
+    if eval_R.shape != shape:
+        raise ValueError(f"eval_set has shape {eval_R.shape}; the model {shape[0]} users × "
+                         f"{shape[1]} items.")  # fmt: skip
+    return eval_R
+
+
 def _threads(n_jobs) -> int:
     if n_jobs is None:
         return 1
@@ -617,12 +630,34 @@ def _threads(n_jobs) -> int:
     return max(1, n_jobs)
 
 
+def _top_n(S: np.ndarray, width: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``S``, the positions of the ``width`` largest scores and the scores, best
+    first, equal scores by ``ids`` — also at the cut-off, where ``argpartition`` alone
+    would pick among tied items arbitrarily."""
+    if width == 0:
+        return np.zeros((S.shape[0], 0), dtype=np.int64), np.zeros((S.shape[0], 0))
+    top = np.argpartition(-S, width - 1, axis=1)[:, :width]
+    top_scores = np.take_along_axis(S, top, axis=1)
+    order = np.lexsort((ids[top], -top_scores), axis=1)
+    top = np.take_along_axis(top, order, axis=1)
+    top_scores = np.take_along_axis(top_scores, order, axis=1)
+    cut = top_scores[:, -1]
+    # rows with more items tied at the cut-off than places left: sort those rows fully
+    tied = np.flatnonzero(np.isfinite(cut) & ((S >= cut[:, None]).sum(axis=1) > width))
+    for r in tied:
+        full = np.lexsort((ids, -S[r]))[:width]
+        top[r], top_scores[r] = full, S[r, full]
+    return top, top_scores
+
+
 def _as_csr(X, name: str, dtype) -> sp.csr_matrix:
-    if not (sp.issparse(X) or isinstance(X, np.ndarray | list)):
+    if isinstance(X, list):
+        X = np.asarray(X, dtype=np.float64)
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)):
         raise ValueError(f"{name} must be a 2-D sparse matrix or array; got {type(X).__name__}.")
-    X = sp.csr_matrix(X, dtype=dtype) if not sp.issparse(X) else X.tocsr().astype(dtype)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D.")
+        raise ValueError(f"{name} must be 2-D; got {X.ndim} dimension(s).")
+    X = sp.csr_matrix(X, dtype=dtype) if not sp.issparse(X) else X.tocsr().astype(dtype)
     if not np.isfinite(X.data).all():
         raise ValueError(f"{name} holds NaN or infinite values.")
     X = X.copy()
@@ -632,6 +667,8 @@ def _as_csr(X, name: str, dtype) -> sp.csr_matrix:
 
 
 def _interactions(R, name: str) -> sp.csr_matrix:
+    if isinstance(R, list):
+        R = np.asarray(R, dtype=np.float64)
     if not sp.issparse(R) and not isinstance(R, np.ndarray):
         raise ValueError(f"{name} must be a users × items sparse matrix; got {type(R).__name__}.")
     R = _as_csr(R, name, np.float64)
@@ -656,12 +693,26 @@ def _pair_weights(sample_weight, R) -> np.ndarray:
     W = _as_csr(sample_weight, "sample_weight", np.float64)
     if W.shape != R.shape:
         raise ValueError(f"sample_weight has shape {W.shape}; interactions {R.shape}.")
-    W.eliminate_zeros()
-    if not (np.array_equal(W.indptr, R.indptr) and np.array_equal(W.indices, R.indices)):
-        raise ValueError("sample_weight must have the same stored entries as interactions.")
     if (W.data < 0).any():
         raise ValueError("sample_weight holds negative weights.")
-    return W.data
+    # look every interaction up among W's stored entries (a stored 0 is weight 0)
+    w_keys = np.repeat(np.arange(W.shape[0], dtype=np.int64), np.diff(W.indptr))
+    w_keys = w_keys * W.shape[1] + W.indices
+    r_keys = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))
+    r_keys = r_keys * R.shape[1] + R.indices
+    if w_keys.size == 0:
+        raise ValueError("sample_weight stores no weight; it needs one for each interaction.")
+    at = np.minimum(np.searchsorted(w_keys, r_keys), w_keys.size - 1)
+    missing = np.flatnonzero(w_keys[at] != r_keys)
+    if missing.size:
+        u, i = divmod(int(r_keys[missing[0]]), R.shape[1])
+        raise ValueError(
+            f"sample_weight has no stored weight for {missing.size} interactions (first: "
+            f"user {u}, item {i}); it needs one for each, like interactions' entries."
+        )
+    if np.count_nonzero(W.data) > np.count_nonzero(W.data[at]):
+        raise ValueError("sample_weight has non-zero weights where there is no interaction.")
+    return W.data[at]
 
 
 def _side_matrix(features, n_rows: int, identity: bool, side: str, dtype) -> sp.csr_matrix:

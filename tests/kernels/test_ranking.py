@@ -91,19 +91,53 @@ def test_bpr_step_is_minus_lr_times_the_gradient(shared):
 
 def test_warp_step_is_the_rank_weighted_hinge_gradient():
     """Three items, positive 0, scores near 0 (every negative violates the margin): when
-    the first draw is a negative (1 or 2), t = 1 and the weight is log ⌊2/1⌋ = log 2;
-    when it is the positive, t = 2 and log ⌊2/2⌋ = 0: no step."""
+    the first draw is a negative (1 or 2), the estimated rank is ⌊2/1⌋ = 2 and the weight
+    L(2) = 1 + 1/2; when it is the positive, the rank is ⌊2/2⌋ = 1 and L(1) = 1."""
     rng = np.random.default_rng(2)
     UX, IX, params = _setup(rng, n_items=3)
     params = (params[0], 0.01 * params[1], 0.01 * params[2])
-    outcomes = [_step(UX, IX, params, K.WARP, seed=seed) for seed in range(12)]
-    assert {steps for _, _, steps in outcomes} == {0, 1}  # both cases occur
-    new = next(new for new, _, steps in outcomes if steps == 1)
-    diffs = []
-    for j in (1, 2):
-        f, theta = _theta_loss(UX, IX, params, lambda s, j=j: np.log(2) * (1 - s(0) + s(j)))
-        diffs.append(np.abs((theta - _flat(new)) / 1e-3 - fd_gradient(f, theta)).max())
-    assert min(diffs) < 1e-7
+    seen_weights = set()
+    for seed in range(12):
+        new, _total, steps = _step(UX, IX, params, K.WARP, seed=seed)
+        assert steps == 1
+        fits = []
+        for j in (1, 2):
+            for weight in (1.5, 1.0):
+                f, theta = _theta_loss(
+                    UX, IX, params, lambda s, j=j, a=weight: a * (1 - s(0) + s(j))
+                )
+                error = np.abs((theta - _flat(new)) / 1e-3 - fd_gradient(f, theta)).max()
+                fits.append((error, weight))
+        error, weight = min(fits)
+        assert error < 1e-7
+        seen_weights.add(weight)
+    assert seen_weights == {1.0, 1.5}  # both draw counts occurred
+
+
+def test_warp_weight_is_the_harmonic_number_of_the_rank():
+    for rank in (1, 2, 5, 32, 33, 1000, 10**6):
+        exact = sum(1.0 / r for r in range(1, rank + 1))
+        assert K._rank_weight(rank) == pytest.approx(exact, rel=1e-8)
+
+
+def test_logistic_negatives_each_see_the_previous_steps():
+    """Two items, positive 0, n_negatives = 2: the kernel takes three plain-SGD steps —
+    (0, label 1), then (1, label 0) twice — each at the parameters the last one left."""
+    rng = np.random.default_rng(7)
+    UX, IX, params = _setup(rng)
+    new, _total, steps = _step(UX, IX, params, K.LOGISTIC, n_negatives=2)
+    assert steps == 3
+    theta = _theta_loss(UX, IX, params, lambda s: 0.0)[1]
+    for item, label in ((0, 1.0), (1, 0.0), (1, 0.0)):
+        n = params[1].size
+        current = (theta[:1], theta[1 : 1 + n], theta[1 + n :].reshape(n, K_FACTORS))
+
+        def log_loss(s, i=item, y=label):
+            return np.log1p(np.exp(s(i))) - y * s(i)
+
+        f, _ = _theta_loss(UX, IX, current, log_loss)
+        theta = theta - 1e-3 * fd_gradient(f, theta)
+    np.testing.assert_allclose(_flat(new), theta, atol=1e-9)
 
 
 def test_logistic_step_on_the_positive_moves_every_term_of_the_score():

@@ -76,7 +76,7 @@ def _train_ranking(args) -> int:
 
     given = [flag for flag, value in (
         ("--format", args.format), ("--model-type", args.model_type != "fm" or None),
-        ("--l1", args.l1), ("--init-std", args.init_std), ("--groups", args.groups),
+        ("--l1", args.l1), ("--groups", args.groups),
         ("--n-features", args.n_features), ("--plot", args.plot),
         ("--factor-update", args.factor_update != "auto" or None),
     ) if value]  # fmt: skip
@@ -99,17 +99,26 @@ def _train_ranking(args) -> int:
     params = dict(
         loss=args.loss or "warp",
         solver=args.solver,
-        max_iter=args.iter,
+        max_iter=30 if args.iter is None else args.iter,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )
     if args.factors is not None:
         params["n_factors"] = args.factors
+    if args.init_std is not None:
+        params["init_std"] = args.init_std
     if args.learning_rate is not None:
         params["learning_rate"] = args.learning_rate
     if args.reg is not None:
-        reg = parse_regularization(args.reg, "--reg")
-        params["reg_linear"], params["reg_factors"] = reg["reg_linear"], reg["reg_factors"]
+        try:
+            reg = [float(v) for v in args.reg.split(",")]
+        except ValueError:
+            reg = []
+        if len(reg) not in (1, 2) or min(reg) < 0:
+            raise UsageError(
+                f"--task ranking: --reg takes 'r' or 'r_linear,r_factors' (≥ 0); got {args.reg!r}."
+            )
+        params["reg_linear"], params["reg_factors"] = reg[0], reg[-1]
     model = FMRecommender(**params)
     eval_set = read_interactions(args.valid, R.shape) if args.valid else None
     start = time.perf_counter()
@@ -148,7 +157,7 @@ def _train(args) -> int:
         X, y = read_data(args.train, args.format, args.n_features, args.field_conflict)
     params = dict(
         n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
-        max_iter=args.iter,
+        max_iter=100 if args.iter is None else args.iter,
         init_std="auto" if args.init_std is None else args.init_std,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
@@ -205,6 +214,8 @@ def _load_model(path: str):
 
 def _predict(args) -> int:
     model = _load_model(args.model)
+    if hasattr(model, "recommend") and not hasattr(model, "predict"):
+        raise UsageError(f"{args.model} holds a recommender: use 'fmlearn recommend'.")
     if not hasattr(model, "predict"):
         raise UsageError(
             f"{args.model} holds a {type(model).__name__}, which does not predict; "
@@ -305,6 +316,8 @@ def _evaluate(args) -> int:
     from fmlearn.recommender import FMRecommender
 
     if args.ranking or isinstance(model, FMRecommender):
+        if args.format is not None:
+            raise UsageError("--format: a recommender is evaluated on 'user item' lines.")
         return _evaluate_ranking(args, model)
     X, y = read_data(args.data, args.format, model.n_features_in_)
     for name, value in evaluate_predictions(model, X, y).items():
@@ -412,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--l1", help="FTRL's L1 'l1_linear,l1_factors' or 'l1' for both (exact zeros)"
     )
-    train.add_argument("--iter", type=int, default=100, help="epochs or sweeps")
+    train.add_argument(
+        "--iter", type=int, default=None, help="epochs or sweeps (default 100; ranking 30)"
+    )
     train.add_argument("--learning-rate", type=float, help="default: the solver's")
     train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")
     train.add_argument(

@@ -282,13 +282,17 @@ def make_implicit_feedback(
     predict part of the taste (cold start works from them) and identity features the rest.
     Vectorised in blocks of users; memory O(block × n_items).
     """
+    if not 0.0 < group_share <= 1.0:
+        raise ValueError(f"group_share must lie in (0, 1]; got {group_share!r}.")
+    if n_items < 2:
+        raise ValueError(f"n_items must be at least 2; got {n_items!r}.")
     rng = make_rng(random_state)
     scale = n_factors**-0.5
     group = rng.integers(0, n_user_groups, n_users)
     genre = rng.integers(0, n_genres, n_items)
     A = rng.normal(0.0, scale, (n_user_groups, n_factors))
     B = rng.normal(0.0, scale, (n_genres, n_factors))
-    own = np.sqrt(max(1.0 - group_share, 0.0) / max(group_share, 1e-12))
+    own = np.sqrt((1.0 - group_share) / group_share)
     P = 2.0 * (A[group] + own * rng.normal(0.0, scale, (n_users, n_factors)))
     Q = 2.0 * (B[genre] + own * rng.normal(0.0, scale, (n_items, n_factors)))
     bias = rng.normal(0.0, popularity, n_items)
@@ -301,10 +305,14 @@ def make_implicit_feedback(
         stop = min(start + block, n_users)
         u = P[start:stop] @ Q.T + bias
         noisy = u + rng.gumbel(size=u.shape)
-        ranked = np.argsort(-noisy, axis=1)
-        for r in range(stop - start):
-            rows.append(np.full(counts[start + r], start + r))
-            cols.append(ranked[r, : counts[start + r]])
+        # each user's counts[u] best items: a partial selection of the block's largest count
+        want = counts[start:stop]
+        m = int(want.max())
+        top = np.argpartition(-noisy, m - 1, axis=1)[:, :m]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(noisy, top, 1), 1), 1)
+        keep = np.arange(m)[None, :] < want[:, None]
+        rows.append(np.nonzero(keep)[0] + start)
+        cols.append(top[keep])
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     R = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_users, n_items))
     R.sort_indices()

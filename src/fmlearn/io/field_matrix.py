@@ -26,7 +26,8 @@ class FieldMatrix(sp.csr_matrix):
     @classmethod
     def wrap(cls, X: sp.csr_matrix, fields) -> FieldMatrix:
         """``X`` (CSR, not copied) with ``fields``; they must name every column."""
-        fields = np.asarray(fields, dtype=np.int32)
+        fields = np.array(fields, dtype=np.int32)  # a copy, read-only: selections share it
+        fields.flags.writeable = False
         if fields.shape != (X.shape[1],):
             raise ValueError(f"fields has shape {fields.shape}; X has {X.shape[1]} columns.")
         out = cls((X.data, X.indices, X.indptr), shape=X.shape, copy=False)

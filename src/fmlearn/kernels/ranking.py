@@ -17,8 +17,9 @@ Losses, per sampled positive (u, i) of weight c:
   loss ``−c log σ(s(u,i) − s(u,j))``;
 * ``WARP`` (Weston et al. 2011, as LightFM): negatives are drawn until one scores above
   ``s(u,i) − 1`` (at most ``max_sampled`` draws); after t draws the rank of i is estimated
-  as ⌊(n_items − 1)/t⌋ and the hinge ``1 − s(u,i) + s(u,j)`` is weighted by its log, so
-  positives ranked low get large steps. No violating draw: no step;
+  as ⌊(n_items − 1)/t⌋ and the hinge ``1 − s(u,i) + s(u,j)`` is weighted by the paper's
+  L(rank) = Σ_{r≤rank} 1/r, so positives ranked low get large steps. No violating draw:
+  no step;
 * ``LOGISTIC``: pointwise log-loss on (u, i) with label 1 and ``n_negatives`` sampled
   items with label 0.
 
@@ -76,6 +77,20 @@ def _draw_item(n_items, neg_cdf):
         return np.random.randint(0, n_items)  # noqa: NPY002 (numba's per-thread generator)
     j = np.searchsorted(neg_cdf, np.random.random() * neg_cdf[-1], side="right")  # noqa: NPY002
     return min(j, n_items - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rank_weight(rank):
+    """WARP's L(rank) = Σ_{r ≤ rank} 1/r (Weston et al. 2011): 1 for rank 1, ≈ ln rank +
+    0.5772 beyond. LightFM's ln(rank) drops the constant, and with it every step whose
+    estimated rank is 1 (all of them with two items)."""
+    if rank <= 32:
+        total = 0.0
+        for r in range(1, rank + 1):
+            total += 1.0 / r
+        return total
+    x = np.float64(rank)
+    return np.log(x) + 0.5772156649015329 + 0.5 / x - 1.0 / (12.0 * x * x)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -275,7 +290,7 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
                         continue
                     s_j = _item_score(IX, cand, w, V, p, q_j)
                     if s_j > s_i - 1.0:
-                        rank_weight = np.log(max(1.0, np.floor((n_items - 1) / draws)))
+                        rank_weight = _rank_weight((n_items - 1) // draws)
                         total += c * rank_weight * (1.0 - s_i + s_j)
                         delta = -c * rank_weight
                         b = cand
@@ -287,8 +302,8 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
             _apply(UX, IX, u, a, b, delta, -delta if b >= 0 else 0.0, pointwise, p, q_a, q_j,
                    params, state, regs, ohp, opt, c1, c2, c, idx, gw, gv)  # fmt: skip
             steps += 1
-            if pointwise and t == 0 and n_negatives > 0:
-                # the user's side moved: recompute p (the negatives see the new model)
+            if pointwise and t < n_negatives:
+                # the user's side moved: recompute p (the next negative sees the new model)
                 lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
                 const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
     return total, steps
