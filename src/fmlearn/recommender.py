@@ -50,6 +50,9 @@ LOSSES = {"bpr": K.BPR, "warp": K.WARP, "logistic": K.LOGISTIC}
 #: ``negative_sampling="popularity"`` draws item j ∝ (count_j + 1)^0.75: word2vec's
 #: exponent (between uniform and raw popularity), +1 so unseen items are drawn too.
 POPULARITY_EXPONENT = 0.75
+#: Largest users × items bitset of the positives that training builds (negative checks in
+#: one access; 64 MiB covers e.g. 50,000 users × 10,000 items).
+BITSET_BYTES = 64 * 2**20
 #: Scores per block of users in ``recommend`` (float32 or float64 values): ~64 MiB.
 BLOCK_VALUES = 2**23
 
@@ -283,7 +286,7 @@ class FMRecommender(BaseEstimator):
         U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
         I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_user_cols, IX.data)  # noqa: E741
         seen = self.interactions_
-        pos = (seen.indptr.astype(np.int64), seen.indices.astype(np.int64))
+        pos = (seen.indptr.astype(np.int64), seen.indices.astype(np.int64), _bitset(seen))
         pairs = (np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr)),
                  R.indices.astype(np.int64), weights)  # fmt: skip
         if self.negative_sampling == "popularity":
@@ -306,16 +309,20 @@ class FMRecommender(BaseEstimator):
         for _ in range(epochs):
             epoch = self.n_iter_ + 1
             start = time.perf_counter()
-            order = rng.permutation(pairs[0].shape[0]).astype(np.int64)
+            order = rng.permutation(pairs[0].shape[0])
             seed = int(rng.integers(2**31 - n_chunks))
+            # the epoch's pairs in their shuffled order: the kernel then reads them in
+            # sequence (one random read per array and step less, measured ~1.3× per epoch)
+            shuffled = tuple(a[order] for a in pairs)
+            sequence = np.arange(order.size, dtype=np.int64)
             if n_chunks > 1:
                 total, steps = K.ranking_epoch_hogwild(
-                    U, I, pos, pairs, order, neg_cdf, arrays, state.arrays, hp, rcodes,
+                    U, I, pos, shuffled, sequence, neg_cdf, arrays, state.arrays, hp, rcodes,
                     state.n_updates, seed, n_chunks,
                 )  # fmt: skip
             else:
                 total, steps = K.ranking_epoch(
-                    U, I, pos, pairs, order, neg_cdf, arrays, state.arrays, hp, rcodes,
+                    U, I, pos, shuffled, sequence, neg_cdf, arrays, state.arrays, hp, rcodes,
                     state.n_updates, seed,
                 )  # fmt: skip
             seconds = time.perf_counter() - start
@@ -610,6 +617,14 @@ def _masked(R: sp.csr_matrix, keep: np.ndarray, weights: np.ndarray):
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=R.shape[0]))))
     out = sp.csr_matrix((R.data[keep], R.indices[keep], indptr), shape=R.shape)
     return out, weights[keep]
+
+
+def _bitset(R: sp.csr_matrix) -> np.ndarray:
+    """The positives as one bit per (user, item) when that takes ≤ ``BITSET_BYTES``, else
+    an empty array (the kernel then searches each user's sorted items)."""
+    if R.shape[0] * ((R.shape[1] + 63) // 64) * 8 > BITSET_BYTES:
+        return np.zeros((0, 0), dtype=np.uint64)
+    return K.positive_bitset(R.indptr.astype(np.int64), R.indices.astype(np.int64), R.shape[1])
 
 
 def _eval_interactions(eval_set, shape) -> sp.csr_matrix | None:

@@ -51,13 +51,16 @@ def _theta_loss(UX, IX, params, loss):
 
 
 def _step(UX, IX, params, loss_code, *, max_sampled=10, n_negatives=0, positives=(0,),
-          reg=(0.0, 0.0), opt=SGD, lr=1e-3, seed=0):  # fmt: skip
+          reg=(0.0, 0.0), opt=SGD, lr=1e-3, seed=0, bitset=False):  # fmt: skip
     """Run the kernel on the user's single positive (item 0); return the new params."""
+    n_items = IX.shape[0]
     n_u = UX.shape[1]
     U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
     I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_u, IX.data)  # noqa: E741
     items = np.array(sorted(positives), dtype=np.int64)
-    pos = (np.array([0, items.size], dtype=np.int64), items)
+    indptr = np.array([0, items.size], dtype=np.int64)
+    bits = K.positive_bitset(indptr, items, n_items) if bitset else np.zeros((0, 0), np.uint64)
+    pos = (indptr, items, bits)
     pairs = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(1))
     w0, w, V = (a.copy() for a in params)
     empty = np.zeros(0)
@@ -209,3 +212,17 @@ def test_negatives_are_drawn_in_proportion_to_the_cdf():
     assert np.all(np.abs(counts - expected) <= 5 * np.sqrt(expected + 1))
     uniform = draws(4, np.zeros(0), n, 1)
     assert np.all(np.abs(uniform - n / 4) <= 5 * np.sqrt(n / 4))
+
+
+@pytest.mark.parametrize("code", [K.BPR, K.WARP, K.LOGISTIC])
+def test_the_bitset_and_the_binary_search_agree(code):
+    rng = np.random.default_rng(8)
+    UX, IX, params = _setup(rng, n_items=70, shared=False)
+    for positives in ((0,), (0, 3, 64, 69), tuple(range(0, 70, 2))):
+        runs = [_step(UX, IX, params, code, positives=positives, n_negatives=3, seed=4,
+                      bitset=b) for b in (False, True)]  # fmt: skip
+        for a, b in zip(runs[0][0], runs[1][0], strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert runs[0][1:] == runs[1][1:]
+    bits = K.positive_bitset(np.array([0, 3, 3]), np.array([0, 63, 64]), 130)
+    assert bits.shape == (2, 3) and bits[0].tolist() == [1 | (1 << 63), 1, 0]

@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.prefetch import prefetch_row_blocks
 from fmlearn.kernels.sgd import (
     ADAGRAD,
     _bias_corrections,
@@ -58,9 +59,28 @@ R_LOSS, R_OPTIMIZER, R_MAX_SAMPLED, R_N_NEGATIVES = range(4)
 MAX_REJECTIONS = 100
 
 
+@njit(cache=True, nogil=True)
+def positive_bitset(indptr, indices, n_items):
+    """One bit per (user, item), set where the user has the item: (n_users, ⌈n_items/64⌉)
+    uint64. Checking a drawn negative is then one memory access instead of a binary
+    search over the user's items (~8 dependent cache misses, the largest fixed cost of a
+    step when measured on 1 M interactions)."""
+    n_users = indptr.shape[0] - 1
+    bits = np.zeros((n_users, (n_items + 63) // 64), dtype=np.uint64)
+    for u in range(n_users):
+        for ptr in range(indptr[u], indptr[u + 1]):
+            j = indices[ptr]
+            bits[u, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+    return bits
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _is_positive(pos_indptr, pos_items, u, j):
-    """Binary search for item ``j`` among user ``u``'s (sorted) positives."""
+def _is_positive(pos, u, j):
+    """Is item ``j`` one of user ``u``'s positives? ``pos = (indptr, sorted items, bits)``:
+    the bitset when there is one (``bits`` non-empty), else a binary search."""
+    pos_indptr, pos_items, bits = pos
+    if bits.shape[0] > 0:
+        return (bits[u, j >> 6] >> np.uint64(j & 63)) & np.uint64(1) != 0
     lo, hi = pos_indptr[u], pos_indptr[u + 1]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -94,11 +114,11 @@ def _rank_weight(rank):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf):
+def _draw_negative(pos, u, n_items, neg_cdf):
     """An item user ``u`` has not interacted with; −1 after ``MAX_REJECTIONS`` draws."""
     for _ in range(MAX_REJECTIONS):
         cand = _draw_item(n_items, neg_cdf)
-        if not _is_positive(pos_indptr, pos_items, u, cand):
+        if not _is_positive(pos, u, cand):
             return cand
     return -1
 
@@ -233,7 +253,6 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
                   t0, seed):  # fmt: skip
     """Steps for the positives ``order[start:stop]``; returns (Σ weighted loss, steps)."""
     np.random.seed(seed)  # noqa: NPY002 (seeds numba's generator of this thread only)
-    pos_indptr, pos_items = pos
     pair_user, pair_item, pair_weight = pairs
     w0, w, V = params
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
@@ -255,8 +274,18 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
     q_j = np.empty(k)
     total = 0.0
     steps = 0
+    prefetch_state = state[4].shape[0] > 0
     for pos_ in range(start, stop):
         e = order[pos_]
+        if pos_ + 1 < stop:
+            # the next positive's user and item vectors (and their optimiser memory) load
+            # while this step runs: every step's rows lie at random places
+            nxt = order[pos_ + 1]
+            prefetch_row_blocks(UX[0], UX[1], pair_user[nxt], V, k)
+            prefetch_row_blocks(IX[0], IX[1], pair_item[nxt], V, k)
+            if prefetch_state:
+                prefetch_row_blocks(UX[0], UX[1], pair_user[nxt], state[4], k)
+                prefetch_row_blocks(IX[0], IX[1], pair_item[nxt], state[4], k)
         u, i, c = pair_user[e], pair_item[e], np.float64(pair_weight[e])
         lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
         s_i = _item_score(IX, i, w, V, p, q_i)
@@ -269,7 +298,7 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
                 label = 1.0 if t == 0 else 0.0
                 s = const_u + s_i
                 if t > 0:
-                    a = _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf)
+                    a = _draw_negative(pos, u, n_items, neg_cdf)
                     if a < 0:
                         continue
                     s = const_u + _item_score(IX, a, w, V, p, q_j)
@@ -277,7 +306,7 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
                 total += c * (_softplus(s) - label * s)
                 delta = c * (1.0 / (1.0 + np.exp(-s)) - label)
             elif loss_code == BPR:
-                b = _draw_negative(pos_indptr, pos_items, u, n_items, neg_cdf)
+                b = _draw_negative(pos, u, n_items, neg_cdf)
                 if b < 0:
                     continue
                 x = s_i - _item_score(IX, b, w, V, p, q_j)
@@ -286,7 +315,7 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
             else:  # WARP
                 for draws in range(1, max_sampled + 1):
                     cand = _draw_item(n_items, neg_cdf)
-                    if _is_positive(pos_indptr, pos_items, u, cand):
+                    if _is_positive(pos, u, cand):
                         continue
                     s_j = _item_score(IX, cand, w, V, p, q_j)
                     if s_j > s_i - 1.0:
@@ -316,8 +345,9 @@ def ranking_epoch(UX, IX, pos, pairs, order, neg_cdf, params, state, hp, rcodes,
 
     ``UX``/``IX``: CSR triplets ``(indptr, indices, data)`` of the user and item feature
     rows, indices already in the model's global feature numbering; ``pos``: the
-    interactions' ``(indptr, sorted item ids)`` per user; ``pairs``: ``(user, item,
-    weight)`` per positive; ``params = (w0, w, V)`` and ``state`` as in kernels/sgd.py;
+    interactions' ``(indptr, sorted item ids, bitset)`` (:func:`positive_bitset`, or an
+    empty (0, 0) uint64 array to search instead); ``pairs``: ``(user, item, weight)`` per
+    positive; ``params = (w0, w, V)`` and ``state`` as in kernels/sgd.py;
     ``hp`` its hyper-parameters, ``rcodes`` this module's codes; ``t0`` the steps taken
     before (Adam); ``seed`` the random stream.
     """
