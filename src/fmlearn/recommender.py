@@ -40,6 +40,7 @@ from fmlearn._validation import (
 from fmlearn.kernels import ranking as K
 from fmlearn.kernels import sgd as S
 from fmlearn.kernels.sgd import N_HYPER
+from fmlearn.kernels.topk import top_n_rows
 from fmlearn.metrics import ndcg_at_k, precision_at_k
 from fmlearn.models.base import normal_table
 from fmlearn.models.fm import FMParams
@@ -506,6 +507,7 @@ class FMRecommender(BaseEstimator):
         if np.unique(candidates).size != candidates.size:
             raise ValueError("items repeats an item id.")
         _, _, Q, b = self._sides(rows[:0], self._item_rows[candidates])
+        b_ = b.astype(Q.dtype)
         n_out = int(n)
         width = min(n_out, candidates.size)
         n_rows = rows.shape[0]
@@ -520,8 +522,8 @@ class FMRecommender(BaseEstimator):
             stop = min(start + block, n_rows)
             P, c = self._sides(rows[start:stop])
             S = P @ Q.T
-            S += b[None, :]
-            S += c[:, None]
+            S += b_[None, :]  # in S's dtype: a float64 addend would make it a mixed loop
+            S += c.astype(S.dtype)[:, None]
             if position is not None:
                 seen = self.interactions_[users[start:stop]]
                 r = np.repeat(np.arange(stop - start), np.diff(seen.indptr))
@@ -529,9 +531,8 @@ class FMRecommender(BaseEstimator):
                 keep = col >= 0
                 S[r[keep], col[keep]] = -np.inf
             top, top_scores = _top_n(S, width, candidates)
-            valid = np.isfinite(top_scores)
-            ids[start:stop, :width] = np.where(valid, candidates[top], -1)
-            scores[start:stop, :width] = np.where(valid, top_scores, -np.inf)
+            ids[start:stop, :width] = np.where(top >= 0, candidates[top], -1)
+            scores[start:stop, :width] = top_scores
         return ids, scores
 
     def score(self, users, items) -> np.ndarray:
@@ -575,7 +576,8 @@ class FMRecommender(BaseEstimator):
         width = min(n_out, self.n_items_ - 1)
         ids = np.full((items.size, n_out), -1, dtype=np.int64)
         sims = np.full((items.size, n_out), -np.inf)
-        ids[:, :width], sims[:, :width] = _top_n(S, width, np.arange(self.n_items_))
+        top, sims[:, :width] = _top_n(S, width, np.arange(self.n_items_))
+        ids[:, :width] = top
         return ids, sims
 
 
@@ -646,23 +648,12 @@ def _threads(n_jobs) -> int:
 
 
 def _top_n(S: np.ndarray, width: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``S``, the positions of the ``width`` largest scores and the scores, best
-    first, equal scores by ``ids`` — also at the cut-off, where ``argpartition`` alone
-    would pick among tied items arbitrarily."""
-    if width == 0:
-        return np.zeros((S.shape[0], 0), dtype=np.int64), np.zeros((S.shape[0], 0))
-    top = np.argpartition(-S, width - 1, axis=1)[:, :width]
-    top_scores = np.take_along_axis(S, top, axis=1)
-    order = np.lexsort((ids[top], -top_scores), axis=1)
-    top = np.take_along_axis(top, order, axis=1)
-    top_scores = np.take_along_axis(top_scores, order, axis=1)
-    cut = top_scores[:, -1]
-    # rows with more items tied at the cut-off than places left: sort those rows fully
-    tied = np.flatnonzero(np.isfinite(cut) & ((S >= cut[:, None]).sum(axis=1) > width))
-    for r in tied:
-        full = np.lexsort((ids, -S[r]))[:width]
-        top[r], top_scores[r] = full, S[r, full]
-    return top, top_scores
+    """Per row of ``S``: the positions of the ``width`` largest scores above −inf and the
+    scores, best first, equal scores by ``ids``; −1 / −inf where a row has fewer."""
+    positions = np.empty((S.shape[0], width), dtype=np.int64)
+    scores = np.empty((S.shape[0], width))
+    top_n_rows(S, width, np.ascontiguousarray(ids, dtype=np.int64), positions, scores)
+    return positions, scores
 
 
 def _as_csr(X, name: str, dtype) -> sp.csr_matrix:
