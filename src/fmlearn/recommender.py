@@ -38,8 +38,16 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.kernels import ranking as K
-from fmlearn.kernels import sgd as S
-from fmlearn.kernels.sgd import N_HYPER
+from fmlearn.kernels.sgd import (
+    BETA1,
+    BETA2,
+    EPS,
+    FTRL_BETA,
+    LR,
+    N_HYPER,
+    REG_FACTORS,
+    REG_LINEAR,
+)
 from fmlearn.kernels.topk import top_n_rows
 from fmlearn.metrics import ndcg_at_k, precision_at_k
 from fmlearn.models.base import normal_table
@@ -101,7 +109,8 @@ class FMRecommender(BaseEstimator):
         ``n_jobs=None``.
     n_jobs : int or None, default=None
         Threads for ``fit`` (Hogwild!, not bit-for-bit repeatable); None = one thread.
-        ``recommend``'s matrix products use numpy's BLAS threads whatever this is.
+        ``recommend`` uses every core whatever this is (BLAS for the products, numba for
+        the top-n selection); its lists do not depend on the thread count.
     verbose : int, default=0
         1 prints one line per epoch.
     dtype : {"float32", "float64"}, default="float32"
@@ -111,8 +120,9 @@ class FMRecommender(BaseEstimator):
     w0_, w_, V_ : the FM over ``[user features | item features]`` (identity columns first)
     n_users_, n_items_ : int
     interactions_ : csr_matrix of the training interactions (``filter_seen``)
-    history_ : FitHistory (training loss per step, seconds per epoch)
+    history_ : FitHistory (training loss per step, seconds per epoch, validation metrics)
     n_iter_ : int
+    best_iteration_ : int, with early stopping: the epoch whose model was kept
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -296,9 +306,9 @@ class FMRecommender(BaseEstimator):
         else:
             neg_cdf = np.zeros(0)
         hp = np.zeros(N_HYPER)
-        hp[S.LR], hp[S.REG_LINEAR], hp[S.REG_FACTORS] = (
+        hp[LR], hp[REG_LINEAR], hp[REG_FACTORS] = (
             self.learning_rate, self.reg_linear, self.reg_factors)  # fmt: skip
-        hp[S.BETA1], hp[S.BETA2], hp[S.EPS], hp[S.FTRL_BETA] = 0.9, 0.999, 1e-8, 1.0
+        hp[BETA1], hp[BETA2], hp[EPS], hp[FTRL_BETA] = 0.9, 0.999, 1e-8, 1.0
         rcodes = np.array(
             [LOSSES[self.loss], state.optimizer, self.max_sampled, self.n_negatives],
             dtype=np.int64,
