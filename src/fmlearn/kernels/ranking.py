@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.predict import row_predict
 from fmlearn.kernels.prefetch import prefetch_row_blocks
 from fmlearn.kernels.sgd import (
     ADAGRAD,
@@ -124,27 +125,6 @@ def _draw_negative(pos, u, n_items, neg_cdf):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _side(indptr, indices, data, row, w, V, q):
-    """Fill ``q = Σ v x`` over the row's features; return ``(lin, Σ ‖v‖² x²)``."""
-    k = V.shape[1]
-    for c in range(k):
-        q[c] = 0.0
-    lin = 0.0
-    sq = 0.0
-    for ptr in range(indptr[row], indptr[row + 1]):
-        g = indices[ptr]
-        x = np.float64(data[ptr])
-        lin += w[g] * x
-        s = 0.0
-        for c in range(k):
-            v = np.float64(V[g, c])
-            q[c] += v * x
-            s += v * v
-        sq += s * x * x
-    return lin, sq
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _dot(a, b):
     s = 0.0
     for c in range(a.shape[0]):
@@ -154,9 +134,9 @@ def _dot(a, b):
 
 @njit(cache=True, nogil=True, inline="always")
 def _item_score(IX, item, w, V, p, q):
-    """``b_item + <p, q_item>``, filling ``q``."""
-    lin, sq = _side(IX[0], IX[1], IX[2], item, w, V, q)
-    return lin + 0.5 * (_dot(q, q) - sq) + _dot(p, q)
+    """``b_item + <p, q_item>``, filling ``q``: ``b_item`` is the FM of the item's row
+    alone without w0 (its linear part and the pairs within it)."""
+    return row_predict(IX[0], IX[1], IX[2], item, 0.0, w, V, q) + _dot(p, q)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -287,10 +267,10 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
                 prefetch_row_blocks(UX[0], UX[1], pair_user[nxt], state[4], k)
                 prefetch_row_blocks(IX[0], IX[1], pair_item[nxt], state[4], k)
         u, i, c = pair_user[e], pair_item[e], np.float64(pair_weight[e])
-        lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
+        # the user's side: p, and (for the pointwise loss) c_u, the FM of the user's row
+        const_u = row_predict(UX[0], UX[1], UX[2], u, np.float64(w0[0]), w, V, p)
         s_i = _item_score(IX, i, w, V, p, q_i)
         pointwise = loss_code == LOGISTIC
-        const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u) if pointwise else 0.0
         # one step per positive; log-loss: the positive, then n_negatives sampled negatives
         for t in range(n_negatives + 1 if pointwise else 1):
             a, b, delta = i, -1, 0.0
@@ -333,8 +313,7 @@ def _ranking_rows(UX, IX, pos, pairs, order, start, stop, neg_cdf, params, state
             steps += 1
             if pointwise and t < n_negatives:
                 # the user's side moved: recompute p (the next negative sees the new model)
-                lin_u, sq_u = _side(UX[0], UX[1], UX[2], u, w, V, p)
-                const_u = np.float64(w0[0]) + lin_u + 0.5 * (_dot(p, p) - sq_u)
+                const_u = row_predict(UX[0], UX[1], UX[2], u, np.float64(w0[0]), w, V, p)
     return total, steps
 
 

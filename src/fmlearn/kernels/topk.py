@@ -19,6 +19,13 @@ def _worse(score_a, id_a, score_b, id_b):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _swap(heap_s, heap_p, heap_id, a, b):
+    heap_s[a], heap_s[b] = heap_s[b], heap_s[a]
+    heap_p[a], heap_p[b] = heap_p[b], heap_p[a]
+    heap_id[a], heap_id[b] = heap_id[b], heap_id[a]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _sift_down(heap_s, heap_p, heap_id, size, at):
     """Restore the min-heap (worst entry at the root) below position ``at``."""
     while True:
@@ -31,9 +38,7 @@ def _sift_down(heap_s, heap_p, heap_id, size, at):
             child = right
         if not _worse(heap_s[child], heap_id[child], heap_s[at], heap_id[at]):
             return
-        heap_s[at], heap_s[child] = heap_s[child], heap_s[at]
-        heap_p[at], heap_p[child] = heap_p[child], heap_p[at]
-        heap_id[at], heap_id[child] = heap_id[child], heap_id[at]
+        _swap(heap_s, heap_p, heap_id, at, child)
         at = child
 
 
@@ -55,9 +60,7 @@ def _row_top(S, r, n, ids, out_pos, out_score, heap_s, heap_p, heap_id):
                 parent = (at - 1) // 2
                 if not _worse(heap_s[at], heap_id[at], heap_s[parent], heap_id[parent]):
                     break
-                heap_s[at], heap_s[parent] = heap_s[parent], heap_s[at]
-                heap_p[at], heap_p[parent] = heap_p[parent], heap_p[at]
-                heap_id[at], heap_id[parent] = heap_id[parent], heap_id[at]
+                _swap(heap_s, heap_p, heap_id, at, parent)
                 at = parent
         elif _worse(heap_s[0], heap_id[0], v, ids[c]):
             heap_s[0], heap_p[0], heap_id[0] = v, c, ids[c]
