@@ -44,6 +44,7 @@ from fmlearn.kernels.predict import row_predict
 from fmlearn.kernels.prefetch import prefetch_row_blocks
 from fmlearn.kernels.sgd import (
     ADAGRAD,
+    SGD,
     _bias_corrections,
     _scalars,
     _update_matrix,
@@ -222,6 +223,11 @@ def _apply(
                 acc = s1_V[g, c] + grad * grad
                 s1_V[g, c] = acc
                 V[g, c] = v - lr * grad / (np.sqrt(acc) + eps)
+            continue
+        if opt == SGD:
+            lr = ohp[0]
+            for c in range(k):
+                V[g, c] -= lr * (gv[e, c] + reg_factors * V[g, c])
             continue
         for c in range(k):
             _update_matrix(opt, V, s1_V, s2_V, g, c, gv[e, c] + reg_factors * V[g, c], ohp,
