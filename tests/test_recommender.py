@@ -297,3 +297,21 @@ def test_review_fixes_hold_out_history_ties_padding_weights():
     assert warp._state.n_updates > 0
     np.testing.assert_array_equal(warp.recommend(n=1, filter_seen=False)[0].ravel(),
                                   np.repeat([0, 1], 10))  # fmt: skip
+
+
+def test_side_features_straight_from_an_encoder():
+    """FMEncoder's matrix (a FieldMatrix, one row per user in id order) is taken as is."""
+    pd = pytest.importorskip("pandas")
+    from fmlearn import FMEncoder
+
+    users = pd.DataFrame({"user_id": [2, 0, 1], "occupation": ["a", "b", "a"], "age": [20, 30, 60]})
+    ordered = users.sort_values("user_id")[["occupation", "age"]]
+    U = FMEncoder(categorical=["occupation"], numeric="bin", n_bins=2).fit_transform(ordered)
+    R = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 1]], dtype=float))
+    kw = dict(n_factors=2, max_iter=3, random_state=0, dtype="float64")
+    a = FMRecommender(**kw).fit(R, user_features=U)
+    b = FMRecommender(**kw).fit(R, user_features=sp.csr_matrix(U))
+    np.testing.assert_array_equal(a.V_, b.V_)
+    new_a, _ = a.recommend(user_features=U[:2], n=2)
+    new_b, _ = b.recommend(user_features=sp.csr_matrix(U[:2]), n=2)
+    np.testing.assert_array_equal(new_a, new_b)
