@@ -458,17 +458,16 @@ class FMRecommender(BaseEstimator):
         return model
 
     # ------------------------------------------------------------------------ scoring
-    def _sides(self, user_rows, item_rows=None):
-        """``(P, c)`` for ``user_rows`` and, for ``item_rows``, ``(Q, b)``: s = c + b + P·Q."""
-        n_user_cols = self._user_rows.shape[1]
-        Vu, Vi = self.V_[:n_user_cols], self.V_[n_user_cols:]
-        wu, wi = self.w_[:n_user_cols], self.w_[n_user_cols:]
-        P, c = _side_terms(user_rows, wu, Vu)
-        c = c + self.w0_
-        if item_rows is None:
-            return P, c
-        Q, b = _side_terms(item_rows, wi, Vi)
-        return P, c, Q, b
+    def _user_terms(self, user_rows):
+        """``(P, c)`` of user feature rows: the score is ``c + b + P·Q`` (``_item_terms``)."""
+        cut = self._user_rows.shape[1]
+        P, c = _side_terms(user_rows, self.w_[:cut], self.V_[:cut])
+        return P, c + self.w0_
+
+    def _item_terms(self, item_rows):
+        """``(Q, b)`` of item feature rows."""
+        cut = self._user_rows.shape[1]
+        return _side_terms(item_rows, self.w_[cut:], self.V_[cut:])
 
     def _user_rows_for(self, users, user_features):
         check_is_fitted(self, "history_")
@@ -516,7 +515,7 @@ class FMRecommender(BaseEstimator):
         )
         if np.unique(candidates).size != candidates.size:
             raise ValueError("items repeats an item id.")
-        _, _, Q, b = self._sides(rows[:0], self._item_rows[candidates])
+        Q, b = self._item_terms(self._item_rows[candidates])
         b_ = b.astype(Q.dtype)
         n_out = int(n)
         width = min(n_out, candidates.size)
@@ -530,7 +529,7 @@ class FMRecommender(BaseEstimator):
         block = max(1, BLOCK_VALUES // max(candidates.size, 1))
         for start in range(0, n_rows, block):
             stop = min(start + block, n_rows)
-            P, c = self._sides(rows[start:stop])
+            P, c = self._user_terms(rows[start:stop])
             S = P @ Q.T
             S += b_[None, :]  # in S's dtype: a float64 addend would make it a mixed loop
             S += c.astype(S.dtype)[:, None]
@@ -552,21 +551,22 @@ class FMRecommender(BaseEstimator):
         if users.shape != items.shape:
             raise ValueError(f"users and items must have the same length; got {users.size} "
                              f"and {items.size}.")  # fmt: skip
-        P, c, Q, b = self._sides(rows, self._item_rows[items])
+        P, c = self._user_terms(rows)
+        Q, b = self._item_terms(self._item_rows[items])
         return c + b + np.einsum("ij,ij->i", P, Q, dtype=np.float64)
 
     def user_embeddings(self, users=None, *, user_features=None) -> np.ndarray:
         """(n_users, k + 2): ``[p_u, c_u, 1]``, so that ``user_embeddings() @
         item_embeddings().T`` is the score matrix (for a vector index)."""
         _, rows = self._user_rows_for(users, user_features)
-        P, c = self._sides(rows)
+        P, c = self._user_terms(rows)
         return np.hstack([P, c[:, None], np.ones((P.shape[0], 1), dtype=P.dtype)])
 
     def item_embeddings(self, items=None) -> np.ndarray:
         """(n_items, k + 2): ``[q_i, 1, b_i]`` (see :meth:`user_embeddings`)."""
         check_is_fitted(self, "history_")
         items = np.arange(self.n_items_) if items is None else _ids(items, self.n_items_, "items")
-        _, _, Q, b = self._sides(self._user_rows[:0], self._item_rows[items])
+        Q, b = self._item_terms(self._item_rows[items])
         return np.hstack([Q, np.ones((Q.shape[0], 1), dtype=Q.dtype), b[:, None]])
 
     def similar_items(self, items, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -577,7 +577,7 @@ class FMRecommender(BaseEstimator):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n must be a positive int; got {n!r}.")
         items = _ids(items, self.n_items_, "items")
-        _, _, Q, _ = self._sides(self._user_rows[:0], self._item_rows)
+        Q, _ = self._item_terms(self._item_rows)
         norm = np.linalg.norm(Q, axis=1)
         unit = Q / np.where(norm > 0, norm, 1.0)[:, None]
         S = unit[items] @ unit.T

@@ -148,6 +148,15 @@ def _softplus(x):
     return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_item_part(gw, gv, n, x, coef, p, q, V, g):
+    """Add item r's part to feature g's gradient slot n: ``coef · x (1, p + q_r − v_g x)``
+    for (w_g, v_g); twice when g belongs to both items of a pair."""
+    gw[n] += coef * x
+    for c in range(V.shape[1]):
+        gv[n, c] += coef * x * (p[c] + q[c] - np.float64(V[g, c]) * x)
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
 def _apply(
     UX, IX, u, i, j, coef_i, coef_j, pointwise, p, q_i, q_j, params, state, regs, ohp, opt, c1, c2,
@@ -196,16 +205,10 @@ def _apply(
         for c in range(k):
             gv[n, c] = 0.0
         if take_a:
-            x = np.float64(Ix[a])
-            gw[n] += coef_i * x
-            for c in range(k):
-                gv[n, c] += coef_i * x * (p[c] + q_i[c] - np.float64(V[g, c]) * x)
+            _add_item_part(gw, gv, n, np.float64(Ix[a]), coef_i, p, q_i, V, g)
             a += 1
         if take_b:
-            x = np.float64(Ix[b])
-            gw[n] += coef_j * x
-            for c in range(k):
-                gv[n, c] += coef_j * x * (p[c] + q_j[c] - np.float64(V[g, c]) * x)
+            _add_item_part(gw, gv, n, np.float64(Ix[b]), coef_j, p, q_j, V, g)
             b += 1
         idx[n] = g
         n += 1
