@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -310,11 +312,20 @@ def test_ranking_command_line_errors(tmp_path, capsys):
     assert main([*train, "--solver", "als"]) == 2
     assert main([*train, "--shape", "3"]) == 2
     assert main([*train, "--shape", "10,10"]) == 1  # ids outside the shape: a data error
-    assert "data line" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    line, user, item = re.search(r": line (\d+): user (\d+) / item (\d+)", err).groups()
+    # the file line named (comment line included) is the one holding that pair
+    assert paths["train"].read_text().splitlines()[int(line) - 1].split() == [user, item]
     bad = tmp_path / "bad.tsv"
-    bad.write_text("0 1\n2 -3\n")
+    bad.write_text("# user item\n0 1\n\n2 -3\n")
     assert main(["train", str(bad), "--task", "ranking", "-o", str(model_path)]) == 1
-    assert "data line 2" in capsys.readouterr().err
+    assert f"{bad}: line 4:" in capsys.readouterr().err
+    bad.write_text("# user item\n0 1\n2 x\n")
+    assert main(["train", str(bad), "--task", "ranking", "-o", str(model_path)]) == 1
+    assert f"{bad}: line 3:" in capsys.readouterr().err
+    bad.write_text("0 1 1\n2 3 nan\n")
+    assert main(["train", str(bad), "--task", "ranking", "-o", str(model_path)]) == 1
+    assert f"{bad}: line 2: the value" in capsys.readouterr().err
     assert main(["train", str(paths["train"]), "-o", str(model_path), "--loss", "bpr"]) == 2
     assert main([*train, "--iter", "1", "-q"]) == 0
     assert main(["recommend", str(model_path), "--users", "a,b"]) == 2

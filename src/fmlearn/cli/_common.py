@@ -7,6 +7,7 @@ use these, so that a file is read, and an option value refused, the same way in 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,8 +155,10 @@ def read_interactions(path: str, shape: tuple[int, int] | None = None) -> sp.csr
     try:
         table = np.loadtxt(path, delimiter=delimiter, ndmin=2, comments="#")
     except ValueError as exc:
+        row = re.search(r"at row (\d+)", str(exc))
+        where = f"line {_file_line(path, int(row.group(1)))}: " if row else ""
         raise ValueError(
-            f"{path}: an interactions file holds lines 'user item [value]' ({exc})."
+            f"{path}: {where}an interactions file holds lines 'user item [value]' ({exc})."
         ) from None
     if table.shape[0] == 0:
         raise ValueError(f"{path}: no interaction in the file.")
@@ -164,23 +167,43 @@ def read_interactions(path: str, shape: tuple[int, int] | None = None) -> sp.csr
             f"{path}: lines must be 'user item [value]'; found {table.shape[1]} columns."
         )
     ids = table[:, :2]
-    bad = np.flatnonzero((ids < 0).any(axis=1) | (ids != np.floor(ids)).any(axis=1))
+    bad = np.flatnonzero(~np.isfinite(ids).all(axis=1) | (ids < 0).any(axis=1)
+                         | (ids != np.floor(ids)).any(axis=1))  # fmt: skip
     if bad.size:
         raise ValueError(
-            f"{path}: data line {bad[0] + 1}: user and item must be ids ≥ 0; got "
+            f"{path}: line {_file_line(path, bad[0])}: user and item must be ids ≥ 0; got "
             f"{table[bad[0], 0]:g} {table[bad[0], 1]:g}."
         )
     users, items = ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
     values = table[:, 2] if table.shape[1] == 3 else np.ones(table.shape[0])
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if bad.size:
+        raise ValueError(
+            f"{path}: line {_file_line(path, bad[0])}: the value must be a number ≥ 0; got "
+            f"{values[bad[0]]:g}."
+        )
     if shape is None:
         shape = (int(users.max()) + 1, int(items.max()) + 1)
     outside = np.flatnonzero((users >= shape[0]) | (items >= shape[1]))
     if outside.size:
         j = outside[0]
         raise ValueError(
-            f"{path}: data line {j + 1}: user {users[j]} / item {items[j]} outside the "
-            f"model's {shape[0]} users × {shape[1]} items."
+            f"{path}: line {_file_line(path, j)}: user {users[j]} / item {items[j]} outside "
+            f"the model's {shape[0]} users × {shape[1]} items."
         )
     R = sp.csr_matrix((values, (users, items)), shape=shape)
     R.sum_duplicates()
     return R
+
+
+def _file_line(path: str, data_row: int) -> int:
+    """The file line (from 1) of data row ``data_row`` (from 0): blank and comment lines are
+    not data rows. Only called to word an error, so reading the file again is fine."""
+    seen = -1
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.split("#", 1)[0].strip():
+                seen += 1
+                if seen == data_row:
+                    return number
+    return seen + 1
