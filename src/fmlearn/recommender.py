@@ -49,7 +49,7 @@ from fmlearn.kernels.sgd import (
     REG_LINEAR,
 )
 from fmlearn.kernels.topk import top_n_rows
-from fmlearn.metrics import ndcg_at_k, precision_at_k
+from fmlearn.metrics import ranking_report
 from fmlearn.models.base import normal_table
 from fmlearn.models.fm import FMParams
 from fmlearn.solvers.base import DivergenceError, FitHistory
@@ -375,10 +375,8 @@ class FMRecommender(BaseEstimator):
         if users.size == 0:
             return {}
         ids, _ = self.recommend(users, n=k)
-        return {
-            f"precision@{k}": precision_at_k(ids, eval_R, k, users=users),
-            f"ndcg@{k}": ndcg_at_k(ids, eval_R, k, users=users),
-        }
+        report = ranking_report(ids, eval_R, k, users=users)  # one look-up for both
+        return {f"precision@{k}": report["precision"], f"ndcg@{k}": report["ndcg"]}
 
     # -------------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
