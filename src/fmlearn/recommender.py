@@ -298,8 +298,12 @@ class FMRecommender(BaseEstimator):
         I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_user_cols, IX.data)  # noqa: E741
         seen = self.interactions_
         pos = (seen.indptr.astype(np.int64), seen.indices.astype(np.int64), _bitset(seen))
-        pairs = (np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr)),
-                 R.indices.astype(np.int64), weights)  # fmt: skip
+        # the positives, shuffled once (Hogwild! chunks are then random parts of them) and
+        # again by the kernel within each chunk every epoch; unit weights are left out
+        order = rng.permutation(R.nnz)
+        users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))
+        pairs = (K.pack_pairs(users[order], R.indices[order]),
+                 weights[order] if np.any(weights != 1.0) else np.zeros(0))  # fmt: skip
         if self.negative_sampling == "popularity":
             popularity = np.bincount(seen.indices, minlength=R.shape[1]) + 1.0
             neg_cdf = np.cumsum(popularity**POPULARITY_EXPONENT)
@@ -314,28 +318,32 @@ class FMRecommender(BaseEstimator):
             dtype=np.int64,
         )
         n_chunks = _threads(self.n_jobs)
+        # the kernels train on [V | w] rows (K.fuse); params and state are written back
+        # after every epoch, so the model is whole whenever Python sees it
+        identity = _is_identity(UX) and _is_identity(IX)
         arrays = (params.w0, params.w, params.V)
+        P = K.fuse(params.V, params.w)
+        fused_state = K.fuse_state(state.arrays)
         eval_users = None if eval_R is None else np.flatnonzero(np.diff(eval_R.indptr))
         best, best_score, since_best = None, -np.inf, 0
         for _ in range(epochs):
             epoch = self.n_iter_ + 1
             start = time.perf_counter()
-            order = rng.permutation(pairs[0].shape[0])
             seed = int(rng.integers(2**31 - n_chunks))
-            # the epoch's pairs in their shuffled order: the kernel then reads them in
-            # sequence (one random read per array and step less, measured ~1.3× per epoch)
-            shuffled = tuple(a[order] for a in pairs)
-            sequence = np.arange(order.size, dtype=np.int64)
             if n_chunks > 1:
                 total, steps = K.ranking_epoch_hogwild(
-                    U, I, pos, shuffled, sequence, neg_cdf, arrays, state.arrays, hp, rcodes,
-                    state.n_updates, seed, n_chunks,
+                    U, I, identity, pos, pairs, neg_cdf, params.w0, P, fused_state, hp,
+                    rcodes, state.n_updates, seed, n_chunks,
                 )  # fmt: skip
             else:
                 total, steps = K.ranking_epoch(
-                    U, I, pos, shuffled, sequence, neg_cdf, arrays, state.arrays, hp, rcodes,
-                    state.n_updates, seed,
+                    U, I, identity, pos, pairs, neg_cdf, params.w0, P, fused_state, hp,
+                    rcodes, state.n_updates, seed,
                 )  # fmt: skip
+            K.unfuse(P, params.w, params.V)
+            s = state.arrays
+            K.unfuse(fused_state[2], s[2], s[4])
+            K.unfuse(fused_state[3], s[3], s[5])
             seconds = time.perf_counter() - start
             state.n_updates += int(steps)
             if not (np.isfinite(total) and np.isfinite(params.V).all()):
@@ -627,6 +635,18 @@ def _masked(R: sp.csr_matrix, keep: np.ndarray, weights: np.ndarray):
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=R.shape[0]))))
     out = sp.csr_matrix((R.data[keep], R.indices[keep], indptr), shape=R.shape)
     return out, weights[keep]
+
+
+def _is_identity(X: sp.csr_matrix) -> bool:
+    """Is ``X`` the identity (row r holds column r, value 1, and nothing else)?"""
+    n = X.shape[0]
+    return (
+        X.shape[1] == n
+        and X.nnz == n
+        and np.array_equal(X.indptr, np.arange(n + 1))
+        and np.array_equal(X.indices, np.arange(n))
+        and bool(np.all(X.data == 1))
+    )
 
 
 def _bitset(R: sp.csr_matrix) -> np.ndarray:

@@ -9,7 +9,19 @@ import pytest
 import scipy.sparse as sp
 
 from fmlearn.kernels import ranking as K
-from fmlearn.kernels.sgd import ADAGRAD, LR, N_HYPER, REG_FACTORS, REG_LINEAR, SGD
+from fmlearn.kernels.sgd import (
+    ADAGRAD,
+    ADAM,
+    BETA1,
+    BETA2,
+    EPS,
+    LR,
+    N_HYPER,
+    REG_BIAS,
+    REG_FACTORS,
+    REG_LINEAR,
+    SGD,
+)
 from reference import fd_gradient, naive_predict
 
 K_FACTORS = 3
@@ -50,31 +62,46 @@ def _theta_loss(UX, IX, params, loss):
     return f, np.concatenate([w0, w, V.ravel()])
 
 
-def _step(UX, IX, params, loss_code, *, max_sampled=10, n_negatives=0, positives=(0,),
-          reg=(0.0, 0.0), opt=SGD, lr=1e-3, seed=0, bitset=False):  # fmt: skip
-    """Run the kernel on the user's single positive (item 0); return the new params."""
+def _epoch(UX, IX, params, loss_code, pairs, positives, *, identity=False, max_sampled=10,
+           n_negatives=0, reg=(0.0, 0.0), reg_bias=0.0, opt=SGD, lr=1e-3, seed=0,
+           bitset=False, weights=None):  # fmt: skip
+    """Run the serial kernel over ``pairs`` (user, item) in order; ``positives`` is the
+    users × items CSR of what each user has. Returns the new params, loss, steps."""
     n_items = IX.shape[0]
     n_u = UX.shape[1]
     U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
     I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + n_u, IX.data)  # noqa: E741
-    items = np.array(sorted(positives), dtype=np.int64)
-    indptr = np.array([0, items.size], dtype=np.int64)
+    indptr, items = positives.indptr.astype(np.int64), positives.indices.astype(np.int64)
     bits = K.positive_bitset(indptr, items, n_items) if bitset else np.zeros((0, 0), np.uint64)
     pos = (indptr, items, bits)
-    pairs = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(1))
+    users, its = (np.asarray(a, dtype=np.int64) for a in pairs)
     w0, w, V = (a.copy() for a in params)
-    empty = np.zeros(0)
-    e2 = np.zeros((0, 0))
+    empty = np.zeros(0, dtype=w.dtype)
+    e2 = np.zeros((0, 0), dtype=w.dtype)
     if opt == ADAGRAD:
-        state = (np.ones(1), empty, np.ones_like(w), empty, np.ones_like(V), e2)
+        state = (np.ones(1, w.dtype), empty, np.ones_like(w), empty, np.ones_like(V), e2)
+    elif opt == ADAM:
+        state = tuple(np.zeros_like(a) for a in (w0, w0, w, w, V, V))
     else:
         state = (empty, empty, empty, empty, e2, e2)
     hp = np.zeros(N_HYPER)
-    hp[LR], hp[REG_LINEAR], hp[REG_FACTORS] = lr, *reg
+    hp[LR], hp[REG_LINEAR], hp[REG_FACTORS], hp[REG_BIAS] = lr, *reg, reg_bias
+    hp[BETA1], hp[BETA2], hp[EPS] = 0.9, 0.999, 1e-8
     rcodes = np.array([loss_code, opt, max_sampled, n_negatives], dtype=np.int64)
-    total, steps = K.ranking_epoch(U, I, pos, pairs, np.zeros(1, dtype=np.int64), empty,
-                                   (w0, w, V), state, hp, rcodes, 0, seed)  # fmt: skip
+    P, fused = K.fuse(V, w), K.fuse_state(state)
+    packed = K.pack_pairs(users, its)
+    weights = np.zeros(0) if weights is None else np.array(weights, dtype=np.float64)
+    total, steps = K.ranking_epoch(U, I, identity, pos, (packed, weights), np.zeros(0), w0, P,
+                                   fused, hp, rcodes, 0, seed)  # fmt: skip
+    K.unfuse(P, w, V)
     return (w0, w, V), total, steps
+
+
+def _step(UX, IX, params, loss_code, *, positives=(0,), **kwargs):
+    """Run the kernel on the user's single positive (item 0); return the new params."""
+    items = np.array(sorted(positives), dtype=np.int64)
+    have = sp.csr_matrix((np.ones(items.size), items, [0, items.size]), shape=(1, IX.shape[0]))
+    return _epoch(UX, IX, params, loss_code, ([0], [0]), have, **kwargs)
 
 
 def _flat(params):
@@ -226,3 +253,91 @@ def test_the_bitset_and_the_binary_search_agree(code):
         assert runs[0][1:] == runs[1][1:]
     bits = K.positive_bitset(np.array([0, 3, 3]), np.array([0, 63, 64]), 130)
     assert bits.shape == (2, 3) and bits[0].tolist() == [1 | (1 << 63), 1, 0]
+
+
+def _identity_problem(rng, dtype=np.float64, n_users=6, n_items=9):
+    """Identity user and item rows, random positives (every user has some, none has all),
+    random parameters: users' linear weights too (a pointwise loss steps them)."""
+    UX = sp.identity(n_users, format="csr", dtype=dtype)
+    IX = sp.identity(n_items, format="csr", dtype=dtype)
+    have = rng.random((n_users, n_items)) < 0.35
+    have[:, 0] = True
+    have[:, -1] = False
+    positives = sp.csr_matrix(have.astype(float))
+    pairs = positives.nonzero()
+    n = n_users + n_items
+    params = (rng.normal(size=1).astype(dtype), (0.3 * rng.normal(size=n)).astype(dtype),
+              (0.3 * rng.normal(size=(n, K_FACTORS))).astype(dtype))  # fmt: skip
+    return UX, IX, positives, pairs, params
+
+
+@pytest.mark.parametrize("code", [K.BPR, K.WARP, K.LOGISTIC])
+@pytest.mark.parametrize("opt", [SGD, ADAGRAD, ADAM])
+def test_the_identity_path_takes_the_general_paths_steps(code, opt):
+    """With identity rows the kernel takes its flat matrix-factorisation path: the same
+    draws, losses and steps as the general FM path, to rounding — every loss, optimiser,
+    penalty and weights."""
+    rng = np.random.default_rng(11)
+    UX, IX, positives, pairs, params = _identity_problem(rng)
+    weights = rng.uniform(0.5, 2.0, size=pairs[0].size)
+    runs = [
+        _epoch(UX, IX, params, code, pairs, positives, identity=flag, opt=opt, lr=0.05,
+               reg=(0.1, 0.2), reg_bias=0.3, n_negatives=2, max_sampled=4, seed=3,
+               weights=weights, bitset=True)
+        for flag in (False, True)
+    ]  # fmt: skip
+    (general, total_g, steps_g), (flat, total_f, steps_f) = runs
+    assert steps_g == steps_f > 0
+    assert total_f == pytest.approx(total_g, rel=1e-12)
+    for a, b in zip(general, flat, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
+    assert not np.array_equal(flat[2], params[2])  # it did step
+
+
+@pytest.mark.parametrize("code", [K.BPR, K.WARP])
+def test_the_identity_path_in_float32(code):
+    rng = np.random.default_rng(12)
+    UX, IX, positives, pairs, params = _identity_problem(rng, np.float32, 20, 30)
+    runs = [_epoch(UX, IX, params, code, pairs, positives, identity=flag, opt=ADAGRAD,
+                   lr=0.05, seed=5)[0] for flag in (False, True)]  # fmt: skip
+    for a, b in zip(*runs, strict=True):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_the_identity_path_is_minus_lr_times_the_gradient():
+    """One BPR step on identity rows, against finite differences of the FM itself."""
+    rng = np.random.default_rng(13)
+    UX = sp.identity(1, format="csr")
+    IX = sp.identity(2, format="csr")
+    params = (rng.normal(size=1), 0.3 * rng.normal(size=3), 0.3 * rng.normal(size=(3, 3)))
+    have = sp.csr_matrix(np.array([[1.0, 0.0]]))
+    new, total, steps = _epoch(UX, IX, params, K.BPR, ([0], [0]), have, identity=True)
+    f, theta = _theta_loss(UX, IX, params, lambda s: np.log1p(np.exp(-(s(0) - s(1)))))
+    assert steps == 1
+    np.testing.assert_allclose(total, f(theta), rtol=1e-12)
+    np.testing.assert_allclose((theta - _flat(new)) / 1e-3, fd_gradient(f, theta), atol=1e-7)
+
+
+def test_pairs_are_shuffled_in_place_and_kept():
+    """The kernel reorders the positives it is given (and their weights alike), never
+    loses or alters one."""
+    rng = np.random.default_rng(14)
+    UX, IX, positives, pairs, params = _identity_problem(rng, n_users=30, n_items=40)
+    users, items = (np.asarray(a, dtype=np.int64) for a in pairs)
+    packed = K.pack_pairs(users, items)
+    weights = np.arange(packed.size, dtype=np.float64)
+    before = dict(zip(packed.tolist(), weights.tolist(), strict=True))
+    U = (UX.indptr.astype(np.int64), UX.indices.astype(np.int64), UX.data)
+    I = (IX.indptr.astype(np.int64), IX.indices.astype(np.int64) + 30, IX.data)  # noqa: E741
+    pos = (positives.indptr.astype(np.int64), positives.indices.astype(np.int64),
+           np.zeros((0, 0), np.uint64))  # fmt: skip
+    P = K.fuse(params[2], params[1])
+    state = K.fuse_state((np.zeros(0),) * 4 + (np.zeros((0, 0)),) * 2)
+    hp = np.zeros(N_HYPER)
+    rcodes = np.array([K.BPR, SGD, 10, 1], dtype=np.int64)
+    for flag in (True, False):
+        K.ranking_epoch(U, I, flag, pos, (packed, weights), np.zeros(0), params[0].copy(), P,
+                        state, hp, rcodes, 0, 1)  # fmt: skip
+        assert not np.array_equal(packed, K.pack_pairs(users, items))
+        assert dict(zip(packed.tolist(), weights.tolist(), strict=True)) == before
