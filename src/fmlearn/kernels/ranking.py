@@ -473,7 +473,8 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     width = k + 1
     # the step's gradients, rows user, item a, item b, column k the linear weight's
     G = np.empty((3, width), dtype=P.dtype)
-    consts = np.empty(4, dtype=P.dtype)  # lr, ε, λ_V, λ_w in the model's dtype (float32 lanes)
+    consts = np.zeros(5, dtype=P.dtype)  # lr, ε, λ, δ in the model's dtype (float32 lanes)
+    zero = consts[4]
     pending = _draw_item(n_items, neg_cdf)  # one-draw look-ahead (see _next_draw)
     total = 0.0
     steps = 0
@@ -492,9 +493,10 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
             # pick the step: item a with coefficient delta, item b (or −1) with −delta
             a, b, delta = i, -1, 0.0
             ra = n_users + i
-            s_a = np.float64(P[ra, k])
+            dot = zero  # in the model's dtype: float32 lanes for a float32 model
             for f in range(k):
-                s_a += np.float64(P[u, f]) * np.float64(P[ra, f])
+                dot += P[u, f] * P[ra, f]
+            s_a = np.float64(P[ra, k]) + np.float64(dot)
             if pointwise:
                 label = 1.0
                 if t > 0:
@@ -511,9 +513,10 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                     if a < 0:
                         continue
                     ra = n_users + a
-                    s_a = np.float64(P[ra, k])
+                    dot = zero
                     for f in range(k):
-                        s_a += np.float64(P[u, f]) * np.float64(P[ra, f])
+                        dot += P[u, f] * P[ra, f]
+                    s_a = np.float64(P[ra, k]) + np.float64(dot)
                 s = np.float64(w0[0]) + np.float64(P[u, k]) + s_a
                 soft, sig = _softplus_sigmoid(s)
                 total += c * (soft - label * s)
@@ -535,9 +538,10 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                             draws += 1
                         continue
                     rc = n_users + cand
-                    s_b = np.float64(P[rc, k])
+                    dot = zero
                     for f in range(k):
-                        s_b += np.float64(P[u, f]) * np.float64(P[rc, f])
+                        dot += P[u, f] * P[rc, f]
+                    s_b = np.float64(P[rc, k]) + np.float64(dot)
                     if loss_code == BPR:
                         soft, sig = _softplus_sigmoid(s_b - s_a)
                         total += c * soft  # −c log σ(s_a − s_b)
@@ -556,14 +560,44 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
             ra = n_users + a
             rb = n_users + b if b >= 0 else ra
             coef_b = -delta if b >= 0 else 0.0
+            c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
+            # the penalty is weighted like the loss: weight 2 means the interaction twice
+            reg_linear, reg_factors = c * regs[1], c * regs[2]
+            if b >= 0 and (opt == ADAGRAD or opt == SGD):
+                # a pair (BPR, WARP) with the plain optimisers: the three rows in one loop,
+                # column by column (each column's step reads only that column), the
+                # linear weights of the two items on their own
+                _update_matrix(opt, P, S1, S2, ra, k, delta + reg_linear * P[ra, k], ohp, c1, c2)
+                _update_matrix(opt, P, S1, S2, rb, k, coef_b + reg_linear * P[rb, k], ohp, c1,
+                               c2)  # fmt: skip
+                consts[0], consts[1], consts[2], consts[3] = ohp[0], ohp[3], reg_factors, delta
+                lr, eps, reg, d = consts[0], consts[1], consts[2], consts[3]
+                if opt == ADAGRAD:
+                    for f in range(k):
+                        pu, qa, qb = P[u, f], P[ra, f], P[rb, f]
+                        gu = d * (qa - qb) + reg * pu
+                        ga = d * pu + reg * qa
+                        gb = reg * qb - d * pu
+                        su = S1[u, f] + gu * gu
+                        sa = S1[ra, f] + ga * ga
+                        sb = S1[rb, f] + gb * gb
+                        S1[u, f], S1[ra, f], S1[rb, f] = su, sa, sb
+                        P[u, f] = pu - lr * gu / (np.sqrt(su) + eps)
+                        P[ra, f] = qa - lr * ga / (np.sqrt(sa) + eps)
+                        P[rb, f] = qb - lr * gb / (np.sqrt(sb) + eps)
+                else:
+                    for f in range(k):
+                        pu, qa, qb = P[u, f], P[ra, f], P[rb, f]
+                        P[u, f] = pu - lr * (d * (qa - qb) + reg * pu)
+                        P[ra, f] = qa - lr * (d * pu + reg * qa)
+                        P[rb, f] = qb - lr * (reg * qb - d * pu)
+                steps += 1
+                continue
             for f in range(k):
                 G[0, f] = delta * np.float64(P[ra, f]) + coef_b * np.float64(P[rb, f])
                 G[1, f] = delta * np.float64(P[u, f])
                 G[2, f] = coef_b * np.float64(P[u, f])
             G[0, k], G[1, k], G[2, k] = delta, delta, coef_b
-            c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
-            # the penalty is weighted like the loss: weight 2 means the interaction twice
-            reg_linear, reg_factors = c * regs[1], c * regs[2]
             if pointwise:
                 _update_vector(opt, w0, s1_w0, s2_w0, 0, delta + c * regs[0] * w0[0], ohp, c1,
                                c2)  # fmt: skip
