@@ -42,7 +42,7 @@ Layout: the kernels train on ``P = [V | w]``, each feature's vector and linear w
 one row (and the optimiser's memory alike), so one step reads and writes one run of
 cache lines per feature. When every user and item is just its identity feature (no side
 features; the common case) a flat loop takes the same steps as matrix factorisation with
-biases, ~2.5× faster than the general path; the tests compare the two.
+biases, ~2× faster than the general path on the same data; the tests compare the two.
 """
 
 import numpy as np
@@ -133,9 +133,9 @@ def _dot(a, b):
 
 def fuse(V, w):
     """``[V | w]``: each feature's vector and linear weight in one row of k + 1 values,
-    the layout the epoch kernels train on (one step then touches one run of cache lines
-    per feature instead of two arrays, and threads no longer share the lines of a dense
-    ``w`` (measured: the second thread added 35 % instead of 95 %)."""
+    the layout the epoch kernels train on: one step then touches one run of cache lines
+    per feature instead of two arrays, and Hogwild! threads no longer write the shared
+    lines of a dense ``w`` holding every item's bias."""
     out = np.empty((V.shape[0], V.shape[1] + 1), dtype=V.dtype)
     out[:, :-1] = V
     out[:, -1] = w
@@ -339,8 +339,9 @@ def pack_pairs(users, items):
 def _shuffle(packed, weights, start, stop):
     """Fisher–Yates over ``packed[start:stop]`` and, when non-empty, ``weights`` alike:
     the chunk's positives in a new order, read in sequence afterwards (reading them
-    through a permutation costs a random access per step; a permutation plus gather in
-    numpy cost ~48 ms per 1 M positives, serial, where this is ~8 ms per thread)."""
+    through a permutation costs a random access per step). About as costly per element
+    as numpy's permutation plus gathers (~46 ms per 1 M on one thread), but each thread
+    shuffles its own chunk, in place, with no copies made per epoch."""
     weighted = weights.shape[0] > 0
     for t in range(stop - 1, start, -1):
         r = start + np.random.randint(0, t - start + 1)  # noqa: NPY002
@@ -455,9 +456,9 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     user u is row u of P, item i row ``n_users + i``. The FM's gradients then reduce to
     those of matrix factorisation with biases (user ``Σ_r coef_r v_r``, item r
     ``coef_r v_u``), and the loop is written out flat: the same steps, draws and losses
-    as the general path (tests/kernels/test_ranking.py compares them), at ~2.5× its speed
-    (measured: numba reference-counts arrays handed to inlined helpers, atomically, on
-    arrays every thread shares)."""
+    as the general path (tests/kernels/test_ranking.py compares them), at ~2× its speed
+    (measured; part of the cost is numba's reference counting of arrays handed to
+    inlined helpers: atomic operations, on arrays every thread shares)."""
     np.random.seed(seed)  # noqa: NPY002 (seeds numba's generator of this thread only)
     packed, pair_weight = pairs
     weighted = pair_weight.shape[0] > 0
