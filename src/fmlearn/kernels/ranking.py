@@ -220,12 +220,6 @@ def _item_score(IX, item, P, p, q):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _softplus(x):
-    """log(1 + e^x), without overflow."""
-    return max(x, 0.0) + np.log1p(np.exp(-abs(x)))
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _softplus_sigmoid(x):
     """``(log(1 + e^x), σ(x))`` from one exponential, without overflow."""
     z = np.exp(-abs(x))
@@ -414,15 +408,16 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                         continue
                     s = const_u + _item_score(IX, a, P, p, q_j)
                 # log-loss of σ(s) against the label, and its derivative in s
-                total += c * (_softplus(s) - label * s)
-                delta = c * (1.0 / (1.0 + np.exp(-s)) - label)
+                soft, sig = _softplus_sigmoid(s)
+                total += c * (soft - label * s)
+                delta = c * (sig - label)
             elif loss_code == BPR:
                 b = _draw_negative(pos, u, pending, n_items, neg_cdf, IX, P, S1)
                 if b < 0:
                     continue
-                x = s_i - _item_score(IX, b, P, p, q_j)
-                total += c * _softplus(-x)
-                delta = -c / (1.0 + np.exp(x))  # d/dx of −c log σ(x)
+                soft, sig = _softplus_sigmoid(_item_score(IX, b, P, p, q_j) - s_i)
+                total += c * soft  # −c log σ(s_i − s_b)
+                delta = -c * sig  # its derivative in s_i
             else:  # WARP
                 for draws in range(1, max_sampled + 1):
                     cand = _next_draw(pending, n_items, neg_cdf, IX, P, S1)
