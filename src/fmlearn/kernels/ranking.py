@@ -34,9 +34,10 @@ flat path), a float64 model's float64.
 
 Negatives are drawn uniformly over the items, or in proportion to ``neg_cdf`` (cumulative
 popularity weights), and a draw that is one of the user's positives is rejected (it
-counts as one of WARP's draws). Random numbers come from numba's generator, seeded per
-chunk: one chunk is reproducible bit for bit, Hogwild! chunks are not. Each chunk first
-shuffles its positives in place (the epoch order), then steps through them.
+counts as one of WARP's draws). Random numbers come from SplitMix64 held in a local
+variable (:func:`_random_bits`), seeded per chunk: one chunk is reproducible bit for bit,
+Hogwild! chunks are not. Each chunk first shuffles its positives in place (the epoch
+order), then steps through them.
 
 Layout: the kernels train on ``P = [V | w]``, each feature's vector and linear weight in
 one row (and the optimiser's memory alike), so one step reads and writes one run of
@@ -101,12 +102,49 @@ def _is_positive(pos, u, j):
     return lo < pos_indptr[u + 1] and pos_items[lo] == j
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _draw_item(n_items, neg_cdf):
+def _random_bits(state):
+    """SplitMix64 (Steele, Lea & Flood 2014; Java's SplittableRandom): (next state, 64
+    random bits). The state is a plain uint64 the kernels keep in a register, about 3 ns
+    a number, where numba's ``np.random.randint`` (a Mersenne Twister in thread-local
+    memory, with rejection for the range) measured ~20 ns: WARP draws up to ten items a
+    positive."""
+    state = state + _GOLDEN
+    z = (state ^ (state >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return state, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _random_seed(seed):
+    """The generator's state for ``seed`` (mixed, so chunks seeded seed, seed+1, … start
+    far apart)."""
+    return _random_bits(np.uint64(seed))[1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _random_below(state, n):
+    """(next state, an integer uniform on [0, n)) for 0 < n < 2³²: the top 32 bits scaled
+    by n (Lemire 2019 without its rejection step; each value's probability is off by less
+    than n / 2³² relative, 2·10⁻⁴ at a million)."""
+    state, z = _random_bits(state)
+    return state, np.int64(((z >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_item(state, n_items, neg_cdf):
+    """(next state, an item): uniform, or by ``neg_cdf`` when it is non-empty."""
     if neg_cdf.shape[0] == 0:
-        return np.random.randint(0, n_items)  # noqa: NPY002 (numba's per-thread generator)
-    j = np.searchsorted(neg_cdf, np.random.random() * neg_cdf[-1], side="right")  # noqa: NPY002
-    return min(j, n_items - 1)
+        return _random_below(state, n_items)
+    state, z = _random_bits(state)
+    unit = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # [0, 1), 53 bits
+    j = np.searchsorted(neg_cdf, unit * neg_cdf[-1], side="right")
+    return state, min(j, n_items - 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -173,10 +211,12 @@ def _prefetch_item(IX, item, P, S1):
 def _next_draw(pending, n_items, neg_cdf, IX, P, S1):
     """The next random item, from a one-draw look-ahead: the item handed out was drawn
     (and its rows prefetched) one draw earlier, so a negative's parameters are usually in
-    cache by the time it is scored. The stream of items is the generator's, unchanged."""
-    item = pending[0]
-    pending[0] = _draw_item(n_items, neg_cdf)
-    _prefetch_item(IX, pending[0], P, S1)
+    cache by the time it is scored. The stream of items is the generator's, unchanged.
+    ``pending``: (the drawn item, the generator's state), uint64."""
+    item = np.int64(pending[0])
+    state, drawn = _draw_item(pending[1], n_items, neg_cdf)
+    pending[0], pending[1] = np.uint64(drawn), state
+    _prefetch_item(IX, drawn, P, S1)
     return item
 
 
@@ -325,23 +365,27 @@ def _apply(
 
 def pack_pairs(users, items):
     """Each positive (user, item) as one int64, ``user << 32 | item``: the epoch kernels
-    shuffle these in place, one array instead of two (ids must be < 2³¹)."""
+    shuffle these in place, one array instead of two (ids must be < 2³¹, and the pairs
+    fewer than 2³², the range of :func:`_random_below`)."""
     return (users.astype(np.int64) << 32) | items.astype(np.int64)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _shuffle(packed, weights, start, stop):
+def _shuffle(state, packed, weights, start, stop):
     """Fisher–Yates over ``packed[start:stop]`` and, when non-empty, ``weights`` alike:
     the chunk's positives in a new order, read in sequence afterwards (reading them
     through a permutation costs a random access per step). About as costly per element
     as numpy's permutation plus gathers (~46 ms per 1 M on one thread), but each thread
-    shuffles its own chunk, in place, with no copies made per epoch."""
+    shuffles its own chunk, in place, with no copies made per epoch. Returns the
+    generator's next state."""
     weighted = weights.shape[0] > 0
     for t in range(stop - 1, start, -1):
-        r = start + np.random.randint(0, t - start + 1)  # noqa: NPY002
+        state, r = _random_below(state, t - start + 1)
+        r += start
         packed[t], packed[r] = packed[r], packed[t]
         if weighted:
             weights[t], weights[r] = weights[r], weights[t]
+    return state
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -349,10 +393,9 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                   seed):  # fmt: skip
     """Shuffle the positives ``pairs[start:stop]`` and step on each in that order;
     returns (Σ weighted loss, steps)."""
-    np.random.seed(seed)  # noqa: NPY002 (seeds numba's generator of this thread only)
     packed, pair_weight = pairs
     weighted = pair_weight.shape[0] > 0
-    _shuffle(packed, pair_weight, start, stop)
+    rng = _shuffle(_random_seed(seed), packed, pair_weight, start, stop)
     low = np.int64(0xFFFFFFFF)
     S1 = state[2]
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
@@ -377,8 +420,9 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
     p = np.empty(k)
     q_i = np.empty(k)
     q_j = np.empty(k)
-    pending = np.empty(1, dtype=np.int64)
-    pending[0] = _draw_item(n_items, neg_cdf)
+    pending = np.empty(2, dtype=np.uint64)  # (next item, generator state): _next_draw
+    rng, drawn = _draw_item(rng, n_items, neg_cdf)
+    pending[0], pending[1] = np.uint64(drawn), rng
     total = 0.0
     steps = 0
     for e in range(start, stop):
@@ -454,10 +498,9 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     as the general path (tests/kernels/test_ranking.py compares them), at ~2× its speed
     (measured; part of the cost is numba's reference counting of arrays handed to
     inlined helpers: atomic operations, on arrays every thread shares)."""
-    np.random.seed(seed)  # noqa: NPY002 (seeds numba's generator of this thread only)
     packed, pair_weight = pairs
     weighted = pair_weight.shape[0] > 0
-    _shuffle(packed, pair_weight, start, stop)
+    rng = _shuffle(_random_seed(seed), packed, pair_weight, start, stop)
     s1_w0, s2_w0, S1, S2 = state
     with_state = S1.shape[0] > 0
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
@@ -471,7 +514,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     G = np.empty((3, width), dtype=P.dtype)
     consts = np.zeros(5, dtype=P.dtype)  # lr, ε, λ, δ in the model's dtype (float32 lanes)
     zero = consts[4]
-    pending = _draw_item(n_items, neg_cdf)  # one-draw look-ahead (see _next_draw)
+    rng, pending = _draw_item(rng, n_items, neg_cdf)  # one-draw look-ahead (_next_draw)
     total = 0.0
     steps = 0
     for e in range(start, stop):
@@ -500,7 +543,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                     a = -1
                     for _ in range(MAX_REJECTIONS):
                         cand = pending
-                        pending = _draw_item(n_items, neg_cdf)
+                        rng, pending = _draw_item(rng, n_items, neg_cdf)
                         r = n_users + pending
                         prefetch_range(P, r * width, (r + 1) * width)
                         if not _is_positive(pos, u, cand):
@@ -522,7 +565,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                 limit = max_sampled if loss_code == WARP else MAX_REJECTIONS
                 while draws < limit:
                     cand = pending
-                    pending = _draw_item(n_items, neg_cdf)
+                    rng, pending = _draw_item(rng, n_items, neg_cdf)
                     r = n_users + pending
                     prefetch_range(P, r * width, (r + 1) * width)
                     if with_state:
