@@ -51,10 +51,11 @@ threads for fmlearn (``n_jobs``) and implicit (``num_threads``):
 Columns of table A: precision@10, recall@10, nDCG@10, MAP@10 and coverage@10 (share of
 the 1,682 items in at least one list), all from ``fmlearn.metrics.ranking_report`` on the
 lists each library returned; ``fit s``: wall seconds of a ``fit`` on the train split,
-best of 3 (numba kernels compiled before; fmlearn's input validation included); ``rec ms``: wall
-milliseconds of top-10 lists for all 943 users in one call, best of 3; ``fit÷iBPR``: the
-row's fit seconds ÷ those of implicit BPR fitted in the same run with the same k and
-epochs (the issue's fit-time target; the references are printed under the table).
+best of 3 fresh models (numba kernels compiled before; fmlearn's input validation
+included); ``rec ms``: wall milliseconds of top-10 lists for all 943 users in one call,
+best of 3; ``fit÷iBPR``: the row's fit seconds ÷ those of implicit BPR fitted in the
+same run with the same k and epochs (the issue's fit-time target; the references are
+printed under the table).
 
 Data B (speed): ``make_implicit_feedback(6040, 3700, 1_000_000, random_state=0)``
 (MovieLens-1M's size; 985,770 interactions). FMRecommender WARP and BPR, k = 64, 2 epochs,
@@ -138,8 +139,9 @@ WARP_GRID_QUICK = {
 ALS_GRID = {"factors": (32, 64, 128), "regularization": (0.01, 0.1, 1.0), "alpha": (1, 10, 40)}
 ALS_GRID_QUICK = {"factors": (64,), "regularization": (0.01, 0.1), "alpha": (1, 10)}
 
-# Targets from the issue.
 FIT_REPEATS = 3  # table A's fit seconds: best of 3 fits (one fit swings 2x on a noisy VM)
+
+# Targets from the issue.
 TARGET_REC_MS = 50.0  # top-10 for the 943 users
 TARGET_BIG_REC_S = 10.0  # top-10 for 100,000 users × 10,000 items
 TARGET_MPAIRS = 2.0  # sampled pairs per second per epoch, n_jobs=-1
