@@ -107,10 +107,11 @@ def test_predict_parallel_bitwise_equal_to_serial(dtype, block_rows):
 def _row_predict_with_q(indptr, indices, data, w0, w, V):
     n_rows = indptr.shape[0] - 1
     Q = np.full((n_rows, V.shape[1]), np.nan)
+    S = np.full((n_rows, V.shape[1]), np.nan)
     out = np.empty(n_rows)
     for r in range(n_rows):
-        out[r] = row_predict(indptr, indices, data, r, w0, w, V, Q[r])
-    return out, Q
+        out[r] = row_predict(indptr, indices, data, r, w0, w, V, Q[r], S[r])
+    return out, Q, S
 
 
 @pytest.mark.parametrize("k", [1, 5])
@@ -118,8 +119,10 @@ def test_row_predict_fills_factor_sums(k):
     rng = np.random.default_rng(k)
     X = random_csr(12, 9, 0.4, rng)
     w0, w, V = random_params(9, k, rng)
-    out, Q = _row_predict_with_q(*kernel_csr(X), w0[0], w, V)
+    out, Q, S = _row_predict_with_q(*kernel_csr(X), w0[0], w, V)
     np.testing.assert_allclose(Q, factor_sums(X.toarray(), V), rtol=1e-12, atol=1e-14)
+    squares = (X.toarray() ** 2) @ (V**2)  # s[f] = Σ_i v_if² x_i²
+    np.testing.assert_allclose(S, squares, rtol=1e-12, atol=1e-14)
     assert np.all(Q[0] == 0.0)  # empty row: q reset, not left from a previous row
     np.testing.assert_array_equal(out, _predict(X, w0[0], w, V))
 
@@ -133,7 +136,7 @@ def test_row_predict_resets_stale_q():
 
     @njit(cache=False)
     def run(q):
-        return row_predict(indptr, indices, data, 1, w0[0], w, V, q)
+        return row_predict(indptr, indices, data, 1, w0[0], w, V, q, np.full(3, 1e6))
 
     q = np.full(3, 1e6)
     p = run(q)

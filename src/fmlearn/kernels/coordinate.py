@@ -97,8 +97,9 @@ def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t, cut):
     n_rows = indptr.shape[0] - 1
     k = V.shape[1]
     q = np.empty(k, dtype=np.float64)
+    s = np.empty(k, dtype=np.float64)
     for n in range(n_rows):
-        p = row_predict(indptr, indices, data, n, w0[0], w, V, q)
+        p = row_predict(indptr, indices, data, n, w0[0], w, V, q, s)
         for f in range(k):
             Q[n, f] = q[f]
         t[n] = y[n]

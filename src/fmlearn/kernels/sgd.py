@@ -134,7 +134,7 @@ def _with_l1(ohp, l1):
 # function, here once per feature), as plain functions 1.9× (calls); one loop per
 # optimiser changes plain SGD's results in the last bit (LLVM then hoists g·(−lr) out).
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
+def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
     """Per-row updates (``batch_size == 1``, libFM's SGD) for ``order[start:stop]``."""
     indptr, indices, data = X
     w0, w, V = params
@@ -148,7 +148,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q):
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
-        p = row_predict(indptr, indices, data, r, w0[0], w, V, q)
+        p = row_predict(indptr, indices, data, r, w0[0], w, V, q, s)
         weight = sw[r] if weighted else 1.0
         total += weight * loss_value(loss, p, y[r])
         g = weight * loss_derivative(loss, p, y[r])
@@ -229,11 +229,12 @@ def _batch_buffers(indptr, order, start, stop, batch_size, n_features, k):
     gw = np.empty(batch_size * max_nnz)
     cw = np.empty(batch_size * max_nnz)  # Σ weights of the batch rows holding the feature
     gV = np.empty((batch_size * max_nnz, k))
-    return Q, G, slot, touched, gw, cw, gV
+    s = np.empty(k)  # row_predict's scratch
+    return Q, G, slot, touched, gw, cw, gV, s
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH, error_model="numpy")
-def _batch_forward(X, y, sw, rows, params, loss, Q, G, total):
+def _batch_forward(X, y, sw, rows, params, loss, Q, G, total, s):
     """Predict the batch ``rows`` (q into ``Q``, weighted ∂loss/∂ŷ into ``G``); returns
     the running loss ``total`` plus theirs, and the batch's Σ G and Σ weights."""
     indptr, indices, data = X
@@ -243,7 +244,7 @@ def _batch_forward(X, y, sw, rows, params, loss, Q, G, total):
     c0 = 0.0
     for j in range(rows.shape[0]):
         r = rows[j]
-        p = row_predict(indptr, indices, data, r, w0[0], w, V, Q[j])
+        p = row_predict(indptr, indices, data, r, w0[0], w, V, Q[j], s)
         weight = sw[r] if weighted else 1.0
         total += weight * loss_value(loss, p, y[r])
         G[j] = weight * loss_derivative(loss, p, y[r])
@@ -324,13 +325,13 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
     opt = codes[OPTIMIZER]
     reg, ohp = _scalars(hp)
     ohps = (_with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS]))
-    Q, G, slot, touched, gw, cw, gV = _batch_buffers(
+    Q, G, slot, touched, gw, cw, gV, s = _batch_buffers(
         X[0], order, start, stop, batch_size, w.shape[0], V.shape[1]
     )
     total = 0.0
     for b_start in range(start, stop, batch_size):
         rows = order[b_start : min(b_start + batch_size, stop)]
-        total, g0, c0 = _batch_forward(X, y, sw, rows, params, codes[LOSS], Q, G, total)
+        total, g0, c0 = _batch_forward(X, y, sw, rows, params, codes[LOSS], Q, G, total, s)
         n_touched = _batch_gradients(X, sw, rows, V, Q, G, slot, touched, gw, cw, gV)
         scale = 1.0 / rows.shape[0]
         c1, c2 = _bias_corrections(opt, ohp, t0 + b_start // batch_size + 1)
@@ -354,8 +355,8 @@ def sgd_epoch(X, y, sw, order, params, state, hp, codes, t0, batch_size):
     """
     n = order.shape[0]
     if batch_size == 1:
-        q = np.empty(params[2].shape[1])
-        return _sgd_rows(X, y, sw, order, 0, n, params, state, hp, codes, t0, q)
+        q, s = np.empty(params[2].shape[1]), np.empty(params[2].shape[1])
+        return _sgd_rows(X, y, sw, order, 0, n, params, state, hp, codes, t0, q, s)
     return _minibatch_rows(X, y, sw, order, 0, n, params, state, hp, codes, t0, batch_size)
 
 
@@ -374,8 +375,8 @@ def sgd_epoch_hogwild(X, y, sw, order, params, state, hp, codes, t0, batch_size,
         start = c * chunk
         stop = min(start + chunk, n)
         if batch_size == 1:
-            q = np.empty(params[2].shape[1])
-            total += _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q)
+            q, s = np.empty(params[2].shape[1]), np.empty(params[2].shape[1])
+            total += _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s)
         else:
             total += _minibatch_rows(
                 X, y, sw, order, start, stop, params, state, hp, codes, t0, batch_size
