@@ -18,7 +18,7 @@ more). benchmarks/README.md (issue 16) has the measurements.
 import numpy as np
 from numba import njit, prange
 
-from fmlearn.kernels.prefetch import prefetch, prefetch_row_blocks
+from fmlearn.kernels.prefetch import prefetch_row_params
 
 #: Rows between the one whose parameters are prefetched and the one being summed (1 and
 #: 2 measured within 10 % of each other; 2 leaves more time for a slow memory).
@@ -52,19 +52,11 @@ def row_predict(indptr, indices, data, row, w0, w, V, q, s):
     return w0 + linear + 0.5 * pairwise
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _prefetch_row(indptr, indices, row, w, V):
-    """Start loading CSR ``row``'s factor rows and linear weights."""
-    prefetch_row_blocks(indptr, indices, row, V, V.shape[1])
-    for p in range(indptr[row], indptr[row + 1]):
-        prefetch(w, indices[p], 0)
-
-
 @njit(cache=True, nogil=True)
 def _predict_rows(indptr, indices, data, w0, w, V, out, start, stop, q, s):
     for row in range(start, stop):
         if row + PREFETCH_AHEAD < stop:
-            _prefetch_row(indptr, indices, row + PREFETCH_AHEAD, w, V)
+            prefetch_row_params(indptr, indices, row + PREFETCH_AHEAD, w, V)
         out[row] = row_predict(indptr, indices, data, row, w0, w, V, q, s)
 
 

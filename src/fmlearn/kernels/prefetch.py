@@ -79,3 +79,20 @@ def prefetch_row_blocks(indptr, indices, row, A, block):
     for j in range(indptr[row], indptr[row + 1]):
         i = np.int64(indices[j])
         prefetch_range(A, i * block, (i + 1) * block)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_row_params(indptr, indices, row, vec, mat):
+    """Prefetch ``vec[i]`` and the row ``mat[i, :]`` of each of CSR ``row``'s features i
+    (a model's ``w`` and ``V``, or an optimiser's state for them); no-op for an empty
+    ``mat``. Called for a row a few rows ahead of the one being computed."""
+    if mat.shape[0] == 0:
+        return
+    k = mat.shape[1]
+    row_bytes = k * mat.itemsize
+    for j in range(indptr[row], indptr[row + 1]):
+        i = np.int64(indices[j])
+        prefetch(vec, i, 0)
+        for offset in range(0, row_bytes, 64):
+            prefetch(mat, i * k, offset)
+        prefetch(mat, i * k + k - 1, 0)  # the last line, when the row does not start on one
