@@ -38,6 +38,7 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.callbacks import ProgressBar
+from fmlearn.kernels.row_stats import mean_pairs
 from fmlearn.models import FM, Model
 from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
 from fmlearn.solvers.base import RegisteredSolver
@@ -524,13 +525,7 @@ def auto_init_std(X, n_factors: int) -> float:
     """
     if X.shape[0] == 0:
         return _DEFAULT_INIT_STD
-    # per-row sums of x² and x⁴ from running sums over X.data: O(nnz) floats, no copy of X
-    x2 = X.data.astype(np.float64) ** 2
-    c2 = np.concatenate(([0.0], np.cumsum(x2)))
-    c4 = np.concatenate(([0.0], np.cumsum(x2 * x2)))
-    s2 = c2[X.indptr[1:]] - c2[X.indptr[:-1]]
-    s4 = c4[X.indptr[1:]] - c4[X.indptr[:-1]]
-    pairs = float(np.mean(0.5 * (s2 * s2 - s4)))
+    pairs = float(mean_pairs(X.indptr, X.data))
     return _DEFAULT_INIT_STD * max(n_factors * pairs, 1.0) ** -0.25
 
 
