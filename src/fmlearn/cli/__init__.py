@@ -325,6 +325,26 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from fmlearn.classification import FMClassifier
+    from fmlearn.export import save_onnx
+    from fmlearn.regression import FMRegressor
+
+    model = _load_model(args.model)
+    if not isinstance(model, FMRegressor | FMClassifier):
+        raise UsageError(
+            f"{args.model} holds a {type(model).__name__}; ONNX export takes a model saved "
+            "by 'fmlearn train' as FM (regression or classification)."
+        )
+    dtype = np.float64 if args.float64 else np.float32
+    save_onnx(model, args.out, dtype=dtype)
+    print(
+        f"{args.model} → {args.out}: inputs indices int64 [N, W] and values "
+        f"{np.dtype(dtype).name} [N, W], any N and W; {model.n_features_in_:,} features"
+    )
+    return 0
+
+
 def _convert(args) -> int:
     X, y = read_data(args.source, args.source_format)
     write_data(args.target, guess_format(args.target, args.target_format), X, y)
@@ -472,6 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("-n", type=int, default=10, help="items per user")
     recommend.add_argument("--keep-seen", action="store_true", help="list training items too")
     recommend.add_argument("-o", "--out", help="output file (default: stdout)")
+
+    export = command(
+        "export", _export, "write a model as ONNX (rows as padded feature indices and values)"
+    )
+    export.add_argument("model", help="model file from 'fmlearn train' (FM)")
+    export.add_argument("-o", "--out", required=True, help="ONNX file to write")
+    export.add_argument(
+        "--float64", action="store_true", help="compute in float64 (default float32)"
+    )
 
     convert = command("convert", _convert, "convert between libfm, libsvm, libffm and csv")
     convert.add_argument("source")

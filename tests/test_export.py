@@ -1,0 +1,131 @@
+"""ONNX export: the graph run by onnxruntime predicts what fmlearn predicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fmlearn import FMClassifier, FMRegressor, load, save
+from fmlearn.cli import main
+from fmlearn.datasets import make_ctr
+from fmlearn.export import padded, save_onnx, to_onnx
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _run(proto, X, dtype=np.float32, width=None):
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    indices, values = padded(X, width=width, dtype=dtype)
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"indices": indices, "values": values}), strict=True))
+
+
+@pytest.fixture(scope="module")
+def ctr():
+    """10,000 test rows of 12 one-hot fields plus a numeric column (values ≠ 1)."""
+    X, y = make_ctr(12_000, n_fields=12, n_features=3_000, random_state=0)[:2]
+    rng = np.random.default_rng(0)
+    X = sp.hstack([X, sp.csr_matrix(rng.normal(size=(X.shape[0], 1)))], format="csr")
+    return X[:2000], y[:2000], X[2000:]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("solver", ["adagrad", "als"])
+def test_regressor_matches_predict(ctr, solver, dtype):
+    X, y, X_test = ctr
+    target = y + X[:, -1].toarray().ravel()
+    model = FMRegressor(n_factors=6, solver=solver, max_iter=5, random_state=0).fit(X, target)
+    got = _run(to_onnx(model, dtype=dtype), X_test, dtype)["predictions"]
+    assert got.dtype == dtype
+    bound = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, model.predict(X_test), rtol=0, atol=bound)
+
+
+def test_regressor_clips_as_predict_does(ctr):
+    X, y, X_test = ctr
+    clipped = FMRegressor(n_factors=4, max_iter=3, random_state=0).fit(X, y)
+    free = FMRegressor(n_factors=4, max_iter=3, random_state=0, clip_predictions=False).fit(X, y)
+    got_clipped = _run(to_onnx(clipped, dtype=np.float64), X_test, np.float64)["predictions"]
+    got_free = _run(to_onnx(free, dtype=np.float64), X_test, np.float64)["predictions"]
+    np.testing.assert_allclose(got_clipped, clipped.predict(X_test), atol=1e-12)
+    np.testing.assert_allclose(got_free, free.predict(X_test), atol=1e-12)
+    assert got_clipped.min() >= clipped.y_min_ and got_clipped.max() <= clipped.y_max_
+    assert got_free.min() < free.y_min_ or got_free.max() > free.y_max_  # clipping mattered
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_classifier_matches_predict_proba_and_decision(ctr, dtype):
+    X, y, X_test = ctr
+    model = FMClassifier(n_factors=6, max_iter=5, random_state=0).fit(X, np.where(y, "c", "n"))
+    proto = to_onnx(model, dtype=dtype)
+    out = _run(proto, X_test, dtype)
+    bound = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out["probabilities"], model.predict_proba(X_test), atol=bound)
+    np.testing.assert_allclose(out["decision"], model.decision_function(X_test), atol=bound)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["classes"] == "['c', 'n']" and meta["n_features"] == str(X.shape[1])
+
+
+def test_mcmc_samples_are_averaged_as_predict_does(ctr):
+    X, y, X_test = ctr
+    reg = FMRegressor(n_factors=4, solver="mcmc", max_iter=20, random_state=0).fit(X, y)
+    assert len(reg.samples_) > 1
+    got = _run(to_onnx(reg), X_test[:2000])["predictions"]
+    np.testing.assert_allclose(got, reg.predict(X_test[:2000]), atol=1e-5)
+    clf = FMClassifier(n_factors=4, solver="mcmc", max_iter=20, random_state=0).fit(X, y)
+    out = _run(to_onnx(clf, dtype=np.float64), X_test[:2000], np.float64)
+    assert "decision" not in out  # Φ⁻¹ of an average: no ONNX operator (documented)
+    # probit probabilities: onnxruntime's Erf is float32
+    np.testing.assert_allclose(out["probabilities"], clf.predict_proba(X_test[:2000]), atol=1e-6)
+
+
+def test_padding_width_does_not_change_predictions(ctr):
+    X, y, X_test = ctr
+    model = FMRegressor(n_factors=4, max_iter=2, random_state=0).fit(X, y)
+    proto = to_onnx(model, dtype=np.float64)
+    tight = _run(proto, X_test[:500], np.float64)["predictions"]
+    wide = _run(proto, X_test[:500], np.float64, width=40)["predictions"]
+    np.testing.assert_allclose(tight, wide, rtol=0, atol=1e-12)  # only the sum order moves
+
+
+def test_padded_round_trips_and_refuses_a_short_width():
+    X = sp.csr_matrix(np.array([[0, 2.0, 0, 3.0], [0, 0, 0, 0], [1.5, 0, 0, 0]]))
+    indices, values = padded(X, dtype=np.float64)
+    assert indices.shape == values.shape == (3, 2) and indices.dtype == np.int64
+    rebuilt = np.zeros((3, 4))
+    np.add.at(rebuilt, (np.repeat(np.arange(3), 2), indices.ravel()), values.ravel())
+    np.testing.assert_array_equal(rebuilt, X.toarray())
+    assert padded(sp.csr_matrix((2, 5)))[0].shape == (2, 1)  # no entries: width 1
+    with pytest.raises(ValueError, match="row 0 has 2 stored values; width=1"):
+        padded(X, width=1)
+
+
+def test_refuses_what_it_cannot_export(ctr):
+    X, y, _ = ctr
+    with pytest.raises(ValueError, match="not fitted"):
+        to_onnx(FMRegressor())
+    with pytest.raises(TypeError, match="FMRegressor and FMClassifier"):
+        to_onnx(object())
+    model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        to_onnx(model, dtype=np.float16)
+
+
+def test_save_onnx_and_the_command_line(ctr, tmp_path, capsys):
+    X, y, X_test = ctr
+    model = FMClassifier(n_factors=4, max_iter=2, random_state=0).fit(X, y)
+    save_onnx(model, tmp_path / "a.onnx")
+    save(model, tmp_path / "m.fmlearn")
+    assert main(["export", str(tmp_path / "m.fmlearn"), "-o", str(tmp_path / "b.onnx")]) == 0
+    assert "any N and W" in capsys.readouterr().out
+    for name in ("a.onnx", "b.onnx"):
+        proto = onnx.load(tmp_path / name)
+        out = _run(proto, X_test[:100])
+        np.testing.assert_allclose(
+            out["probabilities"], load(tmp_path / "m.fmlearn").predict_proba(X_test[:100]),
+            atol=1e-5,
+        )  # fmt: skip
+    assert main(["export", str(tmp_path / "missing.fmlearn"), "-o", str(tmp_path / "c.onnx")]) == 1
+    assert not (tmp_path / "c.onnx").exists()
