@@ -33,7 +33,12 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
-from fmlearn.kernels.prefetch import prefetch_row_blocks
+from fmlearn.kernels.prefetch import (
+    PREFETCH_AHEAD,
+    prefetch_csr_ahead,
+    prefetch_row_blocks,
+    prefetch_row_params,
+)
 from fmlearn.kernels.sgd import (
     ADAGRAD,
     FIT_INTERCEPT,
@@ -189,12 +194,16 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
-        if PREFETCH and pos + 1 < stop:
-            # the next row's blocks: a row reads and writes ~nnz·n_fields·k values at
-            # random places; the loads of one row are then in flight during another.
-            prefetch_row_blocks(indptr, indices, order[pos + 1], V, block)
-            if s1_V.shape[0] > 0:
-                prefetch_row_blocks(indptr, indices, order[pos + 1], s1_V, block)
+        if PREFETCH:
+            # a pipeline over the shuffled rows (as kernels/sgd.py): the row's CSR entries
+            # 2·A ahead, its blocks, weights and their optimiser state A ahead. A row reads
+            # and writes ~nnz·n_fields·k values at random places; the loads of one row are
+            # then in flight during another.
+            prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+            if pos + PREFETCH_AHEAD < stop:
+                ahead = order[pos + PREFETCH_AHEAD]
+                prefetch_row_params(indptr, indices, ahead, w, V2)
+                prefetch_row_params(indptr, indices, ahead, s1_w, s1_V2)
         m = _gather_row(indptr, indices, data, fields, r, ent_i, ent_x, ent_f)
         n_slots = 0
         n_paired = 0

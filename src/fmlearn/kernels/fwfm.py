@@ -31,7 +31,12 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
-from fmlearn.kernels.prefetch import prefetch_row_blocks
+from fmlearn.kernels.prefetch import (
+    PREFETCH_AHEAD,
+    prefetch_csr_ahead,
+    prefetch_row_blocks,
+    prefetch_row_params,
+)
 from fmlearn.kernels.sgd import (
     ADAGRAD,
     FIT_INTERCEPT,
@@ -154,11 +159,13 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
-        if pos + 1 < stop:
-            # the next row's vectors (and their AdaGrad/Adam/FTRL memory) load meanwhile
-            prefetch_row_blocks(indptr, indices, order[pos + 1], V, k)
-            if s1_V.shape[0] > 0:
-                prefetch_row_blocks(indptr, indices, order[pos + 1], s1_V, k)
+        # a pipeline over the shuffled rows (as kernels/sgd.py): the row's CSR entries
+        # 2·A ahead, its vectors, weights and their AdaGrad/Adam/FTRL memory A ahead
+        prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+        if pos + PREFETCH_AHEAD < stop:
+            ahead = order[pos + PREFETCH_AHEAD]
+            prefetch_row_params(indptr, indices, ahead, w, V)
+            prefetch_row_params(indptr, indices, ahead, s1_w, s1_V)
         p, n_slots = _forward(indptr, indices, data, fields, r, w0[0], w, V, R, slot_of,
                               row_fields, count, Q, P, self_sq)  # fmt: skip
         weight = sw[r] if weighted else 1.0
@@ -207,6 +214,17 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
                 if t == s:
                     dot = 0.5 * (dot - self_sq[s])
                 lo, hi = min(fs, ft), max(fs, ft)
+                if opt == ADAGRAD:
+                    # written out (no optimiser branch): R's steps are most of a row's
+                    # scalar work, ~n_fields²/2 of them (741 at 39 fields)
+                    gr = g * dot
+                    acc = s1_R[lo, hi] + gr * gr
+                    s1_R[lo, hi] = acc
+                    s1_R[hi, lo] = acc
+                    new = R[lo, hi] - ohp[0] * gr / (np.sqrt(acc) + ohp[3])
+                    R[lo, hi] = new
+                    R[hi, lo] = new
+                    continue
                 _update_matrix(opt, R, s1_R, s2_R, lo, hi, g * dot, ohp, c1, c2)
                 R[hi, lo] = R[lo, hi]
                 if s1_R.shape[0]:

@@ -14,6 +14,12 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+#: Rows between the one whose parameters are prefetched and the one being computed (1 and
+#: 2 measured within 10 % of each other in prediction; 2 leaves more time for a slow
+#: memory). The row pipelines of the SGD, FFM and FwFM kernels load its CSR entries 2× and
+#: its offsets 3× as far ahead.
+PREFETCH_AHEAD = 2
+
 
 def _prefetch_intrinsic(locality):
     @intrinsic
@@ -96,3 +102,18 @@ def prefetch_row_params(indptr, indices, row, vec, mat):
         for offset in range(0, row_bytes, 64):
             prefetch(mat, i * k, offset)
         prefetch(mat, i * k + k - 1, 0)  # the last line, when the row does not start on one
+
+
+@njit(cache=True, nogil=True, inline="always")
+def prefetch_csr_ahead(order, pos, stop, indptr, indices, data, ahead):
+    """The first stages of a prefetch pipeline over the rows ``order`` (shuffled): the CSR
+    offsets of the row ``3·ahead`` on, then the indices and values of the row ``2·ahead``
+    on. When the caller prefetches the parameters of the row ``ahead`` on, reading that
+    row's indices then does not wait on memory (on shuffled rows it did: SGD's AdaGrad
+    epoch went 0.62 → 0.93 M rows/s on one thread from these two stages alone)."""
+    if pos + 3 * ahead < stop:
+        prefetch(indptr, order[pos + 3 * ahead], 0)
+    if pos + 2 * ahead < stop:
+        far = order[pos + 2 * ahead]
+        prefetch_range(indices, indptr[far], indptr[far + 1])
+        prefetch_range(data, indptr[far], indptr[far + 1])

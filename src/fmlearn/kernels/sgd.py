@@ -31,8 +31,8 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
-from fmlearn.kernels.predict import PREFETCH_AHEAD, row_predict
-from fmlearn.kernels.prefetch import prefetch, prefetch_range, prefetch_row_params
+from fmlearn.kernels.predict import row_predict
+from fmlearn.kernels.prefetch import PREFETCH_AHEAD, prefetch_csr_ahead, prefetch_row_params
 
 SGD = 0
 ADAGRAD = 1
@@ -155,12 +155,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
         # on memory: AdaGrad 0.33 → 0.93 M rows/s on one thread on 1 M CTR rows × 39
         # one-hot fields, k 16 (benchmarks/README.md, issue 16). Hints only: the steps
         # and their results are the same.
-        if pos + 3 * PREFETCH_AHEAD < stop:
-            prefetch(indptr, order[pos + 3 * PREFETCH_AHEAD], 0)
-        if pos + 2 * PREFETCH_AHEAD < stop:
-            far = order[pos + 2 * PREFETCH_AHEAD]
-            prefetch_range(indices, indptr[far], indptr[far + 1])
-            prefetch_range(data, indptr[far], indptr[far + 1])
+        prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
         if pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
             prefetch_row_params(indptr, indices, ahead, w, V)
