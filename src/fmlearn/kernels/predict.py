@@ -18,11 +18,7 @@ more). benchmarks/README.md (issue 16) has the measurements.
 import numpy as np
 from numba import njit, prange
 
-from fmlearn.kernels.prefetch import prefetch_row_params
-
-#: Rows between the one whose parameters are prefetched and the one being summed (1 and
-#: 2 measured within 10 % of each other; 2 leaves more time for a slow memory).
-PREFETCH_AHEAD = 2
+from fmlearn.kernels.prefetch import PREFETCH_AHEAD, prefetch_row_params
 
 
 @njit(cache=True, nogil=True, inline="always")
