@@ -19,6 +19,10 @@ from numba.extending import intrinsic
 #: memory). The row pipelines of the SGD, FFM and FwFM kernels load its CSR entries 2× and
 #: its offsets 3× as far ahead.
 PREFETCH_AHEAD = 2
+#: Below this many bytes of factors the row pipelines do not prefetch: such a model stays
+#: in the caches, and the hints are only instructions (ML-100K's 0.2 MB model predicted
+#: 142 → 98 M rows/s on two threads with them; 1 M CTR features, 64 MB, 2 → 6 M).
+PREFETCH_MIN_BYTES = 4 << 20
 
 
 def _prefetch_intrinsic(locality):
@@ -91,7 +95,11 @@ def prefetch_row_blocks(indptr, indices, row, A, block):
 def prefetch_row_params(indptr, indices, row, vec, mat):
     """Prefetch ``vec[i]`` and the row ``mat[i, :]`` of each of CSR ``row``'s features i
     (a model's ``w`` and ``V``, or an optimiser's state for them); no-op for an empty
-    ``mat``. Called for a row a few rows ahead of the one being computed."""
+    ``mat``. Called for a row a few rows ahead of the one being computed.
+
+    For kernels with heavy rows (FFM, FwFM): numba reference-counts the arrays handed to
+    an inlined function, ~100 ns a row here, which a two-feature row of a small model
+    cannot afford (kernels/predict.py and kernels/sgd.py write the loop out instead)."""
     if mat.shape[0] == 0:
         return
     k = mat.shape[1]
