@@ -311,6 +311,7 @@ def test_the_identity_path_takes_the_general_paths_steps(code, opt):
     rng = np.random.default_rng(11)
     UX, IX, positives, pairs, params = _identity_problem(rng)
     weights = rng.uniform(0.5, 2.0, size=pairs[0].size)
+    weights[::4] = 0.0  # weight 0 is "absent": neither path steps, whatever the optimiser
     runs = [
         _epoch(UX, IX, params, code, pairs, positives, identity=flag, opt=opt, lr=0.05,
                reg=(0.1, 0.2), reg_bias=0.3, n_negatives=2, max_sampled=4, seed=3,
@@ -323,6 +324,23 @@ def test_the_identity_path_takes_the_general_paths_steps(code, opt):
     for a, b in zip(general, flat, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-13)
     assert not np.array_equal(flat[2], params[2])  # it did step
+
+
+@pytest.mark.parametrize("identity", [False, True])
+@pytest.mark.parametrize("code", [K.BPR, K.WARP, K.LOGISTIC])
+@pytest.mark.parametrize("opt", [SGD, ADAGRAD, ADAM])
+def test_weight_zero_positives_change_nothing(code, opt, identity):
+    """As the SGD family's weight 0: no step, no loss, no optimiser memory (Adam's moments
+    would otherwise move the parameters on a zero gradient)."""
+    rng = np.random.default_rng(13)
+    UX, IX, positives, pairs, params = _identity_problem(rng)
+    weights = np.zeros(pairs[0].size)
+    new, total, steps = _epoch(UX, IX, params, code, pairs, positives, identity=identity,
+                               opt=opt, lr=0.05, reg=(0.1, 0.2), reg_bias=0.3, n_negatives=2,
+                               weights=weights)  # fmt: skip
+    assert steps == 0 and total == 0.0
+    for a, b in zip(new, params, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("code", [K.BPR, K.WARP])

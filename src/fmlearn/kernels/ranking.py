@@ -30,9 +30,11 @@ row is stepped; the item rows of i and j are merged in index order, sorted by
 recommender.py, so a feature shared by i and j, e.g. a genre, gets the sum of both parts
 as one step). Optimiser steps, codes and state layout are those
 of kernels/sgd.py (SGD, AdaGrad, Adam), with lazy L2 on the parameters a step touches,
-weighted by the interaction's weight like its loss (as there). Scores are accumulated in
-float64; a float32 model's factor gradients and AdaGrad steps are float32 (as the FFM's
-flat path), a float64 model's float64.
+weighted by the interaction's weight like its loss (as there); a positive of weight 0 is
+skipped (no draws, no step: absent, as a weight-0 row in kernels/sgd.py). A score's linear
+parts and its total are float64; its factor sums, the pairs within a side and the dot
+products are in the model's dtype (float32 lanes for a float32 model, ~1e-8 relative from
+float64 sums), as are a float32 model's factor gradients and AdaGrad steps.
 
 Negatives are drawn uniformly over the items, or in proportion to ``neg_cdf`` (cumulative
 popularity weights), and a draw that is one of the user's positives is rejected (it
@@ -44,7 +46,8 @@ order), then steps through them.
 Layout: the kernels train on ``P = [V | w]``, each feature's vector and linear weight in
 one row (and the optimiser's memory alike), so one step reads and writes one run of
 cache lines per feature. Both step loops are written flat, with no gradient buffer and no
-array-taking helper inside the step (numba reference-counts arrays handed to inlined
+array-taking helper in the updates (scoring calls one, `_row_terms`, once per row scored;
+numba reference-counts arrays handed to inlined
 helpers with atomic operations, on arrays every thread shares: the general path written
 that way measured ~2× slower). When every user and item is just its identity feature (no
 side features; the common case) a shorter loop takes the same steps as matrix
@@ -292,6 +295,8 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                 prefetch_row_blocks(Ip, Ii, inext, S1, width)
         u, i = packed[e] >> 32, packed[e] & low
         c = np.float64(pair_weight[e]) if weighted else 1.0
+        if c == 0.0:
+            continue  # weight 0: as if absent (no draws, no step, not even Adam's decay)
         s_i = 0.0
         const_u = 0.0
         for t in range(n_negatives + 1 if pointwise else 1):
@@ -467,6 +472,8 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                 prefetch_range(S1, ir * width, (ir + 1) * width)
         u, i = packed[e] >> 32, packed[e] & low
         c = np.float64(pair_weight[e]) if weighted else 1.0
+        if c == 0.0:
+            continue  # weight 0: as if absent (no draws, no step, not even Adam's decay)
         for t in range(n_negatives + 1 if pointwise else 1):
             # pick the step: item a with coefficient delta, item b (or −1) with −delta
             a, b, delta = i, -1, 0.0
