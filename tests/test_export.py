@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fmlearn import FMClassifier, FMRegressor, load, save
+from fmlearn import FFMClassifier, FMClassifier, FMRegressor, FwFMRegressor, load, save
 from fmlearn.cli import main
 from fmlearn.datasets import make_ctr
 from fmlearn.export import padded, save_onnx, to_onnx
@@ -102,12 +102,21 @@ def test_padded_round_trips_and_refuses_a_short_width():
         padded(X, width=1)
 
 
-def test_refuses_what_it_cannot_export(ctr):
+def test_refuses_what_it_cannot_export(ctr, tmp_path):
     X, y, _ = ctr
     with pytest.raises(ValueError, match="not fitted"):
         to_onnx(FMRegressor())
     with pytest.raises(TypeError, match="FMRegressor and FMClassifier"):
         to_onnx(object())
+    # field-aware models subclass the FM estimators; their graph would be wrong
+    fields = np.arange(X.shape[1]) % 4
+    for cls in (FFMClassifier, FwFMRegressor):
+        fitted = cls(n_factors=2, max_iter=1, random_state=0).fit(X, y, fields=fields)
+        with pytest.raises(TypeError, match=f"got {cls.__name__}"):
+            to_onnx(fitted)
+        save(fitted, tmp_path / "f.fmlearn")
+        assert main(["export", str(tmp_path / "f.fmlearn"), "-o", str(tmp_path / "f.onnx")]) == 2
+        assert not (tmp_path / "f.onnx").exists()
     model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(model, dtype=np.float16)
@@ -129,3 +138,33 @@ def test_save_onnx_and_the_command_line(ctr, tmp_path, capsys):
         )  # fmt: skip
     assert main(["export", str(tmp_path / "missing.fmlearn"), "-o", str(tmp_path / "c.onnx")]) == 1
     assert not (tmp_path / "c.onnx").exists()
+
+
+def test_more_models_match_predict(ctr):
+    """No intercept or linear term, integer classes, a float32 model in a float64 graph
+    (the graph rounds the values to float32 as predict does), and zero rows."""
+    X, y, X_test = ctr
+    bare = FMRegressor(n_factors=4, max_iter=3, random_state=0, fit_intercept=False,
+                       fit_linear=False).fit(X, y)  # fmt: skip
+    got = _run(to_onnx(bare, dtype=np.float64), X_test, np.float64)["predictions"]
+    np.testing.assert_allclose(got, bare.predict(X_test), atol=1e-12)
+    ints = FMClassifier(n_factors=4, max_iter=3, random_state=0).fit(X, np.where(y, 7, 3))
+    proto = to_onnx(ints, dtype=np.float64)
+    out = _run(proto, X_test, np.float64)
+    np.testing.assert_allclose(out["probabilities"], ints.predict_proba(X_test), atol=1e-12)
+    assert {p.key: p.value for p in proto.metadata_props}["classes"] == "[3, 7]"
+    f32 = FMRegressor(n_factors=4, max_iter=3, random_state=0, dtype="float32").fit(X, y)
+    got = _run(to_onnx(f32, dtype=np.float64), X_test, np.float64)["predictions"]
+    np.testing.assert_allclose(got, f32.predict(X_test), rtol=0, atol=1e-12)
+    empty = _run(to_onnx(f32), X_test[:0])["predictions"]
+    assert empty.shape == (0,)
+
+
+def test_padded_sums_duplicates_without_touching_its_input():
+    X = sp.csr_matrix((np.array([1.0, 2.0, 4.0]), np.array([5, 5, 2]), np.array([0, 3])),
+                      shape=(1, 6))  # fmt: skip
+    before = (X.indptr.copy(), X.indices.copy(), X.data.copy())
+    indices, values = padded(X, dtype=np.float64)
+    assert sorted(zip(indices[0].tolist(), values[0].tolist(), strict=True)) == [(2, 4.0), (5, 3.0)]
+    for a, b in zip((X.indptr, X.indices, X.data), before, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -9,7 +9,7 @@ the file must carry on exactly as it did in 0.1.0).
 one CPU, and numba compiles for the CPU it runs on, so the vector width of the fastmath
 kernels (AVX2 or AVX-512) and numpy's SIMD exp change the last bits of a sum's order
 (seen: ≤ 9e-16 absolute on an AVX-512 machine), as does a change of summation order in
-a kernel (the per-factor sums of ``row_predict``, session 7). A file whose state did not carry over
+a kernel (``row_predict``'s per-factor sums). A file whose state did not carry over
 (optimiser memory or Markov chain lost, a parameter misread) differs by far more than
 :data:`RTOL`.
 """

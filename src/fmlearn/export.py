@@ -3,7 +3,9 @@ stacks in Java, C++, C#, JavaScript) without fmlearn.
 
 The graph takes each row as its stored features, padded to a common width ``W``:
 
-* ``indices`` int64 [N, W]: feature columns (0 … n_features − 1);
+* ``indices`` int64 [N, W]: feature columns, 0 … n_features − 1. They are not checked
+  by the graph: onnxruntime refuses an index ≥ n_features, but a negative one wraps
+  around (ONNX Gather) to a real feature, so validate them where the rows are built;
 * ``values`` float32 [N, W] (float64 if exported with ``dtype=np.float64``): their values,
   0 in the padding (a padding slot may hold any valid index, 0 by :func:`padded`; its
   value 0 makes it contribute nothing).
@@ -12,7 +14,9 @@ The graph takes each row as its stored features, padded to a common width ``W``:
 FM by Rendle's identity, ``ŷ = w0 + Σ w_i x_i + ½ Σ_f [(Σ_i v_if x_i)² − Σ_i v_if² x_i²]``,
 as Gather → Mul → ReduceSum, in O(N · W · k): the same formula as ``kernels/predict.py``.
 A model with MCMC samples (``keep_samples=True``) is exported with all of them, averaged
-on the task's scale as ``predict`` does. Outputs:
+on the task's scale as ``predict`` does; its intermediates are [S, N, W, k] for S samples,
+so feed such a graph smaller batches (S = 100, W = 39, k = 16 in float32: 250 kB a row).
+Outputs:
 
 * FMRegressor: ``predictions`` [N], clipped to ``[y_min_, y_max_]`` when
   ``clip_predictions`` is set (as ``predict``);
@@ -26,7 +30,8 @@ on the task's scale as ``predict`` does. Outputs:
 Float32 (the default) is what serving stacks expect and halves the graph; predictions
 then differ from fmlearn's float64 accumulation by rounding, ~1e-6 relative (the tests
 hold it to 1e-5 on 10,000 rows). ``dtype=np.float64`` agrees to ~1e-12 (probit
-probabilities to ~1e-7: onnxruntime's Erf is float32 only).
+probabilities to ~1e-7: onnxruntime's Erf is float32 only); for a float32 model such a
+graph first rounds the values to float32, as ``predict`` does.
 
 Needs the optional extra: ``pip install "fmlearn[onnx]"`` (onnx; onnxruntime to run it).
 """
@@ -53,7 +58,9 @@ def padded(X, *, width: int | None = None, dtype=np.float32) -> tuple[np.ndarray
     error, not a truncation.
     """
     X = sp.csr_matrix(X)
-    X.sum_duplicates()
+    if not X.has_canonical_format:
+        X = X.copy()  # sum_duplicates works in place: leave the caller's matrix alone
+        X.sum_duplicates()
     lengths = np.diff(X.indptr)
     longest = int(lengths.max()) if lengths.size else 0
     if width is None:
@@ -76,17 +83,19 @@ def to_onnx(model, *, dtype=np.float32):
     module docstring for its inputs and outputs); ``save_onnx`` writes it to a file."""
     onnx = import_optional("onnx", extra="onnx", needed_by="fmlearn.export.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
+    from sklearn.utils.validation import check_is_fitted
 
     from fmlearn.classification import FMClassifier
+    from fmlearn.ffm import _FieldAware
     from fmlearn.regression import FMRegressor
 
-    if not isinstance(model, FMRegressor | FMClassifier):
+    # the field-aware estimators subclass these two, with parameters the graph lacks
+    if not isinstance(model, FMRegressor | FMClassifier) or isinstance(model, _FieldAware):
         raise TypeError(
             "to_onnx exports FMRegressor and FMClassifier; got "
             f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
         )
-    if not hasattr(model, "history_"):
-        raise ValueError(f"This {type(model).__name__} is not fitted yet: call fit first.")
+    check_is_fitted(model, "history_")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
@@ -115,10 +124,19 @@ def to_onnx(model, *, dtype=np.float32):
         const("axis_last", np.array([-1], dtype=np.int64)),
     ]
     node = helper.make_node
-    nodes = [
+    nodes = []
+    values = "values"
+    if dtype == np.float64 and model.V_.dtype == np.float32:
+        # a float32 model: predict rounds X to float32 first, and so does the graph
+        nodes += [
+            node("Cast", ["values"], ["values_f32"], to=TensorProto.FLOAT),
+            node("Cast", ["values_f32"], ["values_rounded"], to=TensorProto.DOUBLE),
+        ]
+        values = "values_rounded"
+    nodes += [
         # per sample s, row r, slot j: v_{s, idx[r, j]} · x[r, j]
         node("Gather", ["V", "indices"], ["V_rows"], axis=1),  # [S, N, W, k]
-        node("Unsqueeze", ["values", "axis_last"], ["x"]),  # [N, W, 1]
+        node("Unsqueeze", [values, "axis_last"], ["x"]),  # [N, W, 1]
         node("Mul", ["V_rows", "x"], ["vx"]),
         node("ReduceSum", ["vx", "axis_width"], ["q"], keepdims=0),  # [S, N, k]
         node("Mul", ["vx", "vx"], ["vx2"]),
@@ -128,7 +146,7 @@ def to_onnx(model, *, dtype=np.float32):
         node("ReduceSum", ["pair_f", "axis_last"], ["pair2"], keepdims=0),  # [S, N]
         node("Mul", ["pair2", "half"], ["pair"]),
         node("Gather", ["w", "indices"], ["w_rows"], axis=1),  # [S, N, W]
-        node("Mul", ["w_rows", "values"], ["wx"]),
+        node("Mul", ["w_rows", values], ["wx"]),
         node("ReduceSum", ["wx", "axis_last"], ["linear"], keepdims=0),  # [S, N]
         node("Add", ["linear", "pair"], ["terms"]),
         node("Add", ["terms", "w0"], ["raw"]),  # [S, N]

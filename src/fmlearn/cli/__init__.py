@@ -328,10 +328,11 @@ def _evaluate(args) -> int:
 def _export(args) -> int:
     from fmlearn.classification import FMClassifier
     from fmlearn.export import save_onnx
+    from fmlearn.ffm import _FieldAware
     from fmlearn.regression import FMRegressor
 
     model = _load_model(args.model)
-    if not isinstance(model, FMRegressor | FMClassifier):
+    if not isinstance(model, FMRegressor | FMClassifier) or isinstance(model, _FieldAware):
         raise UsageError(
             f"{args.model} holds a {type(model).__name__}; ONNX export takes a model saved "
             "by 'fmlearn train' as FM (regression or classification)."

@@ -19,8 +19,9 @@ from numba.extending import intrinsic
 #: memory). The row pipelines of the SGD, FFM and FwFM kernels load its CSR entries 2× and
 #: its offsets 3× as far ahead.
 PREFETCH_AHEAD = 2
-#: Below this many bytes of factors the row pipelines do not prefetch: such a model stays
-#: in the caches, and the hints are only instructions (ML-100K's 0.2 MB model predicted
+#: Below this many bytes of factors prediction and the per-row SGD epoch do not prefetch
+#: (the FFM, FwFM and ranking kernels, whose rows are heavier, always do): such a model
+#: stays in the caches, and the hints are only instructions (ML-100K's 0.2 MB model predicted
 #: 142 → 98 M rows/s on two threads with them; 1 M CTR features, 64 MB, 2 → 6 M).
 PREFETCH_MIN_BYTES = 4 << 20
 

@@ -46,7 +46,7 @@ order), then steps through them.
 Layout: the kernels train on ``P = [V | w]``, each feature's vector and linear weight in
 one row (and the optimiser's memory alike), so one step reads and writes one run of
 cache lines per feature. Both step loops are written flat, with no gradient buffer and no
-array-taking helper in the updates (scoring calls one, `_row_terms`, once per row scored;
+array-taking helper in the updates (scoring calls one, ``_row_terms``, once per row scored;
 numba reference-counts arrays handed to inlined
 helpers with atomic operations, on arrays every thread shares: the general path written
 that way measured ~2× slower). When every user and item is just its identity feature (no
