@@ -173,3 +173,38 @@ def test_hogwild_epoch_learns_too():
         fwfm_sgd_epoch_hogwild(kernel_csr(X), y, np.empty(0), order, fields, start, state,
                                hyper(lr=0.05), codes(SQUARED, ADAGRAD), epoch * 400, 2)  # fmt: skip
     assert np.mean((_predict(X, fields, start) - y) ** 2) < 0.3 * before
+
+
+def test_hogwild_steps_r_once_along_the_summed_gradients():
+    """In Hogwild mode R is stepped once per HOGWILD_R_EVERY rows of a thread, along the sum
+    of those rows' gradients (each at the row's current w and V, and R as it was), while w
+    and V are stepped every row: checked against that rule written in numpy (plain SGD)."""
+    from fmlearn.kernels.fwfm import HOGWILD_R_EVERY
+
+    rng = np.random.default_rng(8)
+    n_rows = 5
+    assert n_rows <= HOGWILD_R_EVERY  # one R step, at the chunk's end
+    X, fields, params = fwfm_case(rng, n_rows=n_rows)
+    y = rng.normal(size=n_rows)
+    lr = 0.05
+    dense = X.toarray()
+    w0, w, V, R = (a.copy() for a in params)
+    summed = np.zeros_like(R)
+    for r in range(n_rows):
+        present = np.zeros(X.shape[1], dtype=bool)
+        present[X.indices[X.indptr[r] : X.indptr[r + 1]]] = True
+        d = naive_predict_fwfm(dense[r][None, :], fields, w0, w, V, R)[0] - y[r]
+        dw, dV, dR, _ = fwfm_gradient(dense[r], present, fields, V, R)
+        w0 -= lr * d
+        w[present] -= lr * d * dw[present]
+        has_field = present & (fields >= 0)
+        V[has_field] -= lr * d * dV[has_field]
+        summed += d * dR
+    want = (w0, w, V, R - lr * summed)
+    got = tuple(a.copy() for a in params)
+    fwfm_sgd_epoch_hogwild(kernel_csr(X), y, np.empty(0), np.arange(n_rows, dtype=np.int64),
+                           fields, got, fresh_state(SGD, got), hyper(lr=lr), codes(SQUARED, SGD),
+                           0, 1)  # fmt: skip
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(got[3], params[3])  # R did move

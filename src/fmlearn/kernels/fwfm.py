@@ -52,6 +52,9 @@ from fmlearn.kernels.sgd import (
     _with_l1,
 )
 
+#: Hogwild!: rows of a thread whose R gradients are summed into one step of R.
+HOGWILD_R_EVERY = 16
+
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _forward(indptr, indices, data, fields, row, w0, w, V, R, slot_of, row_fields, count, Q,
@@ -144,8 +147,10 @@ def predict_fwfm_csr_parallel(indptr, indices, data, fields, w0, w, V, R, out, b
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0):
-    """Per-row updates for ``order[start:stop]``; returns Σ weighted loss."""
+def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0, r_every):
+    """Per-row updates for ``order[start:stop]``; returns Σ weighted loss. R is stepped
+    every row when ``r_every`` is 1, else once every ``r_every`` rows along the sum of
+    their gradients (Hogwild: see ``fwfm_sgd_epoch_hogwild``)."""
     indptr, indices, data = X
     w0, w, V, R = params
     s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V, s1_R, s2_R = state
@@ -156,6 +161,11 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
     weighted = sw.shape[0] > 0
     k = V.shape[1]
     slot_of, row_fields, count, Q, P, self_sq = _buffers(R.shape[0], k)
+    n_fields = R.shape[0]
+    buffered = r_every > 1
+    GR = np.zeros((n_fields, n_fields) if buffered else (0, 0))  # R's summed gradients
+    touched = np.zeros((n_fields, n_fields) if buffered else (0, 0), dtype=np.bool_)
+    pending = 0  # rows whose R gradients are in GR
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
@@ -214,6 +224,10 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
                 if t == s:
                     dot = 0.5 * (dot - self_sq[s])
                 lo, hi = min(fs, ft), max(fs, ft)
+                if buffered:
+                    GR[lo, hi] += g * dot
+                    touched[lo, hi] = True
+                    continue
                 if opt == ADAGRAD:
                     # written out (no optimiser branch): R's steps are most of a row's
                     # scalar work, ~n_fields²/2 of them (741 at 39 fields)
@@ -233,6 +247,21 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
                     s2_R[hi, lo] = s2_R[lo, hi]
         for s in range(n_slots):
             slot_of[row_fields[s]] = -1
+        if buffered:
+            pending += 1
+            if pending == r_every or pos == stop - 1:
+                for lo in range(n_fields):
+                    for hi in range(lo, n_fields):
+                        if touched[lo, hi]:
+                            _update_matrix(opt, R, s1_R, s2_R, lo, hi, GR[lo, hi], ohp, c1, c2)
+                            R[hi, lo] = R[lo, hi]
+                            if s1_R.shape[0]:
+                                s1_R[hi, lo] = s1_R[lo, hi]
+                            if s2_R.shape[0]:
+                                s2_R[hi, lo] = s2_R[lo, hi]
+                            GR[lo, hi] = 0.0
+                            touched[lo, hi] = False
+                pending = 0
     return total
 
 
@@ -244,19 +273,23 @@ def fwfm_sgd_epoch(X, y, sw, order, fields, params, state, hp, codes, t0):
     layout with two more for R; ``hp``/``codes`` as there; all updated in place.
     """
     n = order.shape[0]
-    return _fwfm_rows(X, y, sw, order, 0, n, fields, params, state, hp, codes, t0)
+    return _fwfm_rows(X, y, sw, order, 0, n, fields, params, state, hp, codes, t0, 1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def fwfm_sgd_epoch_hogwild(X, y, sw, order, fields, params, state, hp, codes, t0, n_chunks):
     """``fwfm_sgd_epoch`` with ``order`` cut into ``n_chunks`` run on threads without
     locks (Hogwild!): fast on sparse data, not reproducible bit for bit. R is shared by
-    every row, so it is where threads collide most."""
+    every row, so it is where threads collide: each thread sums R's gradients over
+    ``HOGWILD_R_EVERY`` of its rows and steps R once along the sum. Stepped every row by
+    both threads, its lines moved between the cores constantly (2 threads measured
+    15k–118k rows/s against 86k on one)."""
     n = order.shape[0]
     chunk = (n + n_chunks - 1) // n_chunks
     total = 0.0
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(start + chunk, n)
-        total += _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0)
+        total += _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t0,
+                            HOGWILD_R_EVERY)  # fmt: skip
     return total
