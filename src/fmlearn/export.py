@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fmlearn._utils import atomic_write, import_optional
+from fmlearn._version import __version__
 
 #: The ONNX operator set the graph is written for (Gather, ReduceSum with axes as an
 #: input, Clip with min/max inputs, Erf: all present since 13).
@@ -86,11 +87,12 @@ def to_onnx(model, *, dtype=np.float32):
     from sklearn.utils.validation import check_is_fitted
 
     from fmlearn.classification import FMClassifier
-    from fmlearn.ffm import _FieldAware
+    from fmlearn.models import FM
     from fmlearn.regression import FMRegressor
 
-    # the field-aware estimators subclass these two, with parameters the graph lacks
-    if not isinstance(model, FMRegressor | FMClassifier) or isinstance(model, _FieldAware):
+    # the graph is the classic FM's formula: the field-aware estimators subclass these
+    # two with another model (FFM, FwFM), whose parameters it lacks
+    if not isinstance(model, FMRegressor | FMClassifier) or model._model_class is not FM:
         raise TypeError(
             "to_onnx exports FMRegressor and FMClassifier; got "
             f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
@@ -174,7 +176,7 @@ def to_onnx(model, *, dtype=np.float32):
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="fmlearn",
-        producer_version=_version(),
+        producer_version=__version__,
     )
     proto.ir_version = min(proto.ir_version, 8)  # readable by onnxruntime ≥ 1.10
     meta = {"n_features": str(model.n_features_in_), "n_factors": str(V.shape[2]),
@@ -242,9 +244,3 @@ def save_onnx(model, path: str | os.PathLike, *, dtype=np.float32) -> None:
     """Write ``to_onnx(model, dtype=dtype)`` to ``path`` atomically."""
     data = to_onnx(model, dtype=dtype).SerializeToString()
     atomic_write(path, lambda fh: fh.write(data))
-
-
-def _version() -> str:
-    from fmlearn._version import __version__
-
-    return __version__

@@ -326,19 +326,14 @@ def _evaluate(args) -> int:
 
 
 def _export(args) -> int:
-    from fmlearn.classification import FMClassifier
     from fmlearn.export import save_onnx
-    from fmlearn.ffm import _FieldAware
-    from fmlearn.regression import FMRegressor
 
     model = _load_model(args.model)
-    if not isinstance(model, FMRegressor | FMClassifier) or isinstance(model, _FieldAware):
-        raise UsageError(
-            f"{args.model} holds a {type(model).__name__}; ONNX export takes a model saved "
-            "by 'fmlearn train' as FM (regression or classification)."
-        )
     dtype = np.float64 if args.float64 else np.float32
-    save_onnx(model, args.out, dtype=dtype)
+    try:
+        save_onnx(model, args.out, dtype=dtype)
+    except TypeError as exc:  # not an exportable model: the user's choice of file
+        raise UsageError(f"{args.model}: {exc}") from exc
     print(
         f"{args.model} → {args.out}: inputs indices int64 [N, W] and values "
         f"{np.dtype(dtype).name} [N, W], any N and W; {model.n_features_in_:,} features"

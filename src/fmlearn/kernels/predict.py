@@ -12,7 +12,8 @@ factors has no scalar reduction and LLVM vectorises it without fastmath (a singl
 rows × 39 one-hot fields, k 16); and the prediction loops prefetch the parameters of the
 row ``PREFETCH_AHEAD`` rows on while this one is summed, because with millions of
 features nearly every row's ``V`` and ``w`` lines come from memory (1.5 → 3.1 M rows/s
-more). benchmarks/README.md (issue 16) has the measurements.
+more; skipped for models under ``PREFETCH_MIN_BYTES``, which stay in cache).
+benchmarks/README.md (issue 16) has the measurements.
 """
 
 import numpy as np
