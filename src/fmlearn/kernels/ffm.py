@@ -47,11 +47,9 @@ from fmlearn.kernels.sgd import (
     L1_LINEAR,
     LOSS,
     OPTIMIZER,
-    SGD,
     _bias_corrections,
     _scalars,
     _step,
-    _update_vector,
     _with_l1,
 )
 
@@ -134,19 +132,6 @@ def predict_ffm_csr_parallel(indptr, indices, data, fields, w0, w, V, out, block
                        min(first + block_rows, n_rows))  # fmt: skip
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _update_block(opt, V, s1, s2, i, f, c, g, ohp, c1, c2):
-    """Step ``V[i, f, c]``: the 3-D twin of ``kernels.sgd._update_matrix``."""
-    if opt == SGD:
-        V[i, f, c] -= ohp[0] * g
-    elif opt == ADAGRAD:
-        V[i, f, c], s1[i, f, c], _ = _step(opt, V[i, f, c], g, s1[i, f, c], 0.0, ohp, c1, c2)
-    else:
-        V[i, f, c], s1[i, f, c], s2[i, f, c] = _step(
-            opt, V[i, f, c], g, s1[i, f, c], s2[i, f, c], ohp, c1, c2
-        )
-
-
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp, codes, t0):
     """Per-row updates for ``order[start:stop]``; returns Σ weighted loss.
@@ -163,6 +148,7 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
     indptr, indices, data = X
     w0, w, V = params
     s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V = state
+    has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0
     loss, opt = codes[LOSS], codes[OPTIMIZER]
     fit_intercept, fit_linear = codes[FIT_INTERCEPT], codes[FIT_LINEAR]
     (reg_bias, reg_linear, reg_factors), ohp = _scalars(hp)
@@ -281,12 +267,28 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
         g = weight * loss_derivative(loss, p, y[r])
         r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
+        # Steps through the scalar ``_step``, the arrays indexed here: an inlined helper
+        # taking arrays costs atomic reference counts per call (kernels/sgd.py).
         if fit_intercept:
-            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
+            a1 = s1_w0[0] if has_s1 else 0.0
+            a2 = s2_w0[0] if has_s2 else 0.0
+            w0[0], a1, a2 = _step(opt, w0[0], g + r_bias * w0[0], a1, a2, ohp, c1, c2)
+            if has_s1:
+                s1_w0[0] = a1
+            if has_s2:
+                s2_w0[0] = a2
         if fit_linear:
             for a in range(m):
                 ia = ent_i[a]
-                _update_vector(opt, w, s1_w, s2_w, ia, g * ent_x[a] + r_lin * w[ia], ohp_w, c1, c2)
+                a1 = s1_w[ia] if has_s1 else 0.0
+                a2 = s2_w[ia] if has_s2 else 0.0
+                w[ia], a1, a2 = _step(
+                    opt, w[ia], g * ent_x[a] + r_lin * w[ia], a1, a2, ohp_w, c1, c2
+                )
+                if has_s1:
+                    s1_w[ia] = a1
+                if has_s2:
+                    s2_w[ia] = a2
 
         # Backward: the factor steps.
         if flat:
@@ -314,7 +316,13 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
                         continue
                     for c in range(k):
                         gv = gx * P[a, f * k + c] + r_fac * V[ia, f, c]
-                        _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp_v, c1, c2)
+                        a1 = s1_V[ia, f, c] if has_s1 else 0.0
+                        a2 = s2_V[ia, f, c] if has_s2 else 0.0
+                        V[ia, f, c], a1, a2 = _step(opt, V[ia, f, c], gv, a1, a2, ohp_v, c1, c2)
+                        if has_s1:
+                            s1_V[ia, f, c] = a1
+                        if has_s2:
+                            s2_V[ia, f, c] = a2
         else:
             for a in range(m):
                 ia, fa = ent_i[a], ent_f[a]
@@ -337,7 +345,13 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
                         continue
                     for c in range(k):
                         gv = gx * S[a, s, c] + r_fac * V[ia, f, c]
-                        _update_block(opt, V, s1_V, s2_V, ia, f, c, gv, ohp_v, c1, c2)
+                        a1 = s1_V[ia, f, c] if has_s1 else 0.0
+                        a2 = s2_V[ia, f, c] if has_s2 else 0.0
+                        V[ia, f, c], a1, a2 = _step(opt, V[ia, f, c], gv, a1, a2, ohp_v, c1, c2)
+                        if has_s1:
+                            s1_V[ia, f, c] = a1
+                        if has_s2:
+                            s2_V[ia, f, c] = a2
         for s in range(n_slots):
             slot_of[row_fields[s]] = -1
     return total

@@ -47,8 +47,7 @@ from fmlearn.kernels.sgd import (
     OPTIMIZER,
     _bias_corrections,
     _scalars,
-    _update_matrix,
-    _update_vector,
+    _step,
     _with_l1,
 )
 
@@ -154,6 +153,7 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
     indptr, indices, data = X
     w0, w, V, R = params
     s1_w0, s2_w0, s1_w, s2_w, s1_V, s2_V, s1_R, s2_R = state
+    has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0
     loss, opt = codes[LOSS], codes[OPTIMIZER]
     fit_intercept, fit_linear = codes[FIT_INTERCEPT], codes[FIT_LINEAR]
     (reg_bias, reg_linear, reg_factors), ohp = _scalars(hp)
@@ -183,14 +183,28 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
         g = weight * loss_derivative(loss, p, y[r])
         r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
+        # Steps through the scalar ``_step``, the arrays indexed here: an inlined helper
+        # taking arrays costs atomic reference counts per call (kernels/sgd.py).
         if fit_intercept:
-            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
+            a1 = s1_w0[0] if has_s1 else 0.0
+            a2 = s2_w0[0] if has_s2 else 0.0
+            w0[0], a1, a2 = _step(opt, w0[0], g + r_bias * w0[0], a1, a2, ohp, c1, c2)
+            if has_s1:
+                s1_w0[0] = a1
+            if has_s2:
+                s2_w0[0] = a2
         for ptr in range(indptr[r], indptr[r + 1]):
             i = indices[ptr]
             x = np.float64(data[ptr])
             gx = g * x
             if fit_linear:
-                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp_w, c1, c2)
+                a1 = s1_w[i] if has_s1 else 0.0
+                a2 = s2_w[i] if has_s2 else 0.0
+                w[i], a1, a2 = _step(opt, w[i], gx + r_lin * w[i], a1, a2, ohp_w, c1, c2)
+                if has_s1:
+                    s1_w[i] = a1
+                if has_s2:
+                    s2_w[i] = a2
             f = fields[i]
             if f < 0:
                 continue
@@ -209,7 +223,13 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
             for c in range(k):
                 v = V[i, c]
                 gv = gx * (P[s, c] - r_own * v * x) + r_fac * v
-                _update_matrix(opt, V, s1_V, s2_V, i, c, gv, ohp_v, c1, c2)
+                a1 = s1_V[i, c] if has_s1 else 0.0
+                a2 = s2_V[i, c] if has_s2 else 0.0
+                V[i, c], a1, a2 = _step(opt, v, gv, a1, a2, ohp_v, c1, c2)
+                if has_s1:
+                    s1_V[i, c] = a1
+                if has_s2:
+                    s2_V[i, c] = a2
         # R last: its gradient needs only Q and self_sq (computed before any step), while
         # the V steps above read R[f, f] as it was.
         for s in range(n_slots):
@@ -239,12 +259,17 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
                     R[lo, hi] = new
                     R[hi, lo] = new
                     continue
-                _update_matrix(opt, R, s1_R, s2_R, lo, hi, g * dot, ohp, c1, c2)
-                R[hi, lo] = R[lo, hi]
-                if s1_R.shape[0]:
-                    s1_R[hi, lo] = s1_R[lo, hi]
-                if s2_R.shape[0]:
-                    s2_R[hi, lo] = s2_R[lo, hi]
+                a1 = s1_R[lo, hi] if has_s1 else 0.0
+                a2 = s2_R[lo, hi] if has_s2 else 0.0
+                new, a1, a2 = _step(opt, R[lo, hi], g * dot, a1, a2, ohp, c1, c2)
+                R[lo, hi] = new
+                R[hi, lo] = new
+                if has_s1:
+                    s1_R[lo, hi] = a1
+                    s1_R[hi, lo] = a1
+                if has_s2:
+                    s2_R[lo, hi] = a2
+                    s2_R[hi, lo] = a2
         for s in range(n_slots):
             slot_of[row_fields[s]] = -1
         if buffered:
@@ -253,12 +278,17 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
                 for lo in range(n_fields):
                     for hi in range(lo, n_fields):
                         if touched[lo, hi]:
-                            _update_matrix(opt, R, s1_R, s2_R, lo, hi, GR[lo, hi], ohp, c1, c2)
-                            R[hi, lo] = R[lo, hi]
-                            if s1_R.shape[0]:
-                                s1_R[hi, lo] = s1_R[lo, hi]
-                            if s2_R.shape[0]:
-                                s2_R[hi, lo] = s2_R[lo, hi]
+                            a1 = s1_R[lo, hi] if has_s1 else 0.0
+                            a2 = s2_R[lo, hi] if has_s2 else 0.0
+                            new, a1, a2 = _step(opt, R[lo, hi], GR[lo, hi], a1, a2, ohp, c1, c2)
+                            R[lo, hi] = new
+                            R[hi, lo] = new
+                            if has_s1:
+                                s1_R[lo, hi] = a1
+                                s1_R[hi, lo] = a1
+                            if has_s2:
+                                s2_R[lo, hi] = a2
+                                s2_R[hi, lo] = a2
                             GR[lo, hi] = 0.0
                             touched[lo, hi] = False
                 pending = 0

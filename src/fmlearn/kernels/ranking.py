@@ -66,8 +66,7 @@ from fmlearn.kernels.sgd import (
     SGD,
     _bias_corrections,
     _scalars,
-    _update_matrix,
-    _update_vector,
+    _step,
 )
 
 BPR = 0
@@ -268,6 +267,7 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
     Up, Ui, Ux = UX
     Ip, Ii, Ix = IX
     s1_w0, s2_w0, S1, S2 = state
+    has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
     with_state = S1.shape[0] > 0
     low = np.int64(0xFFFFFFFF)
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
@@ -374,8 +374,13 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
             c1, c2 = _bias_corrections(opt, ohp, t0 + steps + 1)
             reg_linear, reg_factors = c * regs[1], c * regs[2]
             if pointwise:
-                _update_vector(opt, w0, s1_w0, s2_w0, 0, whole + c * regs[0] * w0[0], ohp,
-                               c1, c2)  # fmt: skip
+                a1 = s1_w0[0] if has_s1 else 0.0
+                a2 = s2_w0[0] if has_s2 else 0.0
+                w0[0], a1, a2 = _step(opt, w0[0], whole + c * regs[0] * w0[0], a1, a2, ohp, c1, c2)
+                if has_s1:
+                    s1_w0[0] = a1
+                if has_s2:
+                    s2_w0[0] = a2
             ptr, ptr_end = Up[u], Up[u + 1]
             pa, pa_end = Ip[a], Ip[a + 1]
             pb, pb_end = (Ip[b], Ip[b + 1]) if b >= 0 else (0, 0)
@@ -425,9 +430,23 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                     for col in range(k):
                         pull = A_ * Q[0, col] + Ba_ * Q[slot_a, col] + Bb_ * Q[2, col]
                         grad = np.float64(pull) - np.float64(D_ * P[g, col])
-                        _update_matrix(opt, P, S1, S2, g, col, grad, ohp, c1, c2)
+                        a1 = S1[g, col] if has_s1 else 0.0
+                        a2 = S2[g, col] if has_s2 else 0.0
+                        P[g, col], a1, a2 = _step(opt, P[g, col], grad, a1, a2, ohp, c1, c2)
+                        if has_s1:
+                            S1[g, col] = a1
+                        if has_s2:
+                            S2[g, col] = a2
                 if linear:
-                    _update_matrix(opt, P, S1, S2, g, k, L + reg_linear * P[g, k], ohp, c1, c2)
+                    a1 = S1[g, k] if has_s1 else 0.0
+                    a2 = S2[g, k] if has_s2 else 0.0
+                    P[g, k], a1, a2 = _step(
+                        opt, P[g, k], L + reg_linear * P[g, k], a1, a2, ohp, c1, c2
+                    )
+                    if has_s1:
+                        S1[g, k] = a1
+                    if has_s2:
+                        S2[g, k] = a2
             steps += 1
     return total, steps
 
@@ -446,6 +465,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     weighted = pair_weight.shape[0] > 0
     rng = _shuffle(_random_seed(seed), packed, pair_weight, start, stop)
     s1_w0, s2_w0, S1, S2 = state
+    has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
     with_state = S1.shape[0] > 0
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
     max_sampled, n_negatives = rcodes[R_MAX_SAMPLED], rcodes[R_N_NEGATIVES]
@@ -552,9 +572,24 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                 # a pair (BPR, WARP) with the plain optimisers: the three rows in one loop,
                 # column by column (each column's step reads only that column), the
                 # linear weights of the two items on their own
-                _update_matrix(opt, P, S1, S2, ra, k, delta + reg_linear * P[ra, k], ohp, c1, c2)
-                _update_matrix(opt, P, S1, S2, rb, k, coef_b + reg_linear * P[rb, k], ohp, c1,
-                               c2)  # fmt: skip
+                a1 = S1[ra, k] if has_s1 else 0.0
+                a2 = S2[ra, k] if has_s2 else 0.0
+                P[ra, k], a1, a2 = _step(
+                    opt, P[ra, k], delta + reg_linear * P[ra, k], a1, a2, ohp, c1, c2
+                )
+                if has_s1:
+                    S1[ra, k] = a1
+                if has_s2:
+                    S2[ra, k] = a2
+                a1 = S1[rb, k] if has_s1 else 0.0
+                a2 = S2[rb, k] if has_s2 else 0.0
+                P[rb, k], a1, a2 = _step(
+                    opt, P[rb, k], coef_b + reg_linear * P[rb, k], a1, a2, ohp, c1, c2
+                )
+                if has_s1:
+                    S1[rb, k] = a1
+                if has_s2:
+                    S2[rb, k] = a2
                 consts[0], consts[1], consts[2], consts[3] = ohp[0], ohp[3], reg_factors, delta
                 lr, eps, reg, d = consts[0], consts[1], consts[2], consts[3]
                 if opt == ADAGRAD:
@@ -584,8 +619,13 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                 G[2, f] = coef_b * np.float64(P[u, f])
             G[0, k], G[1, k], G[2, k] = delta, delta, coef_b
             if pointwise:
-                _update_vector(opt, w0, s1_w0, s2_w0, 0, delta + c * regs[0] * w0[0], ohp, c1,
-                               c2)  # fmt: skip
+                a1 = s1_w0[0] if has_s1 else 0.0
+                a2 = s2_w0[0] if has_s2 else 0.0
+                w0[0], a1, a2 = _step(opt, w0[0], delta + c * regs[0] * w0[0], a1, a2, ohp, c1, c2)
+                if has_s1:
+                    s1_w0[0] = a1
+                if has_s2:
+                    s2_w0[0] = a2
             consts[0], consts[1], consts[2], consts[3] = ohp[0], ohp[3], reg_factors, reg_linear
             lr, eps, reg_v, reg_w = consts[0], consts[1], consts[2], consts[3]
             for slot in range(3 if b >= 0 else 2):
@@ -605,8 +645,15 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                 else:
                     for f in range(n):
                         reg = reg_factors if f < k else reg_linear
-                        _update_matrix(opt, P, S1, S2, r, f, G[slot, f] + reg * P[r, f], ohp, c1,
-                                       c2)  # fmt: skip
+                        a1 = S1[r, f] if has_s1 else 0.0
+                        a2 = S2[r, f] if has_s2 else 0.0
+                        P[r, f], a1, a2 = _step(
+                            opt, P[r, f], G[slot, f] + reg * P[r, f], a1, a2, ohp, c1, c2
+                        )
+                        if has_s1:
+                            S1[r, f] = a1
+                        if has_s2:
+                            S2[r, f] = a2
             steps += 1
     return total, steps
 

@@ -61,11 +61,17 @@ N_CODES = 4
 # once: scalars cannot alias the parameter arrays, so LLVM keeps them in registers.
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
 def _step(opt, value, g, s1, s2, ohp, c1, c2):
-    """New (value, s1, s2) after one AdaGrad, Adam or FTRL step with gradient ``g``.
+    """New (value, s1, s2) after one step of optimiser ``opt`` with gradient ``g``.
 
-    Plain SGD has no state: the callers step it themselves.
+    Scalars in, scalars out: kernels index the arrays themselves. Array arguments of an
+    inlined helper are reference-counted per call wherever numba cannot prune the counts
+    (atomic increments and decrements: half of an ML-100K SGD epoch went to the intercept's
+    step alone; docs/design.md, section 9).
+    Plain SGD has no state (``s1``/``s2`` come back unchanged).
     """
     lr, beta1, beta2, eps, l1, ftrl_beta = ohp
+    if opt == SGD:
+        return value - lr * g, s1, s2
     if opt == ADAGRAD:
         s1 = s1 + g * g
         return value - lr * g / (np.sqrt(s1) + eps), s1, s2
@@ -84,28 +90,6 @@ def _step(opt, value, g, s1, s2, ohp, c1, c2):
     s1 = beta1 * s1 + (1.0 - beta1) * g
     s2 = beta2 * s2 + (1.0 - beta2) * g * g
     return value - lr * (s1 * c1) / (np.sqrt(s2 * c2) + eps), s1, s2
-
-
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _update_vector(opt, theta, s1, s2, j, g, ohp, c1, c2):
-    """Step ``theta[j]``; ``s1``/``s2`` are its optimiser state (empty for plain SGD)."""
-    if opt == SGD:
-        theta[j] -= ohp[0] * g
-    elif opt == ADAGRAD:
-        theta[j], s1[j], _ = _step(opt, theta[j], g, s1[j], 0.0, ohp, c1, c2)
-    else:
-        theta[j], s1[j], s2[j] = _step(opt, theta[j], g, s1[j], s2[j], ohp, c1, c2)
-
-
-@njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _update_matrix(opt, V, s1, s2, i, f, g, ohp, c1, c2):
-    """Step ``V[i, f]``; the 2-D twin of ``_update_vector``."""
-    if opt == SGD:
-        V[i, f] -= ohp[0] * g
-    elif opt == ADAGRAD:
-        V[i, f], s1[i, f], _ = _step(opt, V[i, f], g, s1[i, f], 0.0, ohp, c1, c2)
-    else:
-        V[i, f], s1[i, f], s2[i, f] = _step(opt, V[i, f], g, s1[i, f], s2[i, f], ohp, c1, c2)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -148,6 +132,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
     k = V.shape[1]
     row_bytes = k * V.itemsize
     n_state = (s1_V.shape[0] > 0) + (s2_V.shape[0] > 0)
+    has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0
     large = V.shape[0] * row_bytes >= PREFETCH_MIN_BYTES
     total = 0.0
     for pos in range(start, stop):
@@ -200,7 +185,13 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
         r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
         if fit_intercept:
-            _update_vector(opt, w0, s1_w0, s2_w0, 0, g + r_bias * w0[0], ohp, c1, c2)
+            a = s1_w0[0] if has_s1 else 0.0
+            b = s2_w0[0] if has_s2 else 0.0
+            w0[0], a, b = _step(opt, w0[0], g + r_bias * w0[0], a, b, ohp, c1, c2)
+            if has_s1:
+                s1_w0[0] = a
+            if has_s2:
+                s2_w0[0] = b
         for ptr in range(indptr[r], indptr[r + 1]):
             i = indices[ptr]
             x = np.float64(data[ptr])
@@ -231,8 +222,10 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
                     s1_V[i, f] = acc
                     V[i, f] = v - lr * gv / (np.sqrt(acc) + eps)
                 continue
-            if fit_linear:
-                _update_vector(opt, w, s1_w, s2_w, i, gx + r_lin * w[i], ohp_w, c1, c2)
+            if fit_linear:  # Adam, FTRL: state s1 and s2
+                w[i], s1_w[i], s2_w[i] = _step(
+                    opt, w[i], gx + r_lin * w[i], s1_w[i], s2_w[i], ohp_w, c1, c2
+                )
             if opt == FTRL:
                 # FTRL written out (``_step``'s formulas): branch-free, LLVM vectorises
                 # the k-loop (2.3× an epoch's time through the generic update, measured).
@@ -251,10 +244,16 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
                     s2_V[i, f] = n_new
                     V[i, f] = new if moved else v
                 continue
+            # Adam written out (``_step``'s formulas), like the others.
+            lr, beta1, beta2, eps = ohp_v[0], ohp_v[1], ohp_v[2], ohp_v[3]
             for f in range(k):
                 v = V[i, f]
                 gv = gx * (q[f] - v * x) + r_fac * v
-                _update_matrix(opt, V, s1_V, s2_V, i, f, gv, ohp_v, c1, c2)
+                m = beta1 * s1_V[i, f] + (1.0 - beta1) * gv
+                u = beta2 * s2_V[i, f] + (1.0 - beta2) * gv * gv
+                s1_V[i, f] = m
+                s2_V[i, f] = u
+                V[i, f] = v - lr * (m * c1) / (np.sqrt(u * c2) + eps)
     return total
 
 
@@ -335,6 +334,7 @@ def _batch_apply(
     """Step every touched feature with its mean gradient (``scale`` = 1 / batch rows) and
     free its slot."""
     _, _, s1_w, s2_w, s1_V, s2_V = state
+    has_s1, has_s2 = s1_V.shape[0] > 0, s2_V.shape[0] > 0
     _, reg_linear, reg_factors = reg
     ohp_w, ohp_v = ohps
     for s in range(n_touched):
@@ -342,11 +342,23 @@ def _batch_apply(
         slot[i] = -1
         if fit_linear:
             g = (gw[s] + cw[s] * reg_linear * w[i]) * scale
-            _update_vector(opt, w, s1_w, s2_w, i, g, ohp_w, c1, c2)
+            a = s1_w[i] if has_s1 else 0.0
+            b = s2_w[i] if has_s2 else 0.0
+            w[i], a, b = _step(opt, w[i], g, a, b, ohp_w, c1, c2)
+            if has_s1:
+                s1_w[i] = a
+            if has_s2:
+                s2_w[i] = b
         reg_s = cw[s] * reg_factors
         for f in range(V.shape[1]):
             g = (gV[s, f] + reg_s * V[i, f]) * scale
-            _update_matrix(opt, V, s1_V, s2_V, i, f, g, ohp_v, c1, c2)
+            a = s1_V[i, f] if has_s1 else 0.0
+            b = s2_V[i, f] if has_s2 else 0.0
+            V[i, f], a, b = _step(opt, V[i, f], g, a, b, ohp_v, c1, c2)
+            if has_s1:
+                s1_V[i, f] = a
+            if has_s2:
+                s2_V[i, f] = b
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -381,7 +393,13 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
         c1, c2 = _bias_corrections(opt, ohp, t0 + b_start // batch_size + 1)
         if codes[FIT_INTERCEPT]:
             g = (g0 + c0 * reg[0] * w0[0]) * scale
-            _update_vector(opt, w0, s1_w0, s2_w0, 0, g, ohp, c1, c2)
+            a = s1_w0[0] if s1_w0.shape[0] > 0 else 0.0
+            b = s2_w0[0] if s2_w0.shape[0] > 0 else 0.0
+            w0[0], a, b = _step(opt, w0[0], g, a, b, ohp, c1, c2)
+            if s1_w0.shape[0] > 0:
+                s1_w0[0] = a
+            if s2_w0.shape[0] > 0:
+                s2_w0[0] = b
         _batch_apply(opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohps,
                      c1, c2, codes[FIT_LINEAR])  # fmt: skip
     return total
