@@ -201,7 +201,11 @@ def _call_block(args, rng, sample, weighted=True):
     m, k = xb.size, V.shape[1]
     hb = np.ascontiguousarray(xb * (qb - V[0][:, None] * xb))  # what _gather buffers
     dv, P, rhs = np.empty(k), np.empty((k, k)), np.empty(k)
-    ok = K._block_update(rng, m, 0, sb, eb, hb, V, alpha, lam, mu, sample, weighted, dv, P, rhs)
+    # the prior as the kernel takes it: rows of (n_groups, k) arrays, here group 0
+    lam2, mu2 = lam[None, :], mu[None, :]
+    ok = K._block_update(
+        rng, m, 0, sb, eb, hb, V, alpha, lam2, mu2, 0, sample, weighted, dv, P, rhs
+    )
     return ok, dv
 
 
