@@ -95,12 +95,20 @@ def positive_bitset(indptr, indices, n_items):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _is_positive(pos, u, j):
-    """Is item ``j`` one of user ``u``'s positives? ``pos = (indptr, sorted items, bits)``:
-    the bitset when there is one (``bits`` non-empty), else a binary search."""
-    pos_indptr, pos_items, bits = pos
-    if bits.shape[0] > 0:
-        return (bits[u, j >> 6] >> np.uint64(j & 63)) & np.uint64(1) != 0
+def _has_bit(bits, u, j):
+    """Is bit ``j`` of user ``u``'s row of ``positive_bitset`` set?
+
+    Kernels test ``bits.shape[0]`` themselves and call this or :func:`_in_sorted`. One
+    helper taking the tuple ``(indptr, items, bits)`` and branching between the two had
+    numba count references to the three arrays on every draw (atomic operations: 40 %
+    of a BPR epoch's kernel time, measured with perf; docs/design.md, section 9)."""
+    return (bits[u, j >> 6] >> np.uint64(j & 63)) & np.uint64(1) != 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _in_sorted(pos_indptr, pos_items, u, j):
+    """Is item ``j`` among user ``u``'s sorted items? (A binary search: the fallback when
+    there is no bitset.)"""
     lo, hi = pos_indptr[u], pos_indptr[u + 1]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -268,6 +276,8 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
     Ip, Ii, Ix = IX
     s1_w0, s2_w0, S1, S2 = state
     has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
+    pos_indptr, pos_items, bits = pos
+    use_bits = bits.shape[0] > 0
     with_state = S1.shape[0] > 0
     low = np.int64(0xFFFFFFFF)
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
@@ -332,7 +342,11 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                         prefetch_row_blocks(Ip, Ii, pending, S1, width)
                     if loss_code == WARP:
                         draws += 1  # a positive drawn counts as one of WARP's draws
-                    if _is_positive(pos, u, cand):
+                    if (
+                        _has_bit(bits, u, cand)
+                        if use_bits
+                        else _in_sorted(pos_indptr, pos_items, u, cand)
+                    ):
                         if loss_code != WARP:
                             draws += 1
                         continue
@@ -466,6 +480,8 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     rng = _shuffle(_random_seed(seed), packed, pair_weight, start, stop)
     s1_w0, s2_w0, S1, S2 = state
     has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
+    pos_indptr, pos_items, bits = pos
+    use_bits = bits.shape[0] > 0
     with_state = S1.shape[0] > 0
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
     max_sampled, n_negatives = rcodes[R_MAX_SAMPLED], rcodes[R_N_NEGATIVES]
@@ -512,7 +528,11 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                         rng, pending = _draw_item(rng, n_items, neg_cdf)
                         r = n_users + pending
                         prefetch_range(P, r * width, (r + 1) * width)
-                        if not _is_positive(pos, u, cand):
+                        if not (
+                            _has_bit(bits, u, cand)
+                            if use_bits
+                            else _in_sorted(pos_indptr, pos_items, u, cand)
+                        ):
                             a = cand
                             break
                     if a < 0:
@@ -538,7 +558,11 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                         prefetch_range(S1, r * width, (r + 1) * width)
                     if loss_code == WARP:
                         draws += 1  # a positive drawn counts as one of WARP's draws
-                    if _is_positive(pos, u, cand):
+                    if (
+                        _has_bit(bits, u, cand)
+                        if use_bits
+                        else _in_sorted(pos_indptr, pos_items, u, cand)
+                    ):
                         if loss_code != WARP:
                             draws += 1
                         continue
