@@ -140,6 +140,33 @@ def test_save_onnx_and_the_command_line(ctr, tmp_path, capsys):
     assert not (tmp_path / "c.onnx").exists()
 
 
+def test_external_data_beside_the_graph(ctr, tmp_path, monkeypatch):
+    """Weights in ``<path>.data`` (what models past ONNX's 2 GiB file limit need): forced,
+    and chosen by size when ``external_data`` is left to ``None``."""
+    import fmlearn.export as export
+
+    X, y, X_test = ctr
+    model = FMClassifier(n_factors=4, max_iter=2, random_state=0).fit(X, y)
+    expected = model.predict_proba(X_test[:200])
+    save_onnx(model, tmp_path / "a.onnx", external_data=True)
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 1000)
+    save_onnx(model, tmp_path / "b.onnx")
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 1 << 30)
+    save_onnx(model, tmp_path / "c.onnx")
+    assert (tmp_path / "a.onnx.data").exists() and (tmp_path / "b.onnx.data").exists()
+    assert not (tmp_path / "c.onnx.data").exists()
+    # the graph alone is small: V (3,013 × 4) and w live in the data file
+    assert (tmp_path / "a.onnx").stat().st_size < 10_000 < (tmp_path / "a.onnx.data").stat().st_size
+    for name in ("a.onnx", "b.onnx"):
+        session = ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
+        indices, values = padded(X_test[:200])
+        probs = session.run(["probabilities"], {"indices": indices, "values": values})[0]
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
+    # onnx's own loader resolves the side file too
+    proto = onnx.load(tmp_path / "a.onnx")
+    np.testing.assert_allclose(_run(proto, X_test[:200])["probabilities"], expected, atol=1e-5)
+
+
 def test_more_models_match_predict(ctr):
     """No intercept or linear term, integer classes, a float32 model in a float64 graph
     (the graph rounds the values to float32 as predict does), and zero rows."""

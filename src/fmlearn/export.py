@@ -33,6 +33,9 @@ hold it to 1e-5 on 10,000 rows). ``dtype=np.float64`` agrees to ~1e-12 (probit
 probabilities to ~1e-7: onnxruntime's Erf is float32 only); for a float32 model such a
 graph first rounds the values to float32, as ``predict`` does.
 
+:func:`save_onnx` writes the weights to a side file ``<path>.data`` (ONNX external data)
+when they exceed 1 GiB, since one ONNX file cannot exceed 2 GiB.
+
 Needs the optional extra: ``pip install "fmlearn[onnx]"`` (onnx; onnxruntime to run it).
 """
 
@@ -240,7 +243,50 @@ def _erf(source: str, target: str, dtype) -> list:
     ]
 
 
-def save_onnx(model, path: str | os.PathLike, *, dtype=np.float32) -> None:
-    """Write ``to_onnx(model, dtype=dtype)`` to ``path`` atomically."""
-    data = to_onnx(model, dtype=dtype).SerializeToString()
-    atomic_write(path, lambda fh: fh.write(data))
+#: Weights above this many bytes go to a side file (ONNX external data): a protobuf
+#: message, and so a self-contained ``.onnx`` file, cannot exceed 2 GiB.
+EXTERNAL_DATA_BYTES = 1 << 30
+
+
+def save_onnx(
+    model, path: str | os.PathLike, *, dtype=np.float32, external_data: bool | None = None
+) -> None:
+    """Write ``to_onnx(model, dtype=dtype)`` to ``path``, each file atomically.
+
+    ``external_data``: store the weights in ``<path>.data`` beside the graph (ONNX's
+    external data; onnxruntime finds the file next to the model). ``None`` (default) does
+    so only when they exceed ``EXTERNAL_DATA_BYTES`` (1 GiB), so that models past the 2 GiB
+    limit of one ONNX file export too. The data file is written first; keep both files
+    together when moving them.
+    """
+    proto = to_onnx(model, dtype=dtype)
+    weights = sum(len(t.raw_data) for t in proto.graph.initializer)
+    if external_data is None:
+        external_data = weights > EXTERNAL_DATA_BYTES
+    if not external_data:
+        data = proto.SerializeToString()
+        atomic_write(path, lambda fh: fh.write(data))
+        return
+    from onnx.external_data_helper import set_external_data
+
+    location = os.path.basename(os.fspath(path)) + ".data"
+    blobs = []
+    offset = 0
+    for tensor in proto.graph.initializer:
+        if len(tensor.raw_data) < 1024:  # scalars and shapes stay in the graph
+            continue
+        pad = -offset % 4096  # aligned, as onnx's own writer does (lets a reader map it)
+        raw = tensor.raw_data
+        set_external_data(tensor, location, offset=offset + pad, length=len(raw))
+        tensor.ClearField("raw_data")
+        blobs += [bytes(pad), raw]
+        offset += pad + len(raw)
+
+    def write_blobs(fh):
+        for blob in blobs:
+            fh.write(blob)
+
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    atomic_write(os.path.join(folder, location), write_blobs)
+    graph = proto.SerializeToString()
+    atomic_write(path, lambda fh: fh.write(graph))
