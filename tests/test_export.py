@@ -162,6 +162,13 @@ def test_external_data_beside_the_graph(ctr, tmp_path, monkeypatch):
         indices, values = padded(X_test[:200])
         probs = session.run(["probabilities"], {"indices": indices, "values": values})[0]
         np.testing.assert_allclose(probs, expected, atol=1e-5)
+    # past protobuf's 2 GiB, an in-memory graph is refused with the way out
+    monkeypatch.setattr(export, "_IN_MEMORY_LIMIT", 1000)
+    with pytest.raises(ValueError, match="save_onnx"):
+        to_onnx(model)
+    with pytest.raises(ValueError, match="save_onnx"):
+        save_onnx(model, tmp_path / "d.onnx", external_data=False)
+    assert not (tmp_path / "d.onnx").exists()
     # onnx's own loader resolves the side file too
     proto = onnx.load(tmp_path / "a.onnx")
     np.testing.assert_allclose(_run(proto, X_test[:200])["probabilities"], expected, atol=1e-5)

@@ -53,6 +53,13 @@ from fmlearn._version import __version__
 #: input, Clip with min/max inputs, Erf: all present since 13).
 OPSET = 13
 
+#: Protobuf's 2 GiB, less room for the graph: the most weight an in-memory model holds.
+_IN_MEMORY_LIMIT = 2**31 - 2**24
+
+#: Weights above this many bytes go to a side file (ONNX external data): a protobuf
+#: message, and so a self-contained ``.onnx`` file, cannot exceed 2 GiB.
+EXTERNAL_DATA_BYTES = 1 << 30
+
 
 def padded(X, *, width: int | None = None, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, values)``: the graph's inputs for the rows of ``X`` (sparse or dense).
@@ -84,7 +91,50 @@ def padded(X, *, width: int | None = None, dtype=np.float32) -> tuple[np.ndarray
 
 def to_onnx(model, *, dtype=np.float32):
     """The fitted ``FMRegressor`` or ``FMClassifier`` as an ``onnx.ModelProto`` (see the
-    module docstring for its inputs and outputs); ``save_onnx`` writes it to a file."""
+    module docstring for its inputs and outputs); ``save_onnx`` writes it to a file.
+
+    An in-memory ONNX model holds at most 2 GiB: for larger weights use ``save_onnx``,
+    which keeps them in a side file."""
+    return _graph(model, dtype, None)
+
+
+class _ExternalData:
+    """Where ``_graph`` puts the large tensors of a graph saved with external data: their
+    arrays and offsets in the side file ``location`` (each aligned to 4 KiB, as onnx's
+    own writer does, so that a reader may map them). With a ``threshold`` (bytes), only
+    weights larger than that go there; below it the graph keeps them."""
+
+    def __init__(self, location: str, threshold: int | None = None):
+        self.location = location
+        self.threshold = threshold
+        self.arrays: list[tuple[int, np.ndarray]] = []
+        self.size = 0
+
+    def tensor(self, name: str, array: np.ndarray):
+        from onnx import TensorProto, helper
+
+        offset = self.size + (-self.size % 4096)
+        self.arrays.append((offset, array))
+        self.size = offset + array.nbytes
+        tensor = TensorProto(name=name, dims=array.shape)
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", self.location), ("offset", offset),
+                           ("length", array.nbytes)):  # fmt: skip
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, str(value)
+        return tensor
+
+    def write(self, fh) -> None:
+        position = 0
+        for offset, array in self.arrays:
+            fh.write(bytes(offset - position))
+            fh.write(array.data)
+            position = offset + array.nbytes
+
+
+def _graph(model, dtype, external: _ExternalData | None):
+    """``to_onnx``'s graph; with ``external``, tensors of 1 KiB or more are stored there."""
     onnx = import_optional("onnx", extra="onnx", needed_by="fmlearn.export.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.utils.validation import check_is_fitted
@@ -113,12 +163,25 @@ def to_onnx(model, *, dtype=np.float32):
         V = np.stack([p.V for p in samples]).astype(dtype)
     else:
         w0 = np.array([model.w0_], dtype=dtype)
-        w = model.w_[None, :].astype(dtype)
-        V = model.V_[None, :, :].astype(dtype)
+        w = model.w_[None, :].astype(dtype, copy=False)
+        V = model.V_[None, :, :].astype(dtype, copy=False)
     n_samples = w0.shape[0]
 
+    if external is not None and external.threshold is not None:
+        if w.nbytes + V.nbytes <= external.threshold:
+            external = None
+    if external is None and (w.nbytes + V.nbytes) >= _IN_MEMORY_LIMIT:
+        raise ValueError(
+            f"The weights take {(w.nbytes + V.nbytes) / 2**30:.1f} GiB; an ONNX model in "
+            "memory holds at most 2 GiB. Write it with save_onnx(model, path), which "
+            "stores them in path + '.data'."
+        )
+
     def const(name, array):
-        return numpy_helper.from_array(np.asarray(array), name)
+        array = np.ascontiguousarray(array)
+        if external is not None and array.nbytes >= 1024:
+            return external.tensor(name, array)
+        return numpy_helper.from_array(array, name)
 
     inits = [
         const("w0", w0[:, None]),  # [S, 1]
@@ -189,7 +252,8 @@ def to_onnx(model, *, dtype=np.float32):
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.checker.check_model(proto)
+    if external is None:  # with external data the checker needs the files: save_onnx's
+        onnx.checker.check_model(proto)
     return proto
 
 
@@ -243,11 +307,6 @@ def _erf(source: str, target: str, dtype) -> list:
     ]
 
 
-#: Weights above this many bytes go to a side file (ONNX external data): a protobuf
-#: message, and so a self-contained ``.onnx`` file, cannot exceed 2 GiB.
-EXTERNAL_DATA_BYTES = 1 << 30
-
-
 def save_onnx(
     model, path: str | os.PathLike, *, dtype=np.float32, external_data: bool | None = None
 ) -> None:
@@ -259,34 +318,18 @@ def save_onnx(
     limit of one ONNX file export too. The data file is written first; keep both files
     together when moving them.
     """
-    proto = to_onnx(model, dtype=dtype)
-    weights = sum(len(t.raw_data) for t in proto.graph.initializer)
-    if external_data is None:
-        external_data = weights > EXTERNAL_DATA_BYTES
-    if not external_data:
-        data = proto.SerializeToString()
-        atomic_write(path, lambda fh: fh.write(data))
-        return
-    from onnx.external_data_helper import set_external_data
-
-    location = os.path.basename(os.fspath(path)) + ".data"
-    blobs = []
-    offset = 0
-    for tensor in proto.graph.initializer:
-        if len(tensor.raw_data) < 1024:  # scalars and shapes stay in the graph
-            continue
-        pad = -offset % 4096  # aligned, as onnx's own writer does (lets a reader map it)
-        raw = tensor.raw_data
-        set_external_data(tensor, location, offset=offset + pad, length=len(raw))
-        tensor.ClearField("raw_data")
-        blobs += [bytes(pad), raw]
-        offset += pad + len(raw)
-
-    def write_blobs(fh):
-        for blob in blobs:
-            fh.write(blob)
-
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    atomic_write(os.path.join(folder, location), write_blobs)
+    path = os.fspath(path)
+    external = None
+    if external_data is not False:
+        threshold = None if external_data else EXTERNAL_DATA_BYTES
+        external = _ExternalData(os.path.basename(path) + ".data", threshold)
+    proto = _graph(model, dtype, external)
+    if external is not None and external.arrays:
+        folder = os.path.dirname(os.path.abspath(path))
+        atomic_write(os.path.join(folder, external.location), external.write)
     graph = proto.SerializeToString()
     atomic_write(path, lambda fh: fh.write(graph))
+    if external is not None and external.arrays:
+        import onnx
+
+        onnx.checker.check_model(path)  # finds the side file beside the graph
