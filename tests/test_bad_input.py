@@ -67,8 +67,28 @@ def test_non_finite_y(Xy, bad):
 
 def test_wrong_feature_count_at_predict(Xy):
     fm = FMRegressor(max_iter=1).fit(*Xy)
-    with pytest.raises(ValueError, match="X has 11 features, but FMRegressor is expecting 10"):
+    with pytest.raises(ValueError, match=r"X has 11 features, but FMRegressor was fitted on 10"):
         fm.predict(sp.random(5, 11, density=0.5, format="csr"))
+    with pytest.raises(ValueError, match=r"X\[:, :10\]"):  # says how to keep the model's columns
+        fm.predict(sp.random(5, 11, density=0.5, format="csr"))
+    # dense input must match exactly (scikit-learn's rule)
+    with pytest.raises(ValueError, match="X has 9 features, but FMRegressor is expecting 10"):
+        fm.predict(np.ones((5, 9)))
+
+
+def test_narrower_sparse_input_is_widened(Xy):
+    """A test file in libFM / libSVM format is as wide as its highest index: its missing
+    columns are zeros, at predict and in eval sets, and the caller's matrix is untouched."""
+    X, y = Xy
+    fm = FMRegressor(max_iter=2, random_state=0).fit(X, y)
+    narrow = sp.csr_matrix(X[:, :7])
+    widened = sp.hstack([narrow, sp.csr_matrix((X.shape[0], 3))], format="csr")
+    np.testing.assert_array_equal(fm.predict(narrow), fm.predict(widened))
+    np.testing.assert_array_equal(fm.predict(narrow.tocsc()), fm.predict(widened))
+    assert narrow.shape == (X.shape[0], 7)
+    a = FMRegressor(max_iter=2, random_state=0).fit(X, y, eval_set=[(narrow, y)])
+    b = FMRegressor(max_iter=2, random_state=0).fit(X, y, eval_set=[(widened, y)])
+    assert a.history_.valid == b.history_.valid
 
 
 def test_non_numeric_regression_target(Xy):
@@ -145,7 +165,8 @@ def test_a_failed_fit_leaves_the_previous_model_usable(Xy):
     fm = FMRegressor(n_factors=2, max_iter=3, random_state=0).fit(X, y)
     before = fm.predict(X)
     wider = sp.random(50, 14, density=0.3, random_state=1, format="csr")
-    with pytest.raises(ValueError, match="10 features"):
-        fm.fit(wider, np.ones(50), eval_set=[(X, y)])  # the eval set has 10 columns, X 14
+    widest = sp.random(50, 16, density=0.3, random_state=2, format="csr")
+    with pytest.raises(ValueError, match="16 features"):
+        fm.fit(wider, np.ones(50), eval_set=[(widest, np.ones(50))])  # 16 columns, X 14
     assert fm.n_features_in_ == 10
     np.testing.assert_array_equal(fm.predict(X), before)

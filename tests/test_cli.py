@@ -84,6 +84,58 @@ def test_exit_codes_and_messages(csv_files, capsys, tmp_path):
     assert "not available" in capsys.readouterr().err
 
 
+def test_unwritable_outputs_fail_before_any_work(csv_files, capsys, tmp_path):
+    """A missing folder is named at once, not after training, and not as a temporary file."""
+    paths = csv_files[1]
+    missing = tmp_path / "no" / "such" / "m.fmlearn"
+    assert main(["train", str(paths["train"]), "-o", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert f"cannot write model file {missing}" in captured.err and "does not exist" in captured.err
+    assert "trained" not in captured.out and ".tmp" not in captured.err
+    assert main(["train", str(paths["train"]), "-o", str(tmp_path)]) == 2  # a folder
+    assert "is a folder" in capsys.readouterr().err
+    model = tmp_path / "m.fmlearn"
+    assert main(["train", str(paths["train"]), "-o", str(model), "--iter", "1", "-q"]) == 0
+    capsys.readouterr()
+    for argv in (
+        ["predict", str(model), str(paths["test"]), "-o", str(missing)],
+        ["export", str(model), "-o", str(missing)],
+        ["convert", str(paths["test"]), str(missing)],
+    ):
+        assert main(argv) == 2, argv
+        assert "cannot write" in capsys.readouterr().err
+    assert not missing.parent.exists()
+
+
+def test_an_empty_data_file_is_named(tmp_path, capsys):
+    empty = tmp_path / "empty.libfm"
+    empty.write_text("")
+    assert main(["train", str(empty), "-o", str(tmp_path / "m.fmlearn")]) == 2
+    assert f"{empty}: no data rows" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_predict_quietly(csv_files, tmp_path):
+    """`fmlearn predict … | head -1`: no 'Broken pipe' error, exit status 0."""
+    import subprocess
+    import sys
+
+    paths = csv_files[1]
+    model = tmp_path / "m.fmlearn"
+    assert main(["train", str(paths["train"]), "-o", str(model), "--iter", "1", "-q"]) == 0
+    rows = tmp_path / "many.csv"  # more output than a pipe buffers (64 kB)
+    table = np.loadtxt(paths["test"], delimiter=",")
+    np.savetxt(rows, np.tile(table, (20, 1)), delimiter=",", fmt="%.17g")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "fmlearn", "predict", str(model), str(rows)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    first = run.stdout.readline()
+    run.stdout.close()  # what `head -1` does after its line
+    err = run.stderr.read().decode()
+    assert run.wait(timeout=120) == 0, err
+    assert first.strip() and "Broken pipe" not in err and "Error" not in err
+
+
 def test_convert_csv_round_trip(csv_files, tmp_path, capsys):
     _, paths = csv_files
     target = tmp_path / "copy.csv"

@@ -252,6 +252,13 @@ def test_saved_files_get_ordinary_permissions(tmp_path, fitted):
     assert (tmp_path / "m.fmlearn").stat().st_mode & 0o777 == 0o644
 
 
+def test_an_unwritable_path_is_named_not_its_temporary_file(tmp_path, fitted):
+    target = tmp_path / "no such folder" / "m.fmlearn"
+    with pytest.raises(OSError, match=r"cannot write .*no such folder/m\.fmlearn") as exc:
+        fitted.save(target)
+    assert ".tmp" not in str(exc.value)
+
+
 def test_numpy_integer_random_state_is_kept(tmp_path, data):
     X, y = data
     fm = FMRegressor(n_factors=2, max_iter=2, random_state=np.int64(7)).fit(X, y)

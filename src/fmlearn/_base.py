@@ -19,6 +19,7 @@ from typing import ClassVar
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -351,8 +352,9 @@ class BaseFM(BaseEstimator):
                     f"got {type(item).__name__}."
                 )
             Xe, ye = validate_data(
-                self, item[0], item[1], accept_sparse=True, dtype=dtype, reset=False
-            )
+                self, self._as_model_width(item[0]), item[1], accept_sparse=True, dtype=dtype,
+                reset=False,
+            )  # fmt: skip
             swe = check_sample_weight(item[2] if len(item) == 3 else None, Xe.shape[0])
             result.append(EvalSet(as_canonical_csr(Xe, dtype), task.encode(ye), swe))
         return result
@@ -390,9 +392,30 @@ class BaseFM(BaseEstimator):
         check_is_fitted(self, "history_")
         dtype = self._fitted_dtype
         X = validate_data(
-            self, X, accept_sparse=True, dtype=dtype, reset=False, ensure_min_samples=0
-        )
+            self, self._as_model_width(X), accept_sparse=True, dtype=dtype, reset=False,
+            ensure_min_samples=0,
+        )  # fmt: skip
         return as_canonical_csr(X, dtype)
+
+    def _as_model_width(self, X):
+        """Sparse ``X`` with fewer columns than the model, widened with empty columns.
+
+        A test file in libFM / libSVM format is as wide as its highest index, which is
+        often below the training file's: its missing columns are features the rows do not
+        have, which is what zero means in sparse data. Wider sparse input is an error that
+        says what to do; dense input must match exactly (scikit-learn's rule).
+        """
+        n = getattr(self, "n_features_in_", None)
+        if n is None or not sp.issparse(X) or X.ndim != 2 or X.shape[1] == n:
+            return X
+        if X.shape[1] > n:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted on {n}: "
+                f"columns {n} and beyond were never seen in training. Keep the model's "
+                f"columns with X[:, :{n}], or refit on data this wide."
+            )
+        X = sp.csr_matrix(X)  # shares the arrays of a CSR input; the caller's is untouched
+        return sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n))
 
     @property
     def sparsity_(self) -> dict:

@@ -12,6 +12,7 @@ naming the file and line). A user never sees a traceback unless they pass ``--de
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -21,6 +22,8 @@ from fmlearn.cli._common import (
     FORMATS,
     HelpFormatter,
     UsageError,
+    check_output,
+    check_rows,
     guess_format,
     parse_regularization,
     read_data,
@@ -95,6 +98,7 @@ def _train_ranking(args) -> int:
             shape = ()
         if len(shape) != 2 or min(shape) < 1:
             raise UsageError(f"--shape takes USERS,ITEMS like 943,1682; got {args.shape!r}.")
+    check_output(args.model, "model file")
     R = read_interactions(args.train, shape)
     params = dict(
         loss=args.loss or "warp",
@@ -146,6 +150,8 @@ def _train(args) -> int:
                 "--task ordinal is always sampled by MCMC (no --solver, and the "
                 f"regularisation is sampled): remove {' and '.join(given) or '--solver'}."
             )
+    check_output(args.model, "model file")
+    check_output(args.plot, "plot")
     field_aware = args.model_type in ("ffm", "fwfm")
     fit_params = {}
     if field_aware:
@@ -155,6 +161,7 @@ def _train(args) -> int:
         )
     else:
         X, y = read_data(args.train, args.format, args.n_features, args.field_conflict)
+    check_rows(X, args.train)
     params = dict(
         n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
         max_iter=100 if args.iter is None else args.iter,
@@ -185,6 +192,7 @@ def _train(args) -> int:
         y = np.where(y > 0, 1, -1)
     if args.valid:
         X_valid, y_valid = read_data(args.valid, None, X.shape[1], args.field_conflict)
+        check_rows(X_valid, args.valid)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
     if args.groups:
         fit_params["groups"] = read_groups(args.groups, X.shape[1])
@@ -221,6 +229,7 @@ def _predict(args) -> int:
             f"{args.model} holds a {type(model).__name__}, which does not predict; "
             "save the fitted estimator (or a Pipeline ending in one) instead."
         )
+    check_output(args.out, "output file")
     X, _ = read_data(args.data, args.format, model.n_features_in_)
     if args.proba:
         if not hasattr(model, "predict_proba"):
@@ -298,6 +307,7 @@ def _recommend(args) -> int:
         users = np.arange(model.n_users_)
     if args.n < 1:
         raise UsageError(f"-n must be ≥ 1; got {args.n}.")
+    check_output(args.out, "output file")
     ids, scores = model.recommend(users, n=args.n, filter_seen=not args.keep_seen)
     out = sys.stdout if args.out in (None, "-") else open(args.out, "w")
     try:
@@ -328,6 +338,7 @@ def _evaluate(args) -> int:
 def _export(args) -> int:
     from fmlearn.export import save_onnx
 
+    check_output(args.out, "ONNX file")
     model = _load_model(args.model)
     dtype = np.float64 if args.float64 else np.float32
     try:
@@ -342,6 +353,7 @@ def _export(args) -> int:
 
 
 def _convert(args) -> int:
+    check_output(args.target, "output file")
     X, y = read_data(args.source, args.source_format)
     write_data(args.target, guess_format(args.target, args.target_format), X, y)
     print(f"{args.source} → {args.target}: {X.shape[0]:,} rows, {X.shape[1]:,} features")
@@ -544,6 +556,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"fmlearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`fmlearn predict … | head -1`): what it wanted it has; stop
+        # quietly, and keep the interpreter's final flush from writing to the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, OSError, ImportError) as exc:
         if args.debug:
             raise

@@ -7,6 +7,7 @@ use these, so that a file is read, and an option value refused, the same way in 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -43,6 +44,28 @@ class UsageError(Exception):
 
 
 # ------------------------------------------------------------------------------- data
+def check_output(path: str | None, what: str) -> None:
+    """Fail now, naming ``path``, if ``what`` (e.g. "model file") cannot be written there:
+    not after a training run of minutes, naming a temporary file."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a folder; give a file name.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {what} {path}: folder {folder} is not writable.")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write {what} {path}: the file is read-only.")
+
+
+def check_rows(X, path: str) -> None:
+    """An empty data file is a mistake to name, not a 0 × 0 matrix to train on."""
+    if X.shape[0] == 0:
+        raise UsageError(f"{path}: no data rows (the file is empty or has only comments).")
+
+
 def guess_format(path: str | Path, given: str | None) -> str:
     """``given``, or the format named by the file's extension (``.gz`` etc. ignored)."""
     if given:
