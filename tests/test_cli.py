@@ -179,7 +179,12 @@ def test_libfm_mcmc_regression_outputs(libfm_files, capsys):
             "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-iter", "30",
             "-method", "mcmc", "-out", str(out), "-rlog", str(rlog), "-seed", "1"]  # fmt: skip
     assert main(argv) == 0
-    assert capsys.readouterr().out.startswith("Final\tTest=")
+    printed = capsys.readouterr().out.splitlines()
+    # libFM's lines, which scripts parse: one per iteration, then the final score
+    iters = [line for line in printed if line.startswith("#Iter=")]
+    assert len(iters) == 30 and printed[-1].startswith("Final\tTest=")
+    assert re.fullmatch(r"#Iter=  0\tTrain=[0-9.]+\tTest=[0-9.]+", iters[0])
+    assert iters[-1].split("Test=")[1] == printed[-1].split("Test=")[1].split("\t")[0]
     pred = np.loadtxt(out)
     assert pred.shape == (500,)
     assert np.sqrt(np.mean((pred - y[2500:]) ** 2)) < 0.8  # noise 0.5
@@ -197,14 +202,14 @@ def test_libfm_sgd_save_and_load_model(libfm_files, capsys):
             "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-method", "sgd",
             "-learn_rate", "0.01", "-regular", "0,0,0.01", "-seed", "0"]  # fmt: skip
     assert main([*base, "-iter", "5", "-save_model", str(model)]) == 0
-    first = float(capsys.readouterr().out.split("Test=")[1].split()[0])
+    first = float(capsys.readouterr().out.split("Final\tTest=")[1].split()[0])
     assert model.read_text().startswith("#global bias W0\n")
     assert main([*base, "-iter", "5", "-load_model", str(model)]) == 0
-    continued = float(capsys.readouterr().out.split("Test=")[1].split()[0])
+    continued = float(capsys.readouterr().out.split("Final\tTest=")[1].split()[0])
     assert continued < first  # 5 more epochs from the saved model, not from scratch
 
 
-def test_libfm_classification_probabilities(libfm_files, tmp_path):
+def test_libfm_classification_probabilities(libfm_files, tmp_path, capsys):
     _, X, y = libfm_files
     from fmlearn.io import dump_libfm
 
@@ -218,7 +223,19 @@ def test_libfm_classification_probabilities(libfm_files, tmp_path):
     assert main(argv) == 0
     p = np.loadtxt(out)
     assert np.all((p > 0) & (p < 1))
-    assert np.mean((p > 0.5) == (labels[2500:] > 0)) > 0.7
+    accuracy = np.mean((p > 0.5) == (labels[2500:] > 0))
+    assert accuracy > 0.7
+    iters = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#Iter")]
+    # MCMC classification: accuracy, and libFM's base-10 log-loss of the test set
+    assert len(iters) == 20 and "\tTest(ll)=" in iters[-1]
+    assert float(iters[-1].split("Test=")[1].split("\t")[0]) == pytest.approx(accuracy)
+    ll10 = -np.mean(np.where(labels[2500:] > 0, np.log10(p), np.log10(1 - p)))
+    assert float(iters[-1].split("Test(ll)=")[1]) == pytest.approx(ll10, rel=1e-4)
+    # ratings are not labels: every one > 0 is one class, and the message says so
+    dump_libfm(X[:2500], np.abs(y[:2500]) + 1, tmp_path / "ratings.libfm")
+    argv[argv.index("-train") + 1] = str(tmp_path / "ratings.libfm")
+    assert main(argv) == 2
+    assert "labels are ≤ 0 (negative) or > 0 (positive)" in capsys.readouterr().err
 
 
 def test_train_libfm_file_with_groups(libfm_files, tmp_path, capsys):

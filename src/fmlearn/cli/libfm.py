@@ -5,7 +5,9 @@ switches by changing the program name to ``fmlearn libfm``. Flags keep libFM's m
 and defaults (Rendle 2012, "Factorization Machines with libFM", and libFM's README):
 ``-method mcmc`` by default, ``-learn_rate 0.1``, ``-regular`` 0 unless given, SGD in
 file order, MCMC predictions averaged over every sweep. Output files use libFM's
-formats: ``-out`` one prediction per line (the probability of the positive class for
+formats, and stdout libFM's tab-separated ``#Iter=  i Train=… Test=…`` line per iteration (each
+iteration also scores the training rows, as libFM does) before a ``Final`` line:
+``-out`` one prediction per line (the probability of the positive class for
 ``-task c``), ``-rlog`` a tab-separated table with a header and one row per iteration,
 ``-save_model``/``-load_model`` libFM's text model (not for MCMC, as in libFM).
 
@@ -16,7 +18,6 @@ fails with a message that says so; ``-cache_size`` (binary data) is accepted and
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -88,6 +89,31 @@ def _regular(text: str | None) -> dict:
     )
 
 
+class _IterationLines(Callback):
+    """libFM's line per iteration, which scripts parse: ``#Iter=  i Train=… Test=…``
+    (RMSE for regression, accuracy for classification; MCMC classification adds
+    ``Test(ll)=``, the log-loss in base 10, as libFM computes it). Test scores the
+    predictions ``-out`` would write (MCMC: the average over the sweeps so far); Train the
+    training rows, eval set 1."""
+
+    def __init__(self, regression: bool, mcmc: bool, y_test, y_train):
+        self.regression, self.mcmc = regression, mcmc
+        self.y_test, self.y_train = y_test, y_train
+        self.count = 0
+
+    def on_iteration(self, info):
+        if self.regression:
+            train, test = info.scores["rmse_1"], info.scores["rmse"]
+        else:  # raw scores: > 0 means the positive class (probit MCMC averages keep the sign)
+            train = float(np.mean((info.predictions[1] > 0) == (self.y_train > 0)))
+            test = float(np.mean((info.predictions[0] > 0) == (self.y_test > 0)))
+        line = f"#Iter={self.count:3d}\tTrain={train:.6g}\tTest={test:.6g}"
+        if self.mcmc and not self.regression:
+            line += f"\tTest(ll)={info.scores['logloss'] / np.log(10.0):.6g}"
+        print(line, flush=True)
+        self.count += 1
+
+
 class _LastPredictions(Callback):
     """Keeps the test-set predictions of the latest iteration (MCMC: the running average,
     which is what libFM writes to ``-out``)."""
@@ -126,6 +152,13 @@ def run(argv: list[str]) -> int:
     X_test = _widen(X_test, n_features)
     if args.task == "c":  # libFM: a label > 0 is the positive class
         y, y_test = np.where(y > 0, 1, -1), np.where(y_test > 0, 1, -1)
+        if np.unique(y).size < 2:
+            side = "> 0 (positive)" if y[0] > 0 else "≤ 0 (negative)"
+            raise UsageError(
+                f"-task c: libFM's classification labels are ≤ 0 (negative) or > 0 "
+                f"(positive), and every label in {args.train} is {side}. For ratings, use "
+                "-task r, or turn them into 1/−1 first (e.g. rating ≥ 4 → 1)."
+            )
 
     from fmlearn.classification import FMClassifier
     from fmlearn.regression import FMRegressor
@@ -139,7 +172,7 @@ def run(argv: list[str]) -> int:
         fit_intercept=fit_intercept,
         fit_linear=fit_linear,
         random_state=args.seed,
-        verbose=int(args.verbosity > 0 or sys.stdout.isatty()),
+        verbose=int(args.verbosity > 0),
     )
     if mcmc:
         params["n_kept_samples"] = args.iter  # libFM averages every sweep
@@ -149,7 +182,8 @@ def run(argv: list[str]) -> int:
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
     model = cls(**params)
     last = _LastPredictions()
-    fit_params = {"eval_set": [(X_test, y_test)], "callbacks": [last]}
+    lines = _IterationLines(args.task == "r", mcmc, y_test, y)
+    fit_params = {"eval_set": [(X_test, y_test), (X, y)], "callbacks": [last, lines]}
     if args.meta and mcmc:
         fit_params["groups"] = read_groups(args.meta, n_features)
     elif args.meta:  # libFM's ALS and SGD read -meta for per-group -regular values
