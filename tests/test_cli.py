@@ -136,6 +136,22 @@ def test_a_closed_pipe_ends_predict_quietly(csv_files, tmp_path):
     assert first.strip() and "Broken pipe" not in err and "Error" not in err
 
 
+def test_a_plain_fm_ignores_libffm_field_conflicts(tmp_path, capsys):
+    """xLearn's sample files write some features under two fields: a plain FM drops the
+    fields and trains; a field-aware model stops and names the command-line flag."""
+    lines = [f"{i % 2} 0:{i % 7}:1 1:{7 + i % 5}:1 2:{12 + i % 3}:0.5" for i in range(60)]
+    lines[10] = "1 0:3:1 1:3:1 2:13:0.5"  # feature 3 in fields 0 and 1
+    data = tmp_path / "conflict.ffm"
+    data.write_text("\n".join(lines) + "\n")
+    model = tmp_path / "m.fmlearn"
+    argv = ["train", str(data), "-o", str(model), "--iter", "2", "-q", "--task", "classification"]
+    assert main(argv) == 0
+    assert main([*argv, "--model-type", "ffm"]) == 1
+    err = capsys.readouterr().err
+    assert "line 11" in err and "--field-conflict first" in err
+    assert main([*argv, "--model-type", "ffm", "--field-conflict", "first"]) == 0
+
+
 def test_convert_csv_round_trip(csv_files, tmp_path, capsys):
     _, paths = csv_files
     target = tmp_path / "copy.csv"

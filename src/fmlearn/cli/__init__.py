@@ -160,7 +160,7 @@ def _train(args) -> int:
             args.train, args.format, args.n_features, args.field_conflict
         )
     else:
-        X, y = read_data(args.train, args.format, args.n_features, args.field_conflict)
+        X, y = read_data(args.train, args.format, args.n_features)
     check_rows(X, args.train)
     params = dict(
         n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
@@ -191,7 +191,7 @@ def _train(args) -> int:
     if positive:
         y = np.where(y > 0, 1, -1)
     if args.valid:
-        X_valid, y_valid = read_data(args.valid, None, X.shape[1], args.field_conflict)
+        X_valid, y_valid = read_data(args.valid, None, X.shape[1])
         check_rows(X_valid, args.valid)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
     if args.groups:
@@ -445,7 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--field-conflict",
         choices=("error", "first"),
         default="error",
-        help="libffm: a feature written with two fields is an error, or keeps its first",
+        help="ffm/fwfm on a libffm file: a feature written with two fields is an error, or "
+        "keeps its first (a plain FM drops the fields and ignores this)",
     )
     train.add_argument(
         "-k", "--factors", type=int, default=None, help="n_factors (rank k; default 8, ffm 4)"

@@ -78,12 +78,12 @@ def guess_format(path: str | Path, given: str | None) -> str:
     )
 
 
-def read_data(
-    path: str, fmt: str | None, n_features: int | None = None, field_conflict: str = "error"
-):
+def read_data(path: str, fmt: str | None, n_features: int | None = None):
     """``(X, y)`` from a libFM / libSVM / libffm / CSV file (label in the first column).
 
-    ``fmt=None`` takes the format from the file name.
+    ``fmt=None`` takes the format from the file name. A libffm file's fields are dropped
+    here (a plain FM has no use for them), so a feature written with two fields is no
+    error: :func:`read_fields_data` is for the models that need fields.
     """
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such file.")
@@ -91,7 +91,7 @@ def read_data(
     if fmt == "csv":
         return _read_csv(path, n_features)
     if fmt == "libffm":
-        X, y, _fields = text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)
+        X, y, _fields = text.load_libffm(path, n_features=n_features, field_conflict="first")
     elif fmt == "libfm":
         X, y = text.load_libfm(path, n_features=n_features)
     else:
@@ -110,7 +110,11 @@ def read_fields_data(
             f"--model-type ffm and fwfm need the field of every feature: {path} is not a libffm "
             "file (label field:index:value …); pass one, or --format libffm."
         )
-    return text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)
+    try:
+        return text.load_libffm(path, n_features=n_features, field_conflict=field_conflict)
+    except ValueError as exc:  # the loader's advice, in the command line's words
+        message = str(exc).replace("field_conflict='first'", "--field-conflict first")
+        raise ValueError(message) from None
 
 
 def _read_csv(path: str, n_features: int | None):
