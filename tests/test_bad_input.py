@@ -76,6 +76,23 @@ def test_wrong_feature_count_at_predict(Xy):
         fm.predict(np.ones((5, 9)))
 
 
+def test_a_model_larger_than_memory_is_refused_before_allocating(monkeypatch):
+    """ids straight from a database make X as wide as the highest index: say so, and how
+    to fix it, before drawing the factors (and before an out-of-memory kill mid-epoch)."""
+    import fmlearn._base as base
+
+    X = sp.csr_matrix((np.ones(4), [0, 3, 5, 99_999], [0, 2, 4]), shape=(2, 100_000))
+    monkeypatch.setattr(base, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    drawn = []
+    monkeypatch.setattr(base.FM, "init_params", lambda *a: drawn.append(1))
+    with pytest.raises(MemoryError, match="only 4 of them hold a value") as exc:
+        FMRegressor(n_factors=8, max_iter=1).fit(X, np.ones(2))
+    assert "adagrad optimiser's state" in str(exc.value) and "hash" in str(exc.value)
+    assert drawn == []
+    monkeypatch.undo()
+    FMRegressor(n_factors=8, max_iter=1).fit(X, np.ones(2))  # fits where memory allows
+
+
 def test_narrower_sparse_input_is_widened(Xy):
     """A test file in libFM / libSVM format is as wide as its highest index: its missing
     columns are zeros, at predict and in eval sets, and the caller's matrix is untouched."""

@@ -107,6 +107,19 @@ def test_unwritable_outputs_fail_before_any_work(csv_files, capsys, tmp_path):
     assert not missing.parent.exists()
 
 
+def test_train_says_what_mcmc_samples_cost(libfm_files, tmp_path, capsys):
+    folder = libfm_files[0]
+    argv = ["train", str(folder / "train.libfm"), "--solver", "mcmc", "--iter", "30", "-q"]
+    assert main([*argv, "-o", str(tmp_path / "all.fmlearn")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\(\d+\.\d MiB, \d+ MCMC samples kept; --keep-samples mean", out)
+    assert main([*argv, "-o", str(tmp_path / "mean.fmlearn"), "--keep-samples", "mean"]) == 0
+    assert "samples kept" not in capsys.readouterr().out
+    assert load(tmp_path / "mean.fmlearn").samples_ == []
+    sizes = [(tmp_path / f"{name}.fmlearn").stat().st_size for name in ("mean", "all")]
+    assert sizes[0] * 5 < sizes[1]
+
+
 def test_an_empty_data_file_is_named(tmp_path, capsys):
     empty = tmp_path / "empty.libfm"
     empty.write_text("")

@@ -25,6 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fmlearn import persist
+from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import (
     BOOLEAN,
     NONE,
@@ -220,6 +221,8 @@ class BaseFM(BaseEstimator):
             model = self._make_model(fitted=warm)
         finally:
             del self._fit_init_std
+        if not warm and init_params is None and type(model) is FM:
+            _check_fits_in_memory(model, data.X, self.solver)
         start, state, previous = self._starting_point(
             model, data.X.shape[1], rng, warm, init_params, solver
         )
@@ -591,3 +594,35 @@ class _numba_threads:
     def __exit__(self, *exc):
         numba.set_num_threads(self.previous)
         return False
+
+
+#: Arrays the size of the parameters that each SGD-family optimiser keeps beside them.
+_STATE_SLOTS = {"adagrad": 1, "adam": 2, "ftrl": 2}
+
+
+def _check_fits_in_memory(model, X, solver: str) -> None:
+    """Refuse, before drawing a single factor, an FM (with its optimiser's state) larger
+    than this machine's memory, and say why it is so large.
+
+    A libFM / libSVM file is as wide as its highest feature index: ids straight from a
+    database or a hash (index 200,000,000) make a model of hundreds of millions of rows,
+    most never used, that would take minutes to draw and then exhaust memory mid-epoch.
+    """
+    memory = physical_memory()
+    n_features = X.shape[1]
+    itemsize = np.dtype(model.dtype).itemsize
+    per_copy = (1 + n_features * (1 + model.n_factors)) * itemsize
+    total = per_copy * (1 + _STATE_SLOTS.get(solver, 0))
+    if memory is None or total <= memory:
+        return
+    used = np.unique(X.indices).size
+    raise MemoryError(
+        f"The model would take {format_bytes(total)} ({n_features:,} features × "
+        f"{model.n_factors} factors in {np.dtype(model.dtype).name}"
+        + (f", and the {solver} optimiser's state" if solver in _STATE_SLOTS else "")
+        + f") and this machine has {format_bytes(memory)}. X has {n_features:,} columns "
+        f"but only {used:,} of them hold a value: its width comes from the highest feature "
+        "index. Re-index the features (FMEncoder, or np.unique(X.indices, "
+        "return_inverse=True)) or hash them into fewer columns (e.g. 2**20); or use "
+        "dtype='float32' or a lower n_factors."
+    )

@@ -82,6 +82,7 @@ def _train_ranking(args) -> int:
         ("--l1", args.l1), ("--groups", args.groups),
         ("--n-features", args.n_features), ("--plot", args.plot),
         ("--factor-update", args.factor_update != "auto" or None),
+        ("--keep-samples", args.keep_samples != "auto" or None),
     ) if value]  # fmt: skip
     if args.solver not in ("sgd", "adagrad", "adam"):
         given.append(f"--solver {args.solver}")
@@ -172,6 +173,8 @@ def _train(args) -> int:
     )
     if not field_aware:
         params["factor_update"] = args.factor_update
+    if args.keep_samples != "auto":
+        params["keep_samples"] = args.keep_samples == "all"
     if args.task != "ordinal":
         params["solver"] = args.solver
     if args.learning_rate is not None:
@@ -202,7 +205,11 @@ def _train(args) -> int:
     model.save(args.model)
     summary = f"trained {type(model).__name__} ({model.solver}, k={model.n_factors}) "
     summary += f"on {X.shape[0]:,} rows × {X.shape[1]:,} features in {seconds:.1f} s"
-    print(summary + f" → {args.model}")
+    size = f"{os.path.getsize(args.model) / 2**20:.1f} MiB"
+    samples = len(getattr(model, "samples_", None) or [])
+    if samples:  # MCMC keeps its samples for prediction: say what that costs
+        size += f", {samples} MCMC samples kept; --keep-samples mean saves their mean only"
+    print(summary + f" → {args.model} ({size})")
     if args.valid:
         scores = {k: v[-1] for k, v in model.history_.valid.items()}
         print("validation: " + "  ".join(f"{k} {v:.5f}" for k, v in scores.items()))
@@ -469,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="ALS/MCMC: update each feature's factors one at a time or as a block "
         "(auto: block for ALS, scalar for MCMC)",
     )
+    train.add_argument(
+        "--keep-samples",
+        choices=("auto", "all", "mean"),
+        default="auto",
+        help="MCMC: save every averaged sample (exact libFM/myFM predictions; the file grows "
+        "with them), only their mean, or all while they take ≤ 512 MiB",
+    )
     train.add_argument("--seed", type=int, default=None, help="random_state")
     train.add_argument("--valid", help="validation file, recorded per epoch")
     train.add_argument("--groups", help="libFM -meta file: one group id per feature (MCMC)")
@@ -562,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         # quietly, and keep the interpreter's final flush from writing to the closed pipe
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, OSError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as exc:
         if args.debug:
             raise
         print(f"fmlearn {args.command}: error: {exc}", file=sys.stderr)
