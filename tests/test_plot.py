@@ -31,6 +31,33 @@ def test_axes_show_the_history(model):
     assert labels == ["train loss", "validation rmse"]
 
 
+def test_each_validation_metric_has_its_own_axis():
+    """A classifier's log-loss (~0.5) and AUC (~0.8) on one axis both looked flat: each
+    metric gets its own right axis; epochs are integers; the legend is off the data."""
+    import numpy as np
+
+    from fmlearn import FMClassifier
+
+    X, y, _ = make_recommendation(3000, n_users=50, n_items=40, random_state=0)
+    labels = (y > np.median(y)).astype(int)
+    clf = FMClassifier(n_factors=3, max_iter=7, tol=None, random_state=0)
+    clf.fit(X[:2500], labels[:2500], eval_set=[(X[2500:], labels[2500:])])
+    ax = learning_curve(clf)
+    figure = ax.figure
+    figure.canvas.draw()
+    assert len(figure.axes) == 1 + len(clf.history_.valid)  # logloss and auc apart
+    for axis, name in zip(figure.axes[1:], clf.history_.valid, strict=True):
+        assert axis.get_ylabel() == f"validation {name}"
+        low, high = axis.get_ylim()
+        values = clf.history_.valid[name]
+        assert (max(values) - min(values)) > 0.3 * (high - low)  # the curve fills its axis
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert all(float(t).is_integer() for t in ticks)
+    renderer = figure.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y1 <= ax.get_window_extent(renderer).y0  # below the plotting area
+
+
 def test_saved_png(model, tmp_path):
     path = tmp_path / "curve.png"
     save_learning_curve(model, path)

@@ -15,9 +15,13 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
     """Draw training loss and validation metrics per epoch/sweep; returns the Axes.
 
     ``model`` is a fitted estimator (or its ``history_``). The training loss goes on the
-    left axis; validation metrics (all of them, or ``metrics``) on a right axis of their
-    own, since their scales differ (RMSE vs ½·MSE, AUC vs log-loss).
+    left axis; each validation metric (all of them, or ``metrics``) on a right axis of its
+    own, in its colour, since their scales differ (RMSE vs ½·MSE; on one axis AUC near 0.9
+    and log-loss near 0.3 both looked flat). Epochs are whole numbers; the legend sits
+    below the plot, off the lines.
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     history = model if isinstance(model, FitHistory) else getattr(model, "history_", None)
     if history is None or len(history) == 0:
@@ -29,24 +33,30 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
     ax.plot(history.epoch, history.train_loss, color="tab:blue", marker=".", label="train loss")
     ax.set_xlabel(unit)
     ax.set_ylabel("training loss", color="tab:blue")
+    ax.tick_params(axis="y", colors="tab:blue")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     names = [m for m in history.valid if metrics is None or m in metrics]
     unknown = sorted(set(metrics or ()) - set(history.valid))
     if unknown:
         raise ValueError(f"history_ has no metrics {unknown}; it has {sorted(history.valid)}.")
     handles, labels = ax.get_legend_handles_labels()
-    if names:
+    colors = ["tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for j, name in enumerate(names):
+        color = colors[j % len(colors)]
         right = ax.twinx()
-        colors = ["tab:orange", "tab:green", "tab:red", "tab:purple"]
-        for j, name in enumerate(names):
-            right.plot(
-                history.epoch, history.valid[name], color=colors[j % len(colors)],
-                marker=".", label=f"validation {name}",
-            )  # fmt: skip
-        right.set_ylabel("validation " + ", ".join(names))
-        more_handles, more_labels = right.get_legend_handles_labels()
-        handles, labels = handles + more_handles, labels + more_labels
-    ax.legend(handles, labels, loc="upper right", frameon=False)
+        if j:  # a further right axis stands off the previous one
+            right.spines["right"].set_position(("axes", 1.0 + 0.15 * j))
+        (line,) = right.plot(
+            history.epoch, history.valid[name], color=color, marker=".",
+            label=f"validation {name}",
+        )  # fmt: skip
+        right.set_ylabel(f"validation {name}", color=color)
+        right.tick_params(axis="y", colors=color)
+        handles.append(line)
+        labels.append(line.get_label())
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=len(labels), frameon=False)  # fmt: skip
     if title is None and model is not history:
         title = f"{type(model).__name__}(solver={solver!r})" if solver else type(model).__name__
     if title:
