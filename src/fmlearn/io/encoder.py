@@ -9,6 +9,7 @@ this transformer learns the layout once in ``fit`` and applies it in ``transform
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +47,7 @@ class _Column:
     mean: float = 0.0
     scale: float = 1.0
     edges: np.ndarray | None = None  # binned: inner bin edges
+    separator: str | None = None  # multi: found in fit (None: the encoder's ``separator``)
 
     def feature_names(self) -> list[str]:
         """The names of this column's output features, in order."""
@@ -68,6 +70,7 @@ class _Column:
             "other": self.other,
             "mean": self.mean,
             "scale": self.scale,
+            "separator": self.separator,
         }
         arrays = {}
         if self.categories is not None:
@@ -90,18 +93,23 @@ class FMEncoder(TransformerMixin, BaseEstimator):
 
     Each input column becomes a block of output features:
 
-    * categorical columns (strings, categories, booleans, and integer ids listed in
+    * categorical columns (strings, categories, booleans, integer columns named like ids —
+      ``user_id``, ``movieId``, ``itemID``, ``id`` — and any column listed in
       ``categorical``) → one-hot; categories seen fewer than ``min_frequency`` times in
-      ``fit`` are dropped (or go to the "other" bucket);
+      ``fit`` are dropped (or go to the "other" bucket). An integer id read as a number
+      would enter the FM as its value (user 943 weighing 943 times user 1);
     * multi-valued columns (lists/tuples, or strings split on ``separator`` such as
-      ``"Action|Comedy"``; listed in ``multi_valued``) → one feature per value, weights
+      ``"Action|Comedy"``; listed in ``multi_valued``, or found by ``fit``: a text column
+      whose values are sets of a few distinct tokens joined by ``"|"``, ``","``, ``";"``
+      or a space, like ``"Animation Children's Comedy"``) → one feature per value, weights
       normalised per row by ``set_norm``: ``"l2"`` (default) gives each of n values
       1/√n, as SVD++ and myFM do; ``"l1"`` gives 1/n (sum 1, libFM's examples); None
       gives 1. Unit length made MCMC more accurate on MovieLens-100K with genre sets
       and implicit feedback (benchmarks/README.md, "MCMC / ALS");
-    * numeric columns → kept (``numeric="passthrough"``), standardised
-      (``"standardize"``, with the ``fit`` mean and std) or one-hot binned by ``fit``
-      quantiles (``"bin"``, ``n_bins`` bins);
+    * numeric columns → standardised (``numeric="standardize"``, the default: the ``fit``
+      mean and std), one-hot binned by ``fit`` quantiles (``"bin"``, ``n_bins`` bins) or
+      kept as they are (``"passthrough"``: raw counts of a million would swamp every
+      other feature of the FM);
     * with ``hashing=True`` categorical columns are hashed instead of enumerated (for
       very high cardinality: CTR ids): each hashed column gets its own block of
       ``n_features // n_hashed_columns`` buckets, so blocks never collide and each
@@ -143,7 +151,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         categorical: list | None = None,
         multi_valued: list | None = None,
         separator: str = "|",
-        numeric: str = "passthrough",
+        numeric: str = "standardize",
         n_bins: int = 10,
         min_frequency: int = 1,
         handle_unknown: str = "ignore",
@@ -180,7 +188,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             if missing:
                 raise ValueError(f"{option} names columns {missing} that X does not have.")
         kinds = [self._kind(frame[c], str(c)) for c in frame.columns]
-        n_hashed = sum(kind == "hashed" for kind in kinds)
+        n_hashed = sum(kind == "hashed" for kind, _ in kinds)
         columns, offset = [], 0
         for column, kind in zip(frame.columns, kinds, strict=True):
             spec = self._learn_column(frame[column], str(column), kind, n_hashed)
@@ -195,25 +203,35 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         self.fields_ = self.groups_.copy()
         return self
 
-    def _kind(self, series, name: str) -> str:
+    def _kind(self, series, name: str) -> tuple[str, str | None]:
+        """The column's kind and, for a multi-valued text column found here, its
+        separator."""
         pd = _pandas()
         if name in map(str, self.multi_valued or ()):
-            return "multi"
-        categorical = name in map(str, self.categorical or ()) or not (
-            pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-        )
-        if categorical:
+            return "multi", None
+        listed = name in map(str, self.categorical or ())
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        id_like = pd.api.types.is_integer_dtype(series) and _ID_NAME.search(name) is not None
+        if listed or not numeric or id_like:
             if series.map(lambda v: isinstance(v, list | tuple | set)).any():
-                return "multi"
-            return "hashed" if self.hashing else "categorical"
-        return "binned" if self.numeric == "bin" else "numeric"
+                return "multi", None
+            if not listed and not numeric and not self.hashing:
+                separator = _set_separator(series)
+                if separator is not None:
+                    return "multi", separator
+            return ("hashed" if self.hashing else "categorical"), None
+        return ("binned" if self.numeric == "bin" else "numeric"), None
 
-    def _learn_column(self, series, name: str, kind: str, n_hashed: int) -> _Column:
-        spec = _Column(name, kind)
+    def _learn_column(self, series, name: str, kind, n_hashed: int) -> _Column:
+        kind, separator = kind
+        spec = _Column(name, kind, separator=separator)
         if kind == "hashed":
             spec.width = max(1, self.n_features // max(n_hashed, 1))
         elif kind in ("categorical", "multi"):
-            values = _explode(series, self.separator) if kind == "multi" else series.dropna()
+            if kind == "multi":
+                values = _explode(series, spec.separator or self.separator)
+            else:
+                values = series.dropna()
             counts = values.astype(str).value_counts()
             keep = counts[counts >= self.min_frequency].index
             spec.categories = np.array(sorted(keep), dtype=object)
@@ -288,7 +306,7 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             codes[present] = pd.Index(spec.categories).get_indexer(series[present].astype(str))
             return self._known_or_other(codes, present, spec)
         if spec.kind == "multi":
-            values = _explode(series, self.separator)
+            values = _explode(series, spec.separator or self.separator)
             row = values.index.to_numpy()
             codes = pd.Index(spec.categories).get_indexer(values.astype(str))
             row, col = self._known_or_other_multi(row, codes.astype(np.int64), spec)
@@ -389,6 +407,32 @@ def _as_pandas(X):
         f"FMEncoder expects a pandas or polars DataFrame; got {type(X).__name__}. "
         "Wrap arrays in pandas.DataFrame(…, columns=[…])."
     )
+
+
+#: Column names that mark integer ids: ``id``, ``user_id``, ``item id``, ``movieId``,
+#: ``userID``; not ``paid`` or ``valid``.
+_ID_NAME = re.compile(r"(^|[_\s.-])[iI][dD]s?$|[a-z]I[dD]s?$")
+
+
+def _set_separator(series) -> str | None:
+    """The separator of a text column whose values are sets of tokens (``"Action|Comedy"``,
+    ``"Animation Children's Comedy"``), or None.
+
+    A set column has far fewer distinct tokens than distinct values (19 genres make 216
+    combinations on MovieLens-100K), while free text (titles) has more tokens than
+    values; and many of its values hold several tokens.
+    """
+    values = series.dropna()
+    if values.empty or not all(isinstance(v, str) for v in values.iloc[:1000]):
+        return None
+    distinct = values.astype(str).unique()[:20_000]
+    for separator in ("|", ",", ";", " "):
+        parts = [[t for t in v.split(separator) if t] for v in distinct]
+        several = np.mean([len(p) >= 2 for p in parts])
+        tokens = {t for p in parts for t in p}
+        if several >= 0.2 and 2 <= len(tokens) <= 0.5 * len(distinct):
+            return separator
+    return None
 
 
 def _explode(series, separator: str):
