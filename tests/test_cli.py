@@ -436,3 +436,68 @@ def test_ranking_command_line_errors(tmp_path, capsys):
     assert main(["predict", str(model_path), str(paths["test"])]) == 2
     assert "fmlearn recommend" in capsys.readouterr().err
     assert main(["evaluate", str(model_path), str(paths["test"]), "--format", "csv"]) == 2
+
+
+def test_train_predict_evaluate_on_a_table(tmp_path, capsys):
+    """Issue 17: a real table (header row, ids, text, a set column) trains through
+    FMEncoder, saved with the model, so predict and evaluate read raw tables too."""
+    pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 3000
+    users, items = rng.integers(1, 60, n), rng.integers(1, 40, n)
+    taste, appeal = rng.normal(size=(60, 2)), rng.normal(size=(40, 2))
+    rating = 3 + np.einsum("ij,ij->i", taste[users], appeal[items]) + rng.normal(0, 0.3, n)
+    genres = np.array(["Action", "Comedy", "Drama", "Horror"])
+    lines = ["user_id\tmovieId\tcity\tgenres\trating"]
+    for u, i, r in zip(users, items, rating, strict=True):
+        tags = " ".join(genres[[(i + j) % 4 for j in range(1 + i % 3)]])
+        lines.append(f"{u}\t{i}\t{['Oslo', 'Lima', 'Pune'][u % 3]}\t{tags}\t{r:.3f}")
+    train, test = tmp_path / "train.tsv", tmp_path / "test.tsv"
+    train.write_text("\n".join(lines[:2501]) + "\n")
+    test.write_text("\n".join([lines[0], *lines[2501:]]) + "\n")
+    model = tmp_path / "m.fmlearn"
+    argv = ["train", str(train), "--label", "rating", "-o", str(model), "--solver", "mcmc"]
+    assert main([*argv, "--iter", "60", "-q", "--valid", str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "label column 'rating', 4 columns encoded" in out
+    rmse = float(out.split("validation: rmse ")[1].split()[0])
+    assert rmse < 0.6 * np.std(rating)  # learns the user × item interaction
+    saved = load(model)
+    assert [c.kind for c in saved.steps[0][1].columns_] == [
+        "categorical", "categorical", "categorical", "multi",
+    ]  # fmt: skip
+    # predict from the raw test table, with or without its label column
+    assert main(["predict", str(model), str(test), "-o", str(tmp_path / "p.txt")]) == 0
+    no_label = tmp_path / "features.tsv"
+    kept = [line.rsplit("\t", 1)[0] for line in test.read_text().splitlines()]
+    no_label.write_text("\n".join(kept) + "\n")
+    assert main(["predict", str(model), str(no_label), "-o", str(tmp_path / "q.txt")]) == 0
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.txt"), np.loadtxt(tmp_path / "q.txt"))
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(test)]) == 0
+    evaluated = float(capsys.readouterr().out.split("rmse\t")[1].split()[0])
+    assert evaluated == pytest.approx(rmse, abs=1e-5)  # printed to 5 and 6 decimals
+    # the mistakes: a label that is not there, text as a label, a table for a matrix model
+    assert main(["train", str(train), "--label", "stars", "-o", str(model)]) == 2
+    assert "no column 'stars' for --label" in capsys.readouterr().err
+    assert main(["train", str(train), "--label", "city", "-o", str(model)]) == 2
+    assert "label column 'city' is not numeric" in capsys.readouterr().err
+    assert main(["evaluate", str(model), str(no_label)]) == 2
+    assert "no label column" in capsys.readouterr().err
+
+
+def test_a_csv_with_a_header_trains_as_a_table(csv_files, tmp_path, capsys):
+    pytest.importorskip("pandas")
+    table = tmp_path / "t.csv"
+    rows = "".join(f"{i % 5},{20 + i % 7},c{i % 3}\n" for i in range(90))
+    table.write_text("y,age,colour\n" + rows)
+    model = tmp_path / "m.fmlearn"
+    assert main(["train", str(table), "-o", str(model), "--iter", "2", "-q"]) == 1
+    assert "--header" in capsys.readouterr().err  # the numeric reader says what to pass
+    assert main(["train", str(table), "--header", "-o", str(model), "--iter", "2", "-q"]) == 0
+    assert "label column 'y'" in capsys.readouterr().out
+    # a model trained on a matrix refuses table options
+    matrix_model = tmp_path / "mm.fmlearn"
+    paths = csv_files[1]
+    assert main(["train", str(paths["train"]), "-o", str(matrix_model), "--iter", "1", "-q"]) == 0
+    assert main(["predict", str(matrix_model), str(paths["test"]), "--label", "y"]) == 2

@@ -22,6 +22,7 @@ from fmlearn.cli._common import (
     FORMATS,
     HelpFormatter,
     UsageError,
+    add_table_options,
     check_output,
     check_rows,
     guess_format,
@@ -30,6 +31,9 @@ from fmlearn.cli._common import (
     read_fields_data,
     read_groups,
     read_interactions,
+    read_table,
+    split_label,
+    wants_table,
     write_data,
 )
 
@@ -83,6 +87,8 @@ def _train_ranking(args) -> int:
         ("--n-features", args.n_features), ("--plot", args.plot),
         ("--factor-update", args.factor_update != "auto" or None),
         ("--keep-samples", args.keep_samples != "auto" or None),
+        ("--label", args.label), ("--sep", args.sep), ("--header", args.header),
+        ("--categorical", args.categorical), ("--multi-valued", args.multi_valued),
     ) if value]  # fmt: skip
     if args.solver not in ("sgd", "adagrad", "adam"):
         given.append(f"--solver {args.solver}")
@@ -155,8 +161,18 @@ def _train(args) -> int:
     check_output(args.plot, "plot")
     field_aware = args.model_type in ("ffm", "fwfm")
     fit_params = {}
+    encoder = None
     if field_aware:
         _check_ffm_options(args)
+    if wants_table(args):
+        if args.n_features is not None:
+            raise UsageError("--n-features is for libFM/libSVM files; a table's width is its own.")
+        encoder, X, y = _encode_table(args)
+        if field_aware:
+            fit_params["fields"] = encoder.fields_
+        elif args.solver == "mcmc" and not args.groups and args.task != "ordinal":
+            fit_params["groups"] = encoder.groups_  # one hyperprior group per column
+    elif field_aware:
         X, y, fit_params["fields"] = read_fields_data(
             args.train, args.format, args.n_features, args.field_conflict
         )
@@ -193,7 +209,11 @@ def _train(args) -> int:
     positive = args.task == "classification"  # libFM's convention: label > 0 is positive
     if positive:
         y = np.where(y > 0, 1, -1)
-    if args.valid:
+    if args.valid and encoder is not None:
+        frame, y_valid = split_label(read_table(args.valid, args.sep), args.label_name, args.valid)
+        X_valid = encoder.transform(frame)
+        fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
+    elif args.valid:
         X_valid, y_valid = read_data(args.valid, None, X.shape[1])
         check_rows(X_valid, args.valid)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
@@ -202,9 +222,18 @@ def _train(args) -> int:
     start = time.perf_counter()
     model.fit(X, y, **fit_params)
     seconds = time.perf_counter() - start
-    model.save(args.model)
+    if encoder is not None:  # saved together, so that predict reads raw tables
+        from sklearn.pipeline import make_pipeline
+
+        from fmlearn.persist import save
+
+        save(make_pipeline(encoder, model), args.model)
+    else:
+        model.save(args.model)
     summary = f"trained {type(model).__name__} ({model.solver}, k={model.n_factors}) "
     summary += f"on {X.shape[0]:,} rows × {X.shape[1]:,} features in {seconds:.1f} s"
+    if encoder is not None:
+        summary += f" (label column {args.label_name!r}, {len(encoder.columns_)} columns encoded)"
     size = f"{os.path.getsize(args.model) / 2**20:.1f} MiB"
     samples = len(getattr(model, "samples_", None) or [])
     if samples:  # MCMC keeps its samples for prediction: say what that costs
@@ -219,6 +248,55 @@ def _train(args) -> int:
         save_learning_curve(model, args.plot)
         print(f"learning curve → {args.plot}")
     return 0
+
+
+def _encode_table(args):
+    """``(encoder, X, y)`` from a table: the label column split off, the others through
+    an :class:`~fmlearn.FMEncoder` (fitted here, saved with the model)."""
+    from fmlearn.io.encoder import FMEncoder
+
+    frame = read_table(args.train, args.sep)
+    features, y = split_label(frame, args.label, args.train)
+    args.label_name = str(frame.columns[0]) if args.label is None else args.label
+
+    def names(text):
+        return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+    encoder = FMEncoder(categorical=names(args.categorical), multi_valued=names(args.multi_valued))
+    X = encoder.fit_transform(features)
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except ValueError:
+        raise UsageError(
+            f"{args.train}: the label column {args.label_name!r} is not numeric; name the "
+            "label with --label."
+        ) from None
+    return encoder, X, y
+
+
+def _table_encoder(model):
+    """The FMEncoder of a model trained on a table (a Pipeline that starts with one)."""
+    from sklearn.pipeline import Pipeline
+
+    from fmlearn.io.encoder import FMEncoder
+
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], FMEncoder):
+        return model.steps[0][1]
+    return None
+
+
+def _read_for(model, args):
+    """``(X, y)`` for predicting with ``model``: a raw table for a model trained on one
+    (its label column, if present, split off), else a libFM / libSVM / CSV matrix."""
+    encoder = _table_encoder(model)
+    if encoder is None:
+        if args.label or args.sep:
+            raise UsageError("--label and --sep are for models trained on a table.")
+        return read_data(args.data, args.format, model.n_features_in_)
+    if args.format not in (None, "table", "csv"):
+        raise UsageError(f"{args.model} was trained on a table: give it one, not {args.format}.")
+    frame = read_table(args.data, args.sep)
+    return split_label(frame, args.label, args.data, keep=list(encoder.feature_names_in_))
 
 
 def _load_model(path: str):
@@ -237,7 +315,7 @@ def _predict(args) -> int:
             "save the fitted estimator (or a Pipeline ending in one) instead."
         )
     check_output(args.out, "output file")
-    X, _ = read_data(args.data, args.format, model.n_features_in_)
+    X, _ = _read_for(model, args)
     if args.proba:
         if not hasattr(model, "predict_proba"):
             raise UsageError(f"--proba needs a classifier; {args.model} holds a regressor.")
@@ -336,7 +414,9 @@ def _evaluate(args) -> int:
         if args.format is not None:
             raise UsageError("--format: a recommender is evaluated on 'user item' lines.")
         return _evaluate_ranking(args, model)
-    X, y = read_data(args.data, args.format, model.n_features_in_)
+    X, y = _read_for(model, args)
+    if y is None:
+        raise UsageError(f"{args.data}: no label column to evaluate against; name it with --label.")
     for name, value in evaluate_predictions(model, X, y).items():
         print(f"{name}\t{value:.6f}")
     return 0
@@ -421,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("train", help="training data (libFM, libSVM, libffm or CSV)")
     train.add_argument("-o", "--model", required=True, help="model file to write")
     train.add_argument("--format", choices=FORMATS, help="data format (default: from suffix)")
+    add_table_options(train, training=True)
     train.add_argument(
         "--task",
         choices=("regression", "classification", "ordinal", "ranking"),
@@ -495,6 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="data file")
     predict.add_argument("-o", "--out", help="output file (default: stdout)")
     predict.add_argument("--format", choices=FORMATS)
+    add_table_options(predict, training=False)
     predict.add_argument("--proba", action="store_true", help="classifier: P(positive)")
 
     evaluate = command(
@@ -503,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model")
     evaluate.add_argument("data", help="data file; for a recommender, held-out 'user item' lines")
     evaluate.add_argument("--format", choices=FORMATS)
+    add_table_options(evaluate, training=False)
     evaluate.add_argument(
         "--ranking", action="store_true", help="precision/recall/nDCG/MAP@k of top-k lists "
         "(the default for a model trained with --task ranking)"

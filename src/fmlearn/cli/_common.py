@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from fmlearn.io import text
 
-FORMATS = ("libfm", "libsvm", "libffm", "csv")
+FORMATS = ("libfm", "libsvm", "libffm", "csv", "table")
 _SUFFIXES = {
     ".libfm": "libfm",
     ".fm": "libfm",
@@ -26,6 +26,7 @@ _SUFFIXES = {
     ".libffm": "libffm",
     ".ffm": "libffm",
     ".csv": "csv",
+    ".tsv": "table",
 }
 
 
@@ -88,6 +89,11 @@ def read_data(path: str, fmt: str | None, n_features: int | None = None):
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such file.")
     fmt = guess_format(path, fmt)
+    if fmt == "table":
+        raise UsageError(
+            f"{path} is a table (named columns): a model trained on one (fmlearn train "
+            "--format table, --header or --label) reads it by column names."
+        )
     if fmt == "csv":
         return _read_csv(path, n_features)
     if fmt == "libffm":
@@ -121,14 +127,99 @@ def _read_csv(path: str, n_features: int | None):
     try:
         table = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
     except ValueError as exc:
-        raise ValueError(f"{path}: not a numeric CSV with the label first ({exc}).") from None
+        raise ValueError(
+            f"{path}: not a numeric CSV with the label first ({exc}). A table with a header "
+            "row and named or text columns trains with --header (and --label COL, --sep)."
+        ) from None
     X = sp.csr_matrix(table[:, 1:])
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{path}: has {X.shape[1]} feature columns, the model {n_features}.")
     return X, table[:, 0]
 
 
+def add_table_options(parser, *, training: bool) -> None:
+    """The options of a ``table`` file: a delimited text table with a header row."""
+    parser.add_argument(
+        "--sep", help="table: column separator (default: tab for .tsv, ',' otherwise)"
+    )
+    parser.add_argument(
+        "--label",
+        help="table: the label column's name" + (" (default: the first column)" if training
+                                                  else " (default: the one column the model "
+                                                  "does not read)"),
+    )  # fmt: skip
+    if training:
+        parser.add_argument(
+            "--header",
+            action="store_true",
+            help="the CSV's first line names its columns: read it as a table (as --format table)",
+        )
+        parser.add_argument(
+            "--categorical",
+            help="table: comma-separated columns to one-hot (default: text columns and integer "
+            "columns named like ids; see FMEncoder)",
+        )
+        parser.add_argument(
+            "--multi-valued",
+            help="table: comma-separated columns holding sets like 'A|B' (default: found by "
+            "FMEncoder)",
+        )
+
+
+def wants_table(args) -> bool:
+    """Whether the training file is read as a table (header row, columns by name)."""
+    fmt = args.format
+    if fmt is None:
+        try:
+            fmt = guess_format(args.train, None)
+        except UsageError:  # an unknown suffix: the reader says so, after checking the file
+            fmt = None
+    given = args.header or args.categorical or args.multi_valued or args.label or args.sep
+    return fmt == "table" or (fmt in (None, "csv") and bool(given))
+
+
+def read_table(path: str, sep: str | None):
+    """A delimited text file with a header row as a pandas DataFrame."""
+    from fmlearn._utils import import_optional
+
+    pd = import_optional("pandas", extra="pandas", needed_by="reading a table (--format table)")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such file.")
+    if sep is None:
+        sep = "\t" if ".tsv" in [s.lower() for s in Path(path).suffixes] else ","
+    try:
+        frame = pd.read_csv(path, sep=sep, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a table separated by {sep!r} ({exc}).") from None
+    if frame.empty:
+        raise UsageError(f"{path}: no data rows (a table needs a header line and rows).")
+    return frame
+
+
+def split_label(frame, label: str | None, path: str, keep=None):
+    """``(features, y)``: ``label`` (by name), or else the first column — or, with
+    ``keep`` (the columns a model reads), the one column it does not read, if any."""
+    names = [str(c) for c in frame.columns]
+    if label is None and keep is not None:
+        extra = [c for c in names if c not in set(keep)]
+        if not extra:
+            return frame, None
+        if len(extra) > 1:
+            raise UsageError(
+                f"{path}: columns {extra} are not the model's; name the label with --label."
+            )
+        label = extra[0]
+    if label is None:
+        label = names[0]
+    if label not in names:
+        raise UsageError(f"{path}: no column {label!r} for --label; it has {names}.")
+    column = frame.columns[names.index(label)]
+    return frame.drop(columns=[column]), frame[column].to_numpy()
+
+
 def write_data(path: str, fmt: str, X, y) -> None:
+    if fmt == "table":
+        raise UsageError("convert writes libfm, libsvm or csv files; not tables.")
     if fmt == "csv":
         table = np.column_stack([y, X.toarray()])
         np.savetxt(path, table, delimiter=",", fmt="%.17g")
