@@ -42,3 +42,31 @@ def test_disabled_is_silent():
     progress.update(1, 0.5, {}, 0.01)
     progress.close()
     assert out.getvalue() == ""
+
+
+def test_the_first_compilation_is_announced_once(monkeypatch):
+    """A new install's first fit compiles kernels for seconds: say so once, on stderr."""
+    from numba import njit
+
+    from fmlearn._progress import _FirstCompilation, announce_compilation
+
+    monkeypatch.setattr(_FirstCompilation, "said", False)
+    stream = io.StringIO()
+
+    @njit
+    def double(x):
+        return 2 * x
+
+    @njit
+    def triple(x):
+        return 3 * x
+
+    with announce_compilation(stream):
+        pass  # nothing compiled: nothing said
+    assert stream.getvalue() == ""
+    with announce_compilation(stream), announce_compilation(stream):
+        assert double(2) == 4 and triple(2) == 6  # two compilations, two listeners
+    assert stream.getvalue().count("compiling kernels (first run only") == 1
+    with announce_compilation(stream):
+        assert double(3) == 6  # compiled already
+    assert stream.getvalue().count("compiling") == 1

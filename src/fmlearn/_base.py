@@ -25,6 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fmlearn import persist
+from fmlearn._progress import announce_compilation
 from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import (
     BOOLEAN,
@@ -210,7 +211,13 @@ class BaseFM(BaseEstimator):
             return make_rng(seed)
         return np.random.default_rng([int(seed), int(self.n_iter_)])
 
-    def _train(
+    def _train(self, *args, **kwargs):
+        if not self.verbose:
+            return self._train_quietly(*args, **kwargs)
+        with announce_compilation():  # the first run's kernels take seconds to compile
+            return self._train_quietly(*args, **kwargs)
+
+    def _train_quietly(
         self, solver, task, data, rng, warm, n_iterations, callbacks, init_params, online=False
     ):
         params = self.get_params(deep=False)

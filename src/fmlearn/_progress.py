@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from numba.core import event as numba_event
+
 from fmlearn._utils import is_terminal
 
 
@@ -47,3 +49,33 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class _FirstCompilation(numba_event.Listener):
+    """Says once that numba is compiling: the first run of a new install spends seconds
+    there (each kernel once; later runs load them from numba's on-disk cache), which
+    looked like a hang."""
+
+    said = False  # once per process, however many listeners are installed
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def on_start(self, event) -> None:
+        if not _FirstCompilation.said:
+            _FirstCompilation.said = True
+            print(
+                "fmlearn: compiling kernels (first run only: numba caches them on disk)…",
+                file=self.stream,
+                flush=True,
+            )
+
+    def on_end(self, event) -> None:
+        pass
+
+
+def announce_compilation(stream=None):
+    """A context in which the first numba compilation prints one line to ``stream``
+    (stderr by default); kernels loaded from numba's cache print nothing."""
+    listener = _FirstCompilation(stream if stream is not None else sys.stderr)
+    return numba_event.install_listener("numba:compile", listener)

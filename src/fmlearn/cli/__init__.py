@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from fmlearn._progress import announce_compilation
 from fmlearn.cli._common import (
     FORMATS,
     HelpFormatter,
@@ -648,7 +649,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = [*argv[:split], "libfm", "--", *argv[split + 1 :]]
     args = parser.parse_args(argv)  # exits with code 2 on usage errors
     try:
-        return args.run(args)
+        if getattr(args, "quiet", False):
+            return args.run(args)
+        with announce_compilation():  # a new install's first run compiles for seconds
+            return args.run(args)
     except UsageError as exc:
         if args.debug:
             raise
