@@ -6,7 +6,10 @@
 * Criteo (the 1,999-row Kaggle 2014 sample shipped with the 1st-place solution): 13
   counts (binned) and 26 hashed categorical fields, 5-fold cross-validated. Far too small
   to learn interactions from; it shows the reader → encoder → model path on real CTR
-  columns, and that with so little data an FM is not better than a linear model.
+  columns, and that with so little data an FM is not better than a linear model. The
+  FM stops early on a held-out tenth of each training fold (``early_stopping=True``):
+  five fixed epochs overfit 1,600 rows to a log-loss of 0.59, worse than predicting the
+  base rate (0.51, the "constant" row).
 
     python examples/ctr_fm_vs_logistic.py [--quick]
 
@@ -61,14 +64,16 @@ def criteo(n_splits: int = 5) -> list[tuple]:
     counts = [f"I{j}" for j in range(1, 14)]
     frame[counts] = np.log1p(frame[counts].clip(lower=0))  # heavy-tailed counts
     encoder = FMEncoder(numeric="bin", n_bins=8, hashing=True, n_features=2**16)
-    totals = {"logistic regression": [], "FM adagrad (k=4)": []}
+    totals = {"constant (base rate)": [], "logistic regression": [], "FM adagrad (k=4)": []}
     folds = StratifiedKFold(n_splits, shuffle=True, random_state=0)
     for train, test in folds.split(frame, y):
         X_train = encoder.fit_transform(frame.iloc[train])
         X_test = encoder.transform(frame.iloc[test])
+        base_rate = np.full(len(test), y[train].mean())
+        totals["constant (base rate)"].append((0.5, log_loss(y[test], base_rate)))
         for name, model in (
             ("logistic regression", LogisticRegression(C=0.1, max_iter=2000)),
-            ("FM adagrad (k=4)", FMClassifier(n_factors=4, max_iter=5, random_state=0)),
+            ("FM adagrad (k=4)", FMClassifier(n_factors=4, early_stopping=True, random_state=0)),
         ):
             p = model.fit(X_train, y[train]).predict_proba(X_test)[:, 1]
             totals[name].append(_scores(y[test], p))
