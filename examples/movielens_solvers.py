@@ -9,7 +9,10 @@ Three feature sets, each built with FMEncoder from one DataFrame:
 
 and three solvers: MCMC (nothing to tune), ALS and AdaGrad (with their tuned defaults).
 Prints test RMSE and fit time for each. The implicit-feedback rows are long (~210
-non-zeros instead of 8), so that set runs with MCMC only; expect a few minutes in all.
+non-zeros instead of 8), so that set runs with MCMC only; about a minute in all
+(``--quick``: 30 ALS and AdaGrad iterations instead of 100, about 30 s). MCMC always
+gets 100 sweeps: it predicts with the average of its samples, and after 30 sweeps it has
+too few of them (ids: RMSE 0.938, against 0.903 after 100, and ALS's 0.913).
 
     python examples/movielens_solvers.py [--quick] [--data-dir ../shared/data/ml-100k]
 """
@@ -59,7 +62,12 @@ FEATURE_SETS = {
 }  # fmt: skip
 
 
-def run(data_dir: Path = SHARED, sweeps: int = 100, solvers=("mcmc", "als", "adagrad")) -> list:
+def run(
+    data_dir: Path = SHARED,
+    sweeps: int = 100,
+    epochs: int = 100,
+    solvers: tuple = ("mcmc", "als", "adagrad"),
+) -> list:
     (train, y_train), (test, y_test) = load_frames(data_dir)
     rows = []
     for name, columns in FEATURE_SETS.items():
@@ -72,7 +80,8 @@ def run(data_dir: Path = SHARED, sweeps: int = 100, solvers=("mcmc", "als", "ada
         # implicit feedback makes rows ~25× longer: run it with MCMC only, the solver that
         # gets the most out of it without tuning
         for solver in solvers if name != "+ implicit feedback" else ("mcmc",):
-            model = FMRegressor(n_factors=10, solver=solver, max_iter=sweeps, random_state=0)
+            n_iter = sweeps if solver == "mcmc" else epochs
+            model = FMRegressor(n_factors=10, solver=solver, max_iter=n_iter, random_state=0)
             start = time.perf_counter()
             fit = {"groups": encoder.groups_} if solver == "mcmc" else {}
             model.fit(X_train, y_train, **fit)
@@ -85,11 +94,11 @@ def run(data_dir: Path = SHARED, sweeps: int = 100, solvers=("mcmc", "als", "ada
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=SHARED)
-    parser.add_argument("--quick", action="store_true", help="30 sweeps/epochs instead of 100")
+    parser.add_argument("--quick", action="store_true", help="30 ALS/AdaGrad iterations, not 100")
     args = parser.parse_args()
     if not (args.data_dir / "train.tsv").exists():
         raise SystemExit(f"{args.data_dir}/train.tsv not found (see --data-dir).")
-    rows = run(args.data_dir, sweeps=30 if args.quick else 100)
+    rows = run(args.data_dir, sweeps=100, epochs=30 if args.quick else 100)
     print(f"{'features':<22}{'solver':<9}{'nnz/row':>8}{'test RMSE':>11}{'seconds':>9}")
     for name, solver, nnz, rmse, seconds in rows:
         print(f"{name:<22}{solver:<9}{nnz:>8.1f}{rmse:>11.4f}{seconds:>9.1f}")
