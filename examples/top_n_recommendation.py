@@ -5,6 +5,11 @@ prediction per candidate app with the user's current context filled in. The enco
 turns the query into the same feature space as training; ``fmlearn.recommend.recommend``
 scores all candidates in one vectorised call and returns the best N.
 
+For this user the apps they like most lead in both contexts: the user × app terms
+outweigh the app × context ones. What the context does is reorder the rest, so the
+example also prints the apps the evening promotes and demotes most against the morning
+(the change in the model's logit for the same user and app).
+
     python examples/top_n_recommendation.py [--quick]
 
 Needs ../shared/data/frappe/Mobile_Frappe.zip (see examples/frappe_grid_search.py).
@@ -46,14 +51,25 @@ def run(n_positives: int | None = None, n: int = 5, seed: int = 0) -> dict:
     # candidate rows hold only the item; the query row holds the user and context
     candidates = encoder.transform(pd.DataFrame({"item": items}).reindex(columns=frame.columns))
     seen = frame.loc[(frame["user"] == user) & (label == 1), "item"].unique()
-    lists = {}
+    lists, logits = {}, {}
     for daytime, weekday in (("morning", "monday"), ("evening", "saturday")):
         query = usual.to_dict() | {"item": None, "daytime": daytime, "weekday": weekday}
         query["isweekend"] = "weekend" if weekday in ("saturday", "sunday") else "workday"
         context = encoder.transform(pd.DataFrame([query]))
         top, scores = recommend(model, context, candidates, n, ids=items, exclude=seen)
         lists[f"{daytime}, {weekday}"] = list(zip(top.tolist(), scores.tolist(), strict=True))
-    return {"user": user, "n_seen": len(seen), "lists": lists, "names": _app_names(frappe.ARCHIVE)}
+        every, p = recommend(model, context, candidates, len(items), ids=items, exclude=seen)
+        order = np.argsort(every)
+        logits[daytime] = np.log(p[order]) - np.log1p(-p[order])  # by app id
+        unseen = every[order]
+    change = logits["evening"] - logits["morning"]
+    ranked = np.argsort(change)
+    moves = {
+        "evening promotes": [(int(unseen[j]), float(change[j])) for j in ranked[::-1][:3]],
+        "evening demotes": [(int(unseen[j]), float(change[j])) for j in ranked[:3]],
+    }
+    return {"user": user, "n_seen": len(seen), "lists": lists, "moves": moves,
+            "names": _app_names(frappe.ARCHIVE)}  # fmt: skip
 
 
 def _app_names(archive: Path) -> dict:
@@ -74,6 +90,10 @@ def main() -> None:
         print(f"  {context}:")
         for item, p in ranked:
             print(f"    {p:.2f}  {result['names'].get(item, f'app {item}')}")
+    print("  the context at work (change of the logit, evening vs. morning):")
+    for label, apps in result["moves"].items():
+        named = ", ".join(f"{result['names'].get(i, f'app {i}')} ({d:+.2f})" for i, d in apps)
+        print(f"    {label}: {named}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ def test_top_n_recommendation_lists_unseen_apps_best_first():
         scores = [p for _, p in ranked]
         assert len(ranked) == 5 and scores == sorted(scores, reverse=True)
         assert all(0 < p < 1 for p in scores)
+    # issue 17: the lists alone barely differed, so "context matters" did not show; the
+    # example now prints the apps the evening moves most, in both directions
+    promoted, demoted = result["moves"]["evening promotes"], result["moves"]["evening demotes"]
+    assert len(promoted) == len(demoted) == 3
+    assert promoted[0][1] > 0.3 and demoted[0][1] < 0 and promoted[0][1] >= promoted[-1][1]
 
 
 @pytest.mark.skipif(not FRAPPE.exists(), reason="../shared/data/frappe absent")
