@@ -484,6 +484,10 @@ def test_train_predict_evaluate_on_a_table(tmp_path, capsys):
     assert "label column 'city' is not numeric" in capsys.readouterr().err
     assert main(["evaluate", str(model), str(no_label)]) == 2
     assert "no label column" in capsys.readouterr().err
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    assert main(["train", str(empty), "-o", str(model)]) == 2
+    assert f"{empty}: no data rows" in capsys.readouterr().err
 
 
 def test_a_csv_with_a_header_trains_as_a_table(csv_files, tmp_path, capsys):

@@ -189,6 +189,8 @@ def read_table(path: str, sep: str | None):
         sep = "\t" if ".tsv" in [s.lower() for s in Path(path).suffixes] else ","
     try:
         frame = pd.read_csv(path, sep=sep, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise UsageError(f"{path}: no data rows (the file is empty).") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a table separated by {sep!r} ({exc}).") from None
     if frame.empty:

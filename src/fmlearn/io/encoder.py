@@ -453,6 +453,13 @@ def _set_separator(series) -> str | None:
     return None
 
 
+#: Exactly these types go through the integer path of :func:`_tokens` (not bool, whose
+#: str() differs from its int's, and no float, which int64 would truncate).
+_INTEGER_TYPES = frozenset(
+    {int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32}
+)
+
+
 def _tokens(series, separator: str, counts: bool = True):
     """A multi-valued column's entries: ``(row, tokens, counts)`` with ``tokens`` its
     distinct values as strings and ``counts`` how often each occurs, or with
@@ -465,8 +472,10 @@ def _tokens(series, separator: str, counts: bool = True):
     pd = _pandas()
 
     def split(v):
-        if isinstance(v, list | tuple | set | np.ndarray):
+        if isinstance(v, list | tuple | np.ndarray):
             return v
+        if isinstance(v, set | frozenset):
+            return list(v)
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return ()
         return [part for part in str(v).split(separator) if part != ""]
@@ -477,14 +486,12 @@ def _tokens(series, separator: str, counts: bool = True):
     row_dtype = np.int32 if len(parts) < 2**31 else np.int64  # half the memory of int64
     row = np.repeat(np.arange(len(parts), dtype=row_dtype), lengths)
     flat = None
-    first = next((p[0] for p in parts if len(p)), None)
-    if isinstance(first, int | np.integer) and not isinstance(first, bool | np.bool_):
-        try:  # sets of integer ids (the usual implicit feedback): no object per entry
-            flat = np.fromiter(itertools.chain.from_iterable(parts), dtype=np.int64, count=total)
-        except (TypeError, ValueError, OverflowError):
-            flat = None
+    entries = itertools.chain.from_iterable
+    if total and all(type(x) in _INTEGER_TYPES for x in entries(parts)):
+        # sets of integer ids (the usual implicit feedback): no object per entry
+        flat = np.fromiter(entries(parts), dtype=np.int64, count=total)
     if flat is None:
-        flat = np.fromiter(itertools.chain.from_iterable(parts), dtype=object, count=total)
+        flat = np.fromiter(entries(parts), dtype=object, count=total)
         present = pd.notna(flat)
         if not present.all():  # a missing value inside a set: no entry, as before
             row, flat = row[present], flat[present]
