@@ -484,6 +484,18 @@ def test_train_predict_evaluate_on_a_table(tmp_path, capsys):
     assert "label column 'city' is not numeric" in capsys.readouterr().err
     assert main(["evaluate", str(model), str(no_label)]) == 2
     assert "no label column" in capsys.readouterr().err
+    libfm_file = tmp_path / "rows.libfm"
+    libfm_file.write_text("1 0:1 3:1\n")
+    assert main(["predict", str(model), str(libfm_file)]) == 2
+    assert "trained on a table" in capsys.readouterr().err
+    only_ids = tmp_path / "ids.tsv"
+    only_ids.write_text("user_id\tmovieId\n1\t2\n")
+    assert main(["predict", str(model), str(only_ids)]) == 2
+    assert "no columns ['city', 'genres']" in capsys.readouterr().err
+    ragged = tmp_path / "ragged.tsv"
+    ragged.write_text("\n".join([*lines[:3], lines[3] + "\t9"]) + "\n")
+    assert main(["train", str(ragged), "--label", "rating", "-o", str(model)]) == 1
+    assert "line 4" in capsys.readouterr().err
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
     assert main(["train", str(empty), "-o", str(model)]) == 2

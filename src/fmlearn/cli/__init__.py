@@ -263,16 +263,15 @@ def _encode_table(args):
     def names(text):
         return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
-    encoder = FMEncoder(categorical=names(args.categorical), multi_valued=names(args.multi_valued))
-    X = encoder.fit_transform(features)
-    try:
+    try:  # before encoding: a wrong label column is found at once
         y = np.asarray(y, dtype=np.float64)
     except ValueError:
         raise UsageError(
             f"{args.train}: the label column {args.label_name!r} is not numeric; name the "
             "label with --label."
         ) from None
-    return encoder, X, y
+    encoder = FMEncoder(categorical=names(args.categorical), multi_valued=names(args.multi_valued))
+    return encoder, encoder.fit_transform(features), y
 
 
 def _table_encoder(model):
@@ -294,10 +293,22 @@ def _read_for(model, args):
         if args.label or args.sep:
             raise UsageError("--label and --sep are for models trained on a table.")
         return read_data(args.data, args.format, model.n_features_in_)
-    if args.format not in (None, "table", "csv"):
-        raise UsageError(f"{args.model} was trained on a table: give it one, not {args.format}.")
+    fmt = args.format
+    if fmt is None:
+        try:
+            fmt = guess_format(args.data, None)
+        except UsageError:  # no known suffix: read it as the table the model expects
+            fmt = None
+    if fmt not in (None, "table", "csv"):
+        raise UsageError(
+            f"{args.model} was trained on a table: give it one (named columns), not a {fmt} file."
+        )
     frame = read_table(args.data, args.sep)
-    return split_label(frame, args.label, args.data, keep=list(encoder.feature_names_in_))
+    columns = list(encoder.feature_names_in_)
+    missing = [c for c in columns if c not in {str(n) for n in frame.columns}]
+    if missing:
+        raise UsageError(f"{args.data}: no columns {missing}; the model reads {columns}.")
+    return split_label(frame, args.label, args.data, keep=columns)
 
 
 def _load_model(path: str):

@@ -192,7 +192,8 @@ def read_table(path: str, sep: str | None):
     except pd.errors.EmptyDataError:
         raise UsageError(f"{path}: no data rows (the file is empty).") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a table separated by {sep!r} ({exc}).") from None
+        detail = " ".join(str(exc).split())
+        raise ValueError(f"{path}: not a table separated by {sep!r} ({detail}).") from None
     if frame.empty:
         raise UsageError(f"{path}: no data rows (a table needs a header line and rows).")
     return frame
