@@ -278,7 +278,6 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
     has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
     pos_indptr, pos_items, bits = pos
     use_bits = bits.shape[0] > 0
-    with_state = S1.shape[0] > 0
     low = np.int64(0xFFFFFFFF)
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
     max_sampled, n_negatives = rcodes[R_MAX_SAMPLED], rcodes[R_N_NEGATIVES]
@@ -300,7 +299,7 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
             un, inext = packed[e + 1] >> 32, packed[e + 1] & low
             prefetch_row_blocks(Up, Ui, un, P, width)
             prefetch_row_blocks(Ip, Ii, inext, P, width)
-            if with_state:
+            if has_s1:
                 prefetch_row_blocks(Up, Ui, un, S1, width)
                 prefetch_row_blocks(Ip, Ii, inext, S1, width)
         u, i = packed[e] >> 32, packed[e] & low
@@ -338,7 +337,7 @@ def _ranking_rows(UX, IX, pos, pairs, start, stop, neg_cdf, w0, P, state, hp, rc
                     cand = pending
                     rng, pending = _draw_item(rng, n_items, neg_cdf)
                     prefetch_row_blocks(Ip, Ii, pending, P, width)
-                    if with_state:
+                    if has_s1:
                         prefetch_row_blocks(Ip, Ii, pending, S1, width)
                     if loss_code == WARP:
                         draws += 1  # a positive drawn counts as one of WARP's draws
@@ -482,7 +481,6 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
     has_s1, has_s2 = S1.shape[0] > 0, S2.shape[0] > 0
     pos_indptr, pos_items, bits = pos
     use_bits = bits.shape[0] > 0
-    with_state = S1.shape[0] > 0
     loss_code, opt = rcodes[R_LOSS], rcodes[R_OPTIMIZER]
     max_sampled, n_negatives = rcodes[R_MAX_SAMPLED], rcodes[R_N_NEGATIVES]
     regs, ohp = _scalars(hp)
@@ -503,7 +501,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
             ir = n_users + (packed[e + 1] & low)
             prefetch_range(P, un * width, (un + 1) * width)
             prefetch_range(P, ir * width, (ir + 1) * width)
-            if with_state:
+            if has_s1:
                 prefetch_range(S1, un * width, (un + 1) * width)
                 prefetch_range(S1, ir * width, (ir + 1) * width)
         u, i = packed[e] >> 32, packed[e] & low
@@ -554,7 +552,7 @@ def _identity_rows(n_users, n_items, pos, pairs, start, stop, neg_cdf, w0, P, st
                     rng, pending = _draw_item(rng, n_items, neg_cdf)
                     r = n_users + pending
                     prefetch_range(P, r * width, (r + 1) * width)
-                    if with_state:
+                    if has_s1:
                         prefetch_range(S1, r * width, (r + 1) * width)
                     if loss_code == WARP:
                         draws += 1  # a positive drawn counts as one of WARP's draws

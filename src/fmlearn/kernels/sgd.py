@@ -131,8 +131,7 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
     weighted = sw.shape[0] > 0
     k = V.shape[1]
     row_bytes = k * V.itemsize
-    n_state = (s1_V.shape[0] > 0) + (s2_V.shape[0] > 0)
-    has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0
+    has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0  # the optimiser's state arrays
     large = V.shape[0] * row_bytes >= PREFETCH_MIN_BYTES
     total = 0.0
     for pos in range(start, stop):
@@ -166,12 +165,12 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
                 for offset in range(0, row_bytes, 64):
                     prefetch(V, i * k, offset)
                 prefetch(V, i * k, row_bytes - 1)
-                if n_state > 0:
+                if has_s1:
                     prefetch(s1_w, i, 0)
                     for offset in range(0, row_bytes, 64):
                         prefetch(s1_V, i * k, offset)
                     prefetch(s1_V, i * k, row_bytes - 1)
-                if n_state > 1:
+                if has_s2:
                     prefetch(s2_w, i, 0)
                     for offset in range(0, row_bytes, 64):
                         prefetch(s2_V, i * k, offset)
@@ -393,12 +392,13 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
         c1, c2 = _bias_corrections(opt, ohp, t0 + b_start // batch_size + 1)
         if codes[FIT_INTERCEPT]:
             g = (g0 + c0 * reg[0] * w0[0]) * scale
-            a = s1_w0[0] if s1_w0.shape[0] > 0 else 0.0
-            b = s2_w0[0] if s2_w0.shape[0] > 0 else 0.0
+            has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0
+            a = s1_w0[0] if has_s1 else 0.0
+            b = s2_w0[0] if has_s2 else 0.0
             w0[0], a, b = _step(opt, w0[0], g, a, b, ohp, c1, c2)
-            if s1_w0.shape[0] > 0:
+            if has_s1:
                 s1_w0[0] = a
-            if s2_w0.shape[0] > 0:
+            if has_s2:
                 s2_w0[0] = b
         _batch_apply(opt, w, V, state, touched, n_touched, slot, gw, cw, gV, reg, scale, ohps,
                      c1, c2, codes[FIT_LINEAR])  # fmt: skip
