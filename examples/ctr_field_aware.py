@@ -1,4 +1,6 @@
-"""Click-through prediction where field pairs matter: FFM and FwFM against the plain FM.
+"""
+Click-through prediction where field pairs matter: FFM and FwFM against the plain FM
+====================================================================================
 
 A Criteo/Avazu-style table — one categorical id per column (site, app, device, ad, placement …)
 and a 0/1 click — is encoded with ``FMEncoder``, whose ``fields_`` tell a field-aware FM
@@ -90,7 +92,10 @@ def _top_pairs(R: np.ndarray, n: int = 3) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Click-through prediction where field pairs matter: FFM and FwFM "
+        "against the plain FM"
+    )
     parser.add_argument("--quick", action="store_true", help="40,000 rows instead of 100,000")
     args = parser.parse_args()
     result = run(40_000 if args.quick else 100_000)

@@ -1,4 +1,6 @@
-"""Click-through prediction: FM vs logistic regression on Frappe and a Criteo sample.
+"""
+Click-through prediction: FM vs logistic regression on Frappe and a Criteo sample
+=================================================================================
 
 * Frappe (the NFM/AFM libFM split: train on the validation file, test on the test file;
   10 one-hot fields: user, app and 8 context fields) — does a user open an app in a
@@ -30,7 +32,9 @@ from sklearn.model_selection import StratifiedKFold
 from fmlearn import FMClassifier, FMEncoder
 from fmlearn.io import load_libfm
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+DATA = EXAMPLES.parents[1] / "shared" / "data"
 
 
 def _scores(y, p) -> tuple[float, float]:
@@ -81,7 +85,10 @@ def criteo(n_splits: int = 5) -> list[tuple]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Click-through prediction: FM vs logistic regression on Frappe and a "
+        "Criteo sample"
+    )
     parser.add_argument("--quick", action="store_true", help="30 MCMC sweeps instead of 100")
     args = parser.parse_args()
     sections = []

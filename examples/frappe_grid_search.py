@@ -1,4 +1,6 @@
-"""Context-aware app recommendation on Frappe: FMEncoder + FMClassifier in GridSearchCV.
+"""
+Context-aware app recommendation on Frappe: FMEncoder + FMClassifier in GridSearchCV
+====================================================================================
 
 Frappe logs which app (item) a user opened in which context (time of day, weekday,
 weather, country, …). As in the NFM paper, each logged (user, item, context) is a
@@ -29,7 +31,9 @@ from sklearn.pipeline import make_pipeline
 
 from fmlearn import FMClassifier, FMEncoder
 
-ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "frappe" / "Mobile_Frappe.zip"
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+ARCHIVE = EXAMPLES.parents[1] / "shared" / "data" / "frappe" / "Mobile_Frappe.zip"
 CONTEXT = ["daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
 
 
@@ -81,7 +85,10 @@ def run(n_positives: int | None = 40_000, n_epochs: int = 8, seed: int = 0) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Context-aware app recommendation on Frappe: FMEncoder + FMClassifier "
+        "in GridSearchCV"
+    )
     parser.add_argument("--quick", action="store_true", help="40,000 positives (~15 s)")
     args = parser.parse_args()
     if not ARCHIVE.exists():

@@ -1,4 +1,6 @@
-"""Top-N recommendation from implicit feedback, and cold start for users never seen.
+"""
+Top-N recommendation from implicit feedback, and cold start for users never seen
+================================================================================
 
 Generated feedback (``make_implicit_feedback``: 3,000 users × 1,500 items, ~100,000
 interactions; each user belongs to one of 10 groups, each item to one of 12 genres, and a
@@ -71,7 +73,10 @@ def run(n_users: int = 3_000, n_items: int = 1_500, max_iter: int = 30) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Top-N recommendation from implicit feedback, and cold start for users "
+        "never seen"
+    )
     parser.add_argument("--quick", action="store_true", help="1,000 users, 20 epochs")
     args = parser.parse_args()
     result = run(1_000, 600, 20) if args.quick else run()

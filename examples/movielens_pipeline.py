@@ -1,4 +1,6 @@
-"""MovieLens-100K as one DataFrame → FMEncoder → FMRegressor, in one scikit-learn Pipeline.
+"""
+MovieLens-100K as one DataFrame → FMEncoder → FMRegressor, in one scikit-learn Pipeline
+=======================================================================================
 
 Ratings joined with user demographics and movie genres/years are a typical table: ids,
 categories, a multi-valued genre column and numbers. The encoder turns it into the sparse
@@ -22,7 +24,9 @@ from sklearn.pipeline import make_pipeline
 
 from fmlearn import FMEncoder, FMRegressor
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+SHARED = EXAMPLES.parents[1] / "shared" / "data" / "ml-100k"
 
 
 def load_tables(data_dir: Path | None):
@@ -78,7 +82,10 @@ def run(data_dir: Path | None = None, n_sweeps: int = 100) -> list[tuple[str, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="MovieLens-100K as one DataFrame → FMEncoder → FMRegressor, in one "
+        "scikit-learn Pipeline"
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="30 sweeps instead of 100")
     args = parser.parse_args()

@@ -1,11 +1,13 @@
-"""Rating prediction on MovieLens-100K: which features and which solver?
+"""
+Rating prediction on MovieLens-100K: which features and which solver?
+=====================================================================
 
 Three feature sets, each built with FMEncoder from one DataFrame:
 
 * ids: user and movie one-hot — plain matrix factorisation with biases;
-* + side information: age decade, gender, occupation, release year, genres (a set);
-* + implicit feedback: the set of movies the user rated (weights 1/√|N(u)|), as in SVD++
-  and libFM's grouped implicit features — *which* movies someone chose to rate says a lot.
+* ids + side information: age decade, gender, occupation, release year, genres (a set);
+* ids + side + implicit feedback: the set of movies the user rated (weights 1/√|N(u)|), as in SVD++
+  and libFM's grouped implicit features — *which* movies someone chose to rate says a lot;
 
 and three solvers: MCMC (nothing to tune), ALS and AdaGrad (with their tuned defaults).
 Prints test RMSE and fit time for each. The implicit-feedback rows are long (~210
@@ -28,7 +30,9 @@ import pandas as pd
 
 from fmlearn import FMEncoder, FMRegressor
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+SHARED = EXAMPLES.parents[1] / "shared" / "data" / "ml-100k"
 
 
 def load_frames(data_dir: Path):
@@ -92,7 +96,9 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Rating prediction on MovieLens-100K: which features and which solver?"
+    )
     parser.add_argument("--data-dir", type=Path, default=SHARED)
     parser.add_argument("--quick", action="store_true", help="30 ALS/AdaGrad iterations, not 100")
     args = parser.parse_args()

@@ -1,4 +1,6 @@
-"""Train on a libFM file larger than memory: iter_libfm chunks → partial_fit.
+"""
+Train on a libFM file larger than memory: iter_libfm chunks → partial_fit
+=========================================================================
 
 Generates a CTR-like libFM file of ``--gb`` gigabytes (39 one-hot fields, hashed ids;
 clicks from a planted FM), then streams it in chunks of ``--chunk-rows`` rows through
@@ -71,7 +73,9 @@ def run(path: Path, planted, epochs: int = 1, chunk_rows: int = 200_000) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Train on a libFM file larger than memory: iter_libfm chunks → partial_fit"
+    )
     parser.add_argument("--gb", type=float, default=2.0, help="size of the generated file")
     parser.add_argument("--quick", action="store_true", help="a 0.2 GB file")
     parser.add_argument("--epochs", type=int, default=1)

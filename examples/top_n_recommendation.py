@@ -1,4 +1,6 @@
-"""Context-aware top-N recommendation: the best apps for one user, morning vs. evening.
+"""
+Context-aware top-N recommendation: the best apps for one user, morning vs. evening
+===================================================================================
 
 An FM scores (user, item, context) rows, so "what should this user open now?" is one
 prediction per candidate app with the user's current context filled in. The encoder
@@ -28,11 +30,12 @@ import pandas as pd
 from fmlearn import FMClassifier, FMEncoder
 from fmlearn.recommend import recommend
 
-HERE = Path(__file__).resolve().parent
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 
 
 def _frappe_loader():
-    spec = importlib.util.spec_from_file_location("frappe", HERE / "frappe_grid_search.py")
+    spec = importlib.util.spec_from_file_location("frappe", EXAMPLES / "frappe_grid_search.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -79,7 +82,10 @@ def _app_names(archive: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Context-aware top-N recommendation: the best apps for one user, "
+        "morning vs. evening"
+    )
     parser.add_argument("--quick", action="store_true", help="40,000 logged positives")
     args = parser.parse_args()
     if not _frappe_loader().ARCHIVE.exists():

@@ -1,4 +1,6 @@
-"""Why factorization machines: an FM scores feature pairs it never saw together; poly2 cannot.
+"""
+Why factorization machines: an FM scores feature pairs it never saw together; poly2 cannot
+==========================================================================================
 
 An explicit quadratic model ("poly2") learns one free weight per feature pair, so a
 (user, item) pair absent from training has no weight at all. A factorization machine,
@@ -34,7 +36,9 @@ from sklearn.preprocessing import PolynomialFeatures
 from fmlearn import FMRegressor
 from fmlearn.datasets import make_recommendation
 
-ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+# sphinx-gallery runs the examples from this folder, without __file__
+EXAMPLES = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+ML100K = EXAMPLES.parents[1] / "shared" / "data" / "ml-100k"
 RIDGE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0)  # picked on a hold-out, per model
 
 
@@ -476,7 +480,10 @@ def format_table(table: Table) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Why factorization machines: an FM scores feature pairs it never saw "
+        "together; poly2 cannot"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer epochs")
     parser.add_argument("--n-samples", type=int, default=None, help="rows of the part 1 data")
     parser.add_argument("--data-dir", type=Path, default=None, help="MovieLens-100K folder")

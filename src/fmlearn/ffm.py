@@ -53,9 +53,9 @@ _PARAMETERS_DOC = """
 """
 
 _FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. Not needed when ``X``
-        comes from ``FMEncoder`` or ``fmlearn.io.load_libffm``: their matrix carries its
-        fields, so ``make_pipeline(FMEncoder(), FFMClassifier())`` works as it stands. A
-        continued fit (``warm_start``, ``partial_fit``) keeps the fitted ``fields_``."""
+    comes from ``FMEncoder`` or ``fmlearn.io.load_libffm``: their matrix carries its
+    fields, so ``make_pipeline(FMEncoder(), FFMClassifier())`` works as it stands. A
+    continued fit (``warm_start``, ``partial_fit``) keeps the fitted ``fields_``."""
 
 
 class _FieldAware:

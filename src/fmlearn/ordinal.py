@@ -53,9 +53,9 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
     classes_ : ndarray of int
     cutpoints_ : ndarray of shape (n_classes − 1,)
         Posterior mean of the cutpoints c_0 < … < c_{K−2}.
-    w0_ : float (always 0), w_, V_, history_, n_iter_, samples_, hyper_trace_ (with
-    ``"cutpoints"`` per sweep), n_features_in_, feature_names_in_
-        As for :class:`FMRegressor`.
+    w0_, w_, V_, history_, n_iter_, samples_, hyper_trace_, n_features_in_, feature_names_in_
+        As for :class:`FMRegressor`; ``w0_`` is always 0 (the cutpoints take its place)
+        and ``hyper_trace_`` also holds ``"cutpoints"`` per sweep.
     """
 
     _task_class = OrdinalRegression

@@ -145,8 +145,8 @@ class PlantedFwFM:
     def decision(self, X: sp.spmatrix, chunk_rows: int = 8192) -> np.ndarray:
         """Exact logits for any CSR ``X`` (not only one-hot), ``chunk_rows`` rows at a time.
 
-        Per row, with Q_f = Σ_{i∈f} V_i x_i and S_f = Σ_{i∈f} |V_i|² x_i², the pairwise
-        part is ½ (Σ_{f,g} R_fg <Q_f, Q_g> − Σ_f R_ff S_f): the full double sum counts
+        Per row, with ``Q_f = Σ_{i∈f} V_i x_i`` and ``S_f = Σ_{i∈f} |V_i|² x_i²``, the
+        pairwise part is ``½ (Σ_{f,g} R_fg <Q_f, Q_g> − Σ_f R_ff S_f)``: the full double sum counts
         every pair twice and each feature once with itself. Memory O(chunk_rows · F · k).
         """
         X = sp.csr_matrix(X, dtype=np.float64)
@@ -210,7 +210,7 @@ def make_field_aware_ctr(
 
     For benchmarks where fields matter: the click probability is σ(planted FwFM), whose
     field-pair strengths ``R`` are exactly 0 for a fraction ``sparsity`` of the pairs and
-    |N(0, 1)|-distributed for the rest, so a few pairs matter a lot and most not at all.
+    ``|N(0, 1)|``-distributed for the rest, so a few pairs matter a lot and most not at all.
     An FwFM (and an FFM) can represent it exactly; a plain FM, which weighs every pair
     alike, cannot. Fields are one-hot with Zipf popularity and log-uniform sizes, as in
     :func:`make_ctr`; the pairwise part of the logit has std ≈ 2 and the linear part
