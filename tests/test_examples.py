@@ -115,3 +115,24 @@ def test_implicit_recommendation_beats_popularity_warm_and_cold():
     assert warm["FM, ids only"] > warm["popularity"] + 0.01
     assert warm["FM, ids + group/genre"] > warm["FM, ids only"]
     assert result["cold"]["FM from group"] > result["cold"]["popularity"] + 0.03
+
+
+def test_learning_curves_example_records_every_iteration_and_mcmc_leads():
+    pytest.importorskip("matplotlib")
+    example = _load("learning_curves")
+    models = example.fit_all(n_samples=50_000, n_iter=40)
+    for model in models.values():
+        assert len(model.history_.valid["rmse"]) == 40 == len(model.history_.seconds)
+    best = {name: min(model.history_.valid["rmse"]) for name, model in models.items()}
+    # planted noise 0.5: every solver gets near it, the sampler closest (0.559 vs 0.58-0.59)
+    assert all(0.5 < rmse < 0.65 for rmse in best.values())
+    assert best["mcmc"] < min(best["adagrad"], best["als"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    example.plot(models)
+    assert len(set(plt.get_fignums()) - before) == 2
+    plt.close("all")
