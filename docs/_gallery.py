@@ -1,8 +1,9 @@
 """What the gallery runs, with which arguments and in which order (named by string in conf.py,
-so that Sphinx can cache the configuration)."""
+so that Sphinx can cache the configuration), and the small helpers conf.py's hooks use."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -60,6 +61,13 @@ FOREIGN_REF = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<([^`>]*)>)?`")
 def ref_words(match: re.Match) -> str:
     """``:ref:`text <label>``` → ``text``; ``:ref:`label``` → ``label``."""
     return match.group(1) or match.group(2)
+
+
+def init_signature(cls: type) -> str:
+    """``cls``'s constructor parameters, without annotations: ``(n_factors=8, *, solver=...)``."""
+    signature = inspect.signature(cls)
+    plain = [p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()]
+    return str(signature.replace(parameters=plain, return_annotation=inspect.Signature.empty))
 
 
 class ExampleOrder:

@@ -89,5 +89,15 @@ def _plain_foreign_refs(app, what, name, obj, options, lines):
         lines[i] = _gallery.FOREIGN_REF.sub(_gallery.ref_words, line)
 
 
+def _constructor_signature(app, what, name, obj, options, signature, return_annotation):
+    """BaseFM defines ``__new__(cls, *args, **kwargs)``, which autodoc would show as the
+    estimators' signature; show the constructor's parameters (without annotations, which
+    the numpydoc sections give), as ``help()`` does."""
+    if what != "class" or signature is None or "*args" not in signature:
+        return None
+    return _gallery.init_signature(obj), return_annotation
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _plain_foreign_refs)
+    app.connect("autodoc-process-signature", _constructor_signature)

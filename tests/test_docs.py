@@ -69,6 +69,8 @@ def test_an_estimator_page_shows_its_parameters_and_methods(site):
     page = (html / "generated" / "fmlearn.FMRegressor.html").read_text(encoding="utf-8")
     for text in ["n_factors", "learning_rate", "history_", "partial_fit", "predict"]:
         assert text in page, text
+    # the constructor's parameters, not BaseFM.__new__'s (*args, **kwargs)
+    assert "*args" not in page and "keyword-only-separator" in page
     # scikit-learn's own plumbing is left out; its score() is kept, its refs as plain words
     assert "set_fit_request" not in page and "r2_score" in page
 
