@@ -13,6 +13,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 # The order a reader meets them: why FMs, then the tasks, then scale.
 ORDER = [
     "why_factorization_machines.py",
+    "fm_from_scratch.py",
     "movielens_pipeline.py",
     "movielens_solvers.py",
     "ctr_fm_vs_logistic.py",

@@ -1,5 +1,10 @@
 """Slow, obvious pure-numpy references for the kernel tests (never used by the package).
 
+The plain FM's prediction, gradient and losses are the public teaching code in
+``fmlearn.reference`` (issue 21), so the code users read is the code that checks the
+kernels; this module adds what that one leaves out (optimisers, mini-batches, sample
+weights, FFM, FwFM, finite differences).
+
 Everything here is written for readability, not speed: the FM is evaluated with an
 explicit double loop over feature pairs, gradients come from the textbook formulas or
 from central finite differences, and optimiser steps are spelled out one parameter
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from fmlearn import reference as fm_reference
 
 SQUARED = 0
 LOGISTIC = 1
@@ -72,29 +79,17 @@ def random_params(n_features, k, rng, dtype=np.float64, scale=0.3):
 
 # ---------------------------------------------------------------------------- model
 def naive_predict(X_dense, w0, w, V):
-    """``ŷ = w0 + Σ_i w_i x_i + Σ_{i<j} <v_i, v_j> x_i x_j``, the FM by its definition.
+    """``ŷ = w0 + Σ_i w_i x_i + Σ_{i<j} <v_i, v_j> x_i x_j`` by the double sum, in float64.
 
-    O(n² k) per row, in float64, with no use of Rendle's identity.
+    ``fmlearn.reference.predict_naive``, the public teaching code (issue 21), with
+    ``w0`` as a kernel's length-1 array or a scalar.
     """
-    X_dense = np.atleast_2d(np.asarray(X_dense, dtype=np.float64))
-    w = np.asarray(w, dtype=np.float64)
-    V = np.asarray(V, dtype=np.float64)
-    n_rows, n = X_dense.shape
-    out = np.empty(n_rows)
-    for r in range(n_rows):
-        x = X_dense[r]
-        total = float(np.asarray(w0, dtype=np.float64).reshape(-1)[0])
-        for i in range(n):
-            total += w[i] * x[i]
-        for i in range(n):
-            if x[i] == 0.0:
-                continue
-            for j in range(i + 1, n):
-                if x[j] == 0.0:
-                    continue
-                total += float(np.dot(V[i], V[j])) * x[i] * x[j]
-        out[r] = total
-    return out
+    return fm_reference.predict_naive(
+        np.atleast_2d(np.asarray(X_dense, dtype=np.float64)),
+        float(np.asarray(w0, dtype=np.float64).reshape(-1)[0]),
+        np.asarray(w, dtype=np.float64),
+        np.asarray(V, dtype=np.float64),
+    )
 
 
 def factor_sums(X_dense, V):
@@ -103,40 +98,36 @@ def factor_sums(X_dense, V):
 
 
 def predict_gradient(x, w0, w, V):
-    """Analytic ``(∂ŷ/∂w0, ∂ŷ/∂w, ∂ŷ/∂V)`` for one dense row ``x`` (textbook formulas).
+    """Analytic ``(∂ŷ/∂w0, ∂ŷ/∂w, ∂ŷ/∂V)`` for one dense row ``x``, full size.
 
-    ``∂ŷ/∂v_if = x_i (Σ_j v_jf x_j − v_if x_i)``.
+    ``fmlearn.reference.gradient`` (``∂ŷ/∂v_if = x_i (Σ_j v_jf x_j − v_if x_i)``) spread
+    over all features: zero where ``x_i`` is.
     """
     x = np.asarray(x, dtype=np.float64)
     V = np.asarray(V, dtype=np.float64)
-    q = x @ V
-    gV = x[:, None] * (q[None, :] - V * x[:, None])
-    return 1.0, x.copy(), gV
+    idx = np.flatnonzero(x)
+    d0, dw_row, dV_row = fm_reference.gradient(idx, x[idx], V)
+    dw, dV = np.zeros_like(x), np.zeros_like(V)
+    dw[idx], dV[idx] = dw_row, dV_row
+    return d0, dw, dV
 
 
 # ---------------------------------------------------------------------------- losses
-def loss(code, p, y):
-    """Reference pointwise loss: ``½ (p − y)²`` or ``log(1 + exp(−y p))`` (y in ±1).
+_LOSS_NAMES = {SQUARED: "squared", LOGISTIC: "logistic"}
 
-    Evaluated with numpy's ``logaddexp`` for the logistic case, which is accurate for any
-    finite margin.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if code == SQUARED:
-        return 0.5 * (p - y) ** 2
-    if code == LOGISTIC:
-        return np.logaddexp(0.0, -y * p)
-    raise ValueError(f"unknown loss code {code}")
+
+def loss(code, p, y):
+    """``½ (p − y)²`` or ``log(1 + exp(−y p))`` (y in ±1): ``fmlearn.reference.loss_gradient``."""
+    if code not in _LOSS_NAMES:
+        raise ValueError(f"unknown loss code {code}")
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return fm_reference.loss_gradient(p, y, _LOSS_NAMES[code])[0]
 
 
 def loss_derivative(code, p, y):
-    """Reference ``∂loss/∂p``: ``p − y`` or ``−y / (1 + exp(y p))``."""
-    p = np.asarray(p, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if code == SQUARED:
-        return p - y
-    return -y * np.exp(-np.logaddexp(0.0, y * p))
+    """``∂loss/∂p``: ``p − y`` or ``−y σ(−y p)``: ``fmlearn.reference.loss_gradient``."""
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return fm_reference.loss_gradient(p, y, _LOSS_NAMES[code])[1]
 
 
 def fd_gradient(f, theta, eps=1e-6):

@@ -31,6 +31,7 @@ PUBLIC = {
     "fmlearn.export": ["to_onnx", "save_onnx"],
     "fmlearn.plot": ["learning_curve", "save_learning_curve"],
     "fmlearn.callbacks": ["Callback", "EarlyStopping", "Progress", "ProgressBar", "Timer"],
+    "fmlearn.reference": importlib.import_module("fmlearn.reference").__all__,
 }
 
 

@@ -136,3 +136,12 @@ def test_learning_curves_example_records_every_iteration_and_mcmc_leads():
     example.plot(models)
     assert len(set(plt.get_fignums()) - before) == 2
     plt.close("all")
+
+
+def test_fm_from_scratch_numpy_and_numba_fit_the_same_model():
+    """Issue 21: the same initialisation and row order give the same model, to rounding."""
+    result = _load("fm_from_scratch").run(n_samples=5_000, n_epochs=5)
+    numpy_rmse, numba_rmse = result["numpy"][0], result["numba"][0]
+    assert abs(numpy_rmse - numba_rmse) < 1e-6
+    assert result["max_parameter_gap"] < 1e-10
+    assert numpy_rmse < 1.0  # it learned something: the targets' spread is ~1.2
