@@ -1,8 +1,8 @@
 """Solvers: the loops that turn data into parameters, one signature for all of them.
 
 ``get_solver(name)`` returns the registered :class:`~fmlearn.solvers.base.Solver`
-(``"sgd"``, ``"adagrad"``, ``"adam"``, ``"als"``, ``"mcmc"``); ``register_solver`` adds
-one (docs/design.md, "How to add a solver"). The contract is in
+(``"sgd"``, ``"adagrad"``, ``"adam"``, ``"ftrl"``, ``"als"``, ``"mcmc"``);
+``register_solver`` adds one (docs/design.md, "How to add a solver"). The contract is in
 :mod:`fmlearn.solvers.base`.
 """
 
