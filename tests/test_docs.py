@@ -28,7 +28,7 @@ PUBLIC = {
     "fmlearn.io": importlib.import_module("fmlearn.io").__all__,
     "fmlearn.metrics": importlib.import_module("fmlearn.metrics").__all__,
     "fmlearn.datasets": importlib.import_module("fmlearn.datasets").__all__,
-    "fmlearn.export": ["to_onnx", "save_onnx"],
+    "fmlearn.export": ["to_onnx", "save_onnx", "padded"],
     "fmlearn.plot": ["learning_curve", "save_learning_curve"],
     "fmlearn.callbacks": ["Callback", "EarlyStopping", "Progress", "ProgressBar", "Timer"],
     "fmlearn.reference": importlib.import_module("fmlearn.reference").__all__,

@@ -40,6 +40,20 @@ class FMClassifier(ClassifierMixin, BaseFM):
 
     On click-through data, where most ids are rare, the validation log-loss is usually
     best after one or two epochs; use ``early_stopping=True`` (or a small ``max_iter``).
+
+    Examples
+    --------
+    >>> from sklearn.metrics import roc_auc_score
+    >>> from fmlearn import FMClassifier
+    >>> from fmlearn.datasets import make_ctr
+    >>> X, y, _ = make_ctr(3000, n_fields=5, n_features=200, random_state=0)
+    >>> clf = FMClassifier(n_factors=4, max_iter=5, random_state=0).fit(X[:2500], y[:2500])
+    >>> clf.classes_.tolist(), clf.link_
+    ([0, 1], 'logit')
+    >>> clf.predict_proba(X[2500:]).shape  # columns: P(0), P(1)
+    (500, 2)
+    >>> bool(roc_auc_score(y[2500:], clf.decision_function(X[2500:])) > 0.6)
+    True
     """
 
     _task_class = BinaryClassification

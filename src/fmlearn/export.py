@@ -94,7 +94,24 @@ def to_onnx(model, *, dtype=np.float32):
     module docstring for its inputs and outputs); ``save_onnx`` writes it to a file.
 
     An in-memory ONNX model holds at most 2 GiB: for larger weights use ``save_onnx``,
-    which keeps them in a side file."""
+    which keeps them in a side file.
+
+    Examples
+    --------
+    ``fmlearn.export.padded`` turns sparse rows into the graph's two inputs:
+
+    >>> import onnxruntime
+    >>> from fmlearn import FMRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> from fmlearn.export import padded, to_onnx
+    >>> X, y, _ = make_recommendation(n_samples=500, n_users=50, n_items=20, random_state=0)
+    >>> model = FMRegressor(n_factors=4, max_iter=5, random_state=0).fit(X, y)
+    >>> session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString())
+    >>> indices, values = padded(X[:5])  # int64 and float32, shape (5, 3): 3 features a row
+    >>> (predictions,) = session.run(None, {"indices": indices, "values": values})
+    >>> bool(abs(predictions - model.predict(X[:5])).max() < 1e-4)  # float32 rounding
+    True
+    """
     return _graph(model, dtype, None)
 
 
@@ -317,6 +334,22 @@ def save_onnx(
     so only when they exceed ``EXTERNAL_DATA_BYTES`` (1 GiB), so that models past the 2 GiB
     limit of one ONNX file export too. The data file is written first; keep both files
     together when moving them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import onnxruntime
+    >>> from fmlearn import FMClassifier
+    >>> from fmlearn.datasets import make_ctr
+    >>> from fmlearn.export import save_onnx
+    >>> X, y, _ = make_ctr(500, n_fields=5, n_features=100, random_state=0)
+    >>> clf = FMClassifier(n_factors=4, max_iter=5, random_state=0).fit(X, y)
+    >>> path = Path(tempfile.mkdtemp()) / "clf.onnx"
+    >>> save_onnx(clf, path)
+    >>> session = onnxruntime.InferenceSession(str(path))
+    >>> [o.name for o in session.get_outputs()]  # see to_onnx for running it
+    ['decision', 'probabilities']
     """
     path = os.fspath(path)
     external = None

@@ -7,7 +7,8 @@
   and n_fields times the FM's factor memory; the most expressive.
 - FwFMRegressor / FwFMClassifier (field-weighted FM, Pan et al. 2018): the FM's vectors
   and one learned strength per field pair, ``Σ_{i<j} R[f(i),f(j)] <v_i, v_j> x_i x_j``.
-  O(k · nnz + k · F²) per row and the FM's memory; most of FFM's gain at FM cost.
+  O(k · nnz + k · F²) per row and the FM's memory: most of FFM's gain at FM memory, though
+  on rows of many fields it trains several times slower than the FM (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ _PARAMETERS_DOC = """
     w0_, w_, history_, n_iter_, n_features_in_, feature_names_in_
         As for :class:`FMRegressor`.
 """
+
+_CLIP_DOC = """    clip_predictions : bool, default=True
+        Clip predictions to ``[y_min_, y_max_]``, the training target range.
+"""
+
+
+def _with_parameter(doc: str, parameter: str) -> str:
+    """``doc`` (a Parameters and an Attributes section) with ``parameter`` last among the
+    parameters: the regressors' ``clip_predictions``."""
+    head, attributes = doc.split("\n    Attributes\n", 1)
+    return head.rstrip("\n") + "\n" + parameter + "\n    Attributes\n" + attributes
+
 
 _FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. Not needed when ``X``
     comes from ``FMEncoder`` or ``fmlearn.io.load_libffm``: their matrix carries its
@@ -169,9 +182,20 @@ class FFMRegressor(_FieldAware, FMRegressor):
     ``fit(X, y, fields=…)``: """
         + _FIELDS_DOC
         + "\n"
-        + _PARAMETERS_DOC
-        + """    clip_predictions : bool, default=True
-        Clip predictions to ``[y_min_, y_max_]``, the training target range.
+        + _with_parameter(_PARAMETERS_DOC, _CLIP_DOC)
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn import FFMRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> X, y, truth = make_recommendation(n_samples=3000, n_users=100, n_items=50, random_state=0)
+    >>> fields = np.repeat([0, 1, 2], truth.field_sizes)  # user | item | context columns
+    >>> model = FFMRegressor(max_iter=10, random_state=0).fit(X[:2500], y[:2500], fields=fields)
+    >>> model.V_.shape  # (n_features, n_fields, n_factors)
+    (158, 3, 4)
+    >>> bool(model.score(X[2500:], y[2500:]) > 0.5)  # R² on held-out rows
+    True
     """
     )
 
@@ -254,6 +278,19 @@ class FFMClassifier(_FieldAware, FMClassifier):
         + _FIELDS_DOC
         + "\n"
         + _PARAMETERS_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.metrics import roc_auc_score
+    >>> from fmlearn import FFMClassifier
+    >>> from fmlearn.datasets import make_field_aware_ctr
+    >>> X, y, fields, _ = make_field_aware_ctr(3000, n_fields=4, n_features=100, random_state=0)
+    >>> clf = FFMClassifier(max_iter=5, random_state=0).fit(X[:2500], y[:2500], fields=fields)
+    >>> clf.V_.shape  # (n_features, n_fields, n_factors)
+    (100, 4, 4)
+    >>> bool(roc_auc_score(y[2500:], clf.predict_proba(X[2500:])[:, 1]) > 0.65)
+    True
+    """
     )
 
     def __init__(
@@ -341,13 +378,24 @@ class FwFMRegressor(FFMRegressor):
         """Field-weighted factorization machine (Pan et al. 2018) for regression.
 
     ``ŷ = w0 + Σ w_i x_i + Σ_{i<j} R[f(i), f(j)] <v_i, v_j> x_i x_j``: the FM with one
-    learned strength per pair of fields, at nearly the FM's cost.
+    learned strength per pair of fields: the FM's memory, O(k · nnz + k · F²) time per row.
     ``fit(X, y, fields=…)``: """
         + _FIELDS_DOC
         + "\n"
-        + _FWFM_DOC
-        + """    clip_predictions : bool, default=True
-        Clip predictions to ``[y_min_, y_max_]``, the training target range.
+        + _with_parameter(_FWFM_DOC, _CLIP_DOC)
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn import FwFMRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> X, y, truth = make_recommendation(n_samples=3000, n_users=100, n_items=50, random_state=0)
+    >>> fields = np.repeat([0, 1, 2], truth.field_sizes)  # user | item | context columns
+    >>> model = FwFMRegressor(max_iter=10, random_state=0).fit(X[:2500], y[:2500], fields=fields)
+    >>> model.R_.shape  # one learned strength per pair of fields
+    (3, 3)
+    >>> bool(model.score(X[2500:], y[2500:]) > 0.5)  # R² on held-out rows
+    True
     """
     )
 
@@ -415,6 +463,19 @@ class FwFMClassifier(FFMClassifier):
         + _FIELDS_DOC
         + "\n"
         + _FWFM_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.metrics import roc_auc_score
+    >>> from fmlearn import FwFMClassifier
+    >>> from fmlearn.datasets import make_field_aware_ctr
+    >>> X, y, fields, _ = make_field_aware_ctr(3000, n_fields=4, n_features=100, random_state=0)
+    >>> clf = FwFMClassifier(max_iter=5, random_state=0).fit(X[:2500], y[:2500], fields=fields)
+    >>> clf.R_.shape  # one learned strength per pair of fields
+    (4, 4)
+    >>> bool(roc_auc_score(y[2500:], clf.predict_proba(X[2500:])[:, 1]) > 0.65)
+    True
+    """
     )
 
     _model_class = FwFM

@@ -58,6 +58,17 @@ def precision_at_k(recommended: npt.ArrayLike, test, k: int = 10, *, users=None)
     The denominator is k even when the user has fewer than k relevant items, so a perfect
     list scores min(k, n_relevant) / k: precision measures how much of the shown list was
     useful, which is what a user of a k-slot widget sees.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import precision_at_k
+    >>> test = np.array([[1, 0, 1, 0, 0],   # user 0 interacted with items 0 and 2,
+    ...                  [0, 1, 0, 0, 0],   # user 1 with item 1,
+    ...                  [0, 0, 0, 0, 0]])  # user 2 with none (skipped)
+    >>> recommended = np.array([[2, 1], [1, 4], [0, 3]])  # each user's list, best first
+    >>> precision_at_k(recommended, test, k=2)  # users 0 and 1: 1 hit of 2 each
+    0.5
     """
     hits, _ = _hits(recommended, test, k, users)
     return float(np.mean(hits.sum(axis=1) / k))
@@ -68,6 +79,17 @@ def recall_at_k(recommended: npt.ArrayLike, test, k: int = 10, *, users=None) ->
 
     Not capped at k: a user with more relevant items than k cannot reach 1, which is the
     point of recall (how much of what the user wanted was found).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import recall_at_k
+    >>> test = np.array([[1, 0, 1, 0, 0],   # user 0 interacted with items 0 and 2,
+    ...                  [0, 1, 0, 0, 0],   # user 1 with item 1,
+    ...                  [0, 0, 0, 0, 0]])  # user 2 with none (skipped)
+    >>> recommended = np.array([[2, 1], [1, 4], [0, 3]])  # each user's list, best first
+    >>> recall_at_k(recommended, test, k=2)  # user 0: 1 of 2 found, user 1: 1 of 1
+    0.75
     """
     hits, n_rel = _hits(recommended, test, k, users)
     return float(np.mean(hits.sum(axis=1) / n_rel))
@@ -79,6 +101,17 @@ def ndcg_at_k(recommended: npt.ArrayLike, test, k: int = 10, *, users=None) -> f
     Binary gains, discount 1 / log2(rank + 1) with ranks from 1 (Järvelin & Kekäläinen
     2002, as scikit-learn's ``ndcg_score``); the ideal DCG puts min(k, n_relevant) hits
     first, so a list that is all hits scores 1 whatever the user's history length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import ndcg_at_k
+    >>> test = np.array([[1, 0, 1, 0, 0],   # user 0 interacted with items 0 and 2,
+    ...                  [0, 1, 0, 0, 0],   # user 1 with item 1,
+    ...                  [0, 0, 0, 0, 0]])  # user 2 with none (skipped)
+    >>> recommended = np.array([[2, 1], [1, 4], [0, 3]])  # each user's list, best first
+    >>> round(ndcg_at_k(recommended, test, k=2), 3)  # user 0: 1 / (1 + 1/log2(3)), user 1: 1
+    0.807
     """
     hits, n_rel = _hits(recommended, test, k, users)
     return float(np.mean(_ndcg(hits, n_rel, k)))
@@ -90,6 +123,17 @@ def map_at_k(recommended: npt.ArrayLike, test, k: int = 10, *, users=None) -> fl
     AP@k = (Σ over hit positions i ≤ k of precision@i) / min(k, n_relevant): dividing by
     min(k, n_relevant) rather than n_relevant lets a perfect top-k list score 1 for a user
     with more than k relevant items (the usual MAP@k of recommender evaluation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import map_at_k
+    >>> test = np.array([[1, 0, 1, 0, 0],   # user 0 interacted with items 0 and 2,
+    ...                  [0, 1, 0, 0, 0],   # user 1 with item 1,
+    ...                  [0, 0, 0, 0, 0]])  # user 2 with none (skipped)
+    >>> recommended = np.array([[2, 1], [1, 4], [0, 3]])  # each user's list, best first
+    >>> map_at_k(recommended, test, k=2)  # user 0: 1 / 2, user 1: 1
+    0.75
     """
     hits, n_rel = _hits(recommended, test, k, users)
     return float(np.mean(_average_precision(hits, n_rel, k)))
@@ -100,6 +144,14 @@ def catalog_coverage(recommended: npt.ArrayLike, n_items: int, k: int = 10) -> f
 
     Every row counts (coverage needs no held-out data); padding covers nothing. A model
     that shows everyone the same bestsellers scores near k / n_items however accurate it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import catalog_coverage
+    >>> recommended = np.array([[2, 1], [1, 4], [0, -1]])  # -1: padding
+    >>> catalog_coverage(recommended, n_items=5, k=1)  # items 2, 1 and 0 lead a list
+    0.6
     """
     k = _check_k(k)
     n_items = _check_positive_int(n_items, "n_items")
@@ -121,6 +173,18 @@ def ranking_report(
     ``n_items`` is given (over every row, as ``catalog_coverage``).
 
     One membership look-up serves all metrics, so this is cheaper than calling each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import ranking_report
+    >>> test = np.array([[1, 0, 1, 0, 0],   # user 0 interacted with items 0 and 2,
+    ...                  [0, 1, 0, 0, 0],   # user 1 with item 1,
+    ...                  [0, 0, 0, 0, 0]])  # user 2 with none (skipped)
+    >>> recommended = np.array([[2, 1], [1, 4], [0, 3]])  # each user's list, best first
+    >>> report = ranking_report(recommended, test, k=2, n_items=5)
+    >>> {name: round(value, 3) for name, value in report.items()}
+    {'precision': 0.5, 'recall': 0.75, 'ndcg': 0.807, 'map': 0.75, 'n_users': 2, 'coverage': 1.0}
     """
     hits, n_rel = _hits(recommended, test, k, users)
     report: dict[str, float | int] = {
@@ -159,6 +223,19 @@ def auc_per_user(
     mean as one call.
 
     Rank-based, one argsort per block: O(n_rows · n_items · log n_items), not O(n_items²).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fmlearn.metrics import auc_per_user
+    >>> test = np.array([[1, 0, 1, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 0]])
+    >>> scores = np.array([[0.9, 0.1, 0.8, 0.3, 0.2],   # both held-out items first
+    ...                    [0.2, 0.6, 0.1, 0.7, 0.0],   # item 1 above 3 of the 4 others
+    ...                    [0.5, 0.4, 0.3, 0.2, 0.1]])  # no held-out item
+    >>> auc_per_user(scores, test, average=False).tolist()
+    [1.0, 0.75, nan]
+    >>> auc_per_user(scores, test)  # the mean over the users that have one
+    0.875
     """
     scores = np.asarray(scores)
     if scores.ndim != 2:

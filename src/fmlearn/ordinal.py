@@ -56,6 +56,22 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
     w0_, w_, V_, history_, n_iter_, samples_, hyper_trace_, n_features_in_, feature_names_in_
         As for :class:`FMRegressor`; ``w0_`` is always 0 (the cutpoints take its place)
         and ``hyper_trace_`` also holds ``"cutpoints"`` per sweep.
+
+    Examples
+    --------
+    Star ratings 1–5, made by rounding a planted FM's targets:
+
+    >>> import numpy as np
+    >>> from fmlearn import FMOrdinalRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> X, y, _ = make_recommendation(n_samples=3000, n_users=100, n_items=50, random_state=0)
+    >>> stars = np.clip(np.rint(y), 1, 5).astype(int)
+    >>> model = FMOrdinalRegressor(n_factors=4, max_iter=50, random_state=0).fit(X, stars)
+    >>> model.classes_.tolist(), model.predict_proba(X[:3]).shape  # P(each star)
+    ([1, 2, 3, 4, 5], (3, 5))
+    >>> expected = model.predict(X)  # the expected rating: a float in [1, 5]
+    >>> bool(expected.min() >= 1 and expected.max() <= 5)
+    True
     """
 
     _task_class = OrdinalRegression

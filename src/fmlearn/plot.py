@@ -19,6 +19,22 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
     own, in its colour, since their scales differ (RMSE vs ½·MSE; on one axis AUC near 0.9
     and log-loss near 0.3 both looked flat). Epochs are whole numbers; the legend sits
     below the plot, off the lines.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no window: draw into memory
+    >>> import matplotlib.pyplot as plt
+    >>> from fmlearn import FMRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> from fmlearn.plot import learning_curve
+    >>> X, y, _ = make_recommendation(n_samples=1000, n_users=50, n_items=20, random_state=0)
+    >>> model = FMRegressor(n_factors=4, max_iter=5, random_state=0)
+    >>> model = model.fit(X[:800], y[:800], eval_set=[(X[800:], y[800:])])
+    >>> ax = learning_curve(model)
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['train loss', 'validation rmse']
+    >>> plt.close(ax.figure)  # or ax.figure.savefig("curve.png"); see save_learning_curve
     """
     from matplotlib.ticker import MaxNLocator
 

@@ -33,6 +33,22 @@ def recommend(
     expected label of an ordinal model. ``exclude`` (candidate positions, or ids when
     ``ids`` is given) are never returned — e.g. items the user already rated. ``ids``
     names the candidates (default: their positions). Ties keep candidate order.
+
+    Examples
+    --------
+    Columns 0–19 are users, 20–29 items and 30–31 contexts (as ``make_recommendation``
+    lays them out); the best 3 items for user 3 in context 0, item 2 excluded:
+
+    >>> import numpy as np
+    >>> from fmlearn import FMRegressor, recommend
+    >>> from fmlearn.datasets import make_recommendation
+    >>> X, y, _ = make_recommendation(2000, n_users=20, n_items=10, n_contexts=2, random_state=0)
+    >>> model = FMRegressor(n_factors=4, max_iter=20, random_state=0).fit(X, y)
+    >>> context = np.eye(1, 32, 3) + np.eye(1, 32, 30)  # user 3, context 0
+    >>> candidates = np.eye(10, 32, 20)  # one row per item: its one-hot id
+    >>> ids, scores = recommend(model, context, candidates, n=3, exclude=[2])
+    >>> ids.shape, bool(2 not in ids), bool(np.all(np.diff(scores) <= 0))  # best first
+    ((3,), True, True)
     """
     check_is_fitted(model)
     candidates = sp.csr_matrix(candidates)

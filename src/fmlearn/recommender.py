@@ -123,6 +123,19 @@ class FMRecommender(BaseEstimator):
     history_ : FitHistory (training loss per step, seconds per epoch, validation metrics)
     n_iter_ : int
     best_iteration_ : int, with early stopping: the epoch whose model was kept
+
+    Examples
+    --------
+    >>> from fmlearn import FMRecommender
+    >>> from fmlearn.datasets import make_implicit_feedback
+    >>> data = make_implicit_feedback(n_users=100, n_items=50, n_interactions=1000, random_state=0)
+    >>> model = FMRecommender(n_factors=8, max_iter=10, random_state=0)
+    >>> model = model.fit(data.interactions, item_features=data.item_features)
+    >>> ids, scores = model.recommend([0, 1], n=5)  # users 0 and 1: 5 items each, best first
+    >>> ids.shape, scores.shape
+    ((2, 5), (2, 5))
+    >>> data.interactions[0, ids[0]].nnz  # items user 0 already has are left out
+    0
     """
 
     _parameter_constraints: ClassVar[dict] = {

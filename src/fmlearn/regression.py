@@ -139,10 +139,24 @@ class FMRegressor(RegressorMixin, BaseFM):
     hyper_trace_ : dict of ndarray
         *MCMC.* The sampled hyper-parameters after every sweep: ``"alpha"`` (noise
         precision, shape (n_sweeps,)), ``"mu_w"``/``"lambda_w"`` (n_sweeps, n_groups),
-        ``"mu_V"``/``"lambda_V"`` (n_sweeps, n_groups, n_factors). ``pandas.DataFrame(
+        ``"mu_V"``/``"lambda_V"`` (n_sweeps, n_groups, n_factors), and ``"cutpoints"``
+        (n_sweeps, 0) here, filled by :class:`FMOrdinalRegressor`. ``pandas.DataFrame(
         {"alpha": t["alpha"]})`` gives a trace table.
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only for DataFrame input)
+
+    Examples
+    --------
+    >>> from fmlearn import FMRegressor
+    >>> from fmlearn.datasets import make_recommendation
+    >>> X, y, _ = make_recommendation(n_samples=3000, n_users=100, n_items=50, random_state=0)
+    >>> model = FMRegressor(n_factors=4, solver="mcmc", max_iter=50, random_state=0)
+    >>> model.fit(X[:2500], y[:2500]).V_.shape  # one vector of length 4 per feature
+    (158, 4)
+    >>> model.predict(X[2500:]).shape
+    (500,)
+    >>> bool(model.score(X[2500:], y[2500:]) > 0.5)  # R² on held-out rows
+    True
     """
 
     _task_class = Regression

@@ -130,6 +130,24 @@ class FMEncoder(TransformerMixin, BaseEstimator):
         ``fields_``.
     feature_names_in_ : ndarray of str
     n_features_out_ : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fmlearn import FMEncoder
+    >>> df = pd.DataFrame({"user_id": [1, 2, 2], "genres": ["comedy|drama", "drama", "war"],
+    ...                    "age": [20, 30, 40]})
+    >>> encoder = FMEncoder(multi_valued=["genres"])
+    >>> X = encoder.fit_transform(df)  # sparse CSR, one block of columns per input column
+    >>> X.shape, encoder.get_feature_names_out().tolist()
+    ((3, 6), ['user_id=1', 'user_id=2', 'genres=comedy', 'genres=drama', 'genres=war', 'age'])
+    >>> encoder.groups_.tolist()  # the input column of each feature (MCMC groups, FFM fields)
+    [0, 0, 1, 1, 1, 2]
+
+    An unknown user gets no feature; age 30 is the mean, standardised to 0:
+
+    >>> encoder.transform(pd.DataFrame({"user_id": [9], "genres": ["war"], "age": [30]})).toarray()
+    array([[0., 0., 0., 0., 1., 0.]])
     """
 
     _parameter_constraints: ClassVar[dict] = {

@@ -136,6 +136,20 @@ def load_libsvm(
     y : ndarray of float64, shape (n_rows,)
     qid : ndarray of int64, shape (n_rows,)
         Only with ``query_id=True``.
+
+    Examples
+    --------
+    A one-based file (no index 0 appears, so ``zero_based="auto"`` reads it so) with
+    query ids:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fmlearn.io import load_libsvm
+    >>> path = Path(tempfile.mkdtemp()) / "train.svm"
+    >>> _ = path.write_text("1 qid:7 1:0.5 3:2\\n-1 qid:7 2:1\\n")
+    >>> X, y, qid = load_libsvm(path, query_id=True)
+    >>> X.toarray().tolist(), y.tolist(), qid.tolist()
+    ([[0.5, 0.0, 2.0], [0.0, 1.0, 0.0]], [1.0, -1.0], [7, 7])
     """
     check_param("load_libsvm", "query_id", query_id, [BOOLEAN])
     X, y, _, parsed = _load(path, _LIBSVM, "load_libsvm", n_features, zero_based, dtype)
@@ -163,6 +177,19 @@ def load_libfm(
     libFM numbers features from 0 (its ``num_features`` is the largest id plus one), hence
     ``zero_based=True``; the parameters and the result are otherwise those of
     :func:`load_libsvm`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fmlearn.io import load_libfm
+    >>> path = Path(tempfile.mkdtemp()) / "train.libfm"
+    >>> _ = path.write_text("5 0:1 3:1 7:0.5\\n3 1:1 4:1\\n")
+    >>> X, y = load_libfm(path)
+    >>> X.shape, X.format, y.tolist()  # columns: the largest index + 1
+    ((2, 8), 'csr', [5.0, 3.0])
+    >>> load_libfm(path, n_features=10)[0].shape  # a test file: the training set's width
+    (2, 10)
     """
     X, y, _, _ = _load(path, _LIBFM, "load_libfm", n_features, zero_based, dtype)
     return X, y
@@ -190,6 +217,20 @@ def load_libffm(
     collisions or with misaligned columns. ``field_conflict="first"`` accepts such files
     and gives each feature the first field it appeared with. Other parameters are those of
     :func:`load_libsvm`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from fmlearn import FFMClassifier
+    >>> from fmlearn.io import load_libffm
+    >>> path = Path(tempfile.mkdtemp()) / "train.ffm"
+    >>> _ = path.write_text("1 0:0:1 1:3:1\\n0 0:1:1 1:2:1\\n")
+    >>> X, y, fields = load_libffm(path)
+    >>> X.shape, fields.tolist()  # columns 0 and 1 are in field 0, columns 2 and 3 in field 1
+    ((2, 4), [0, 0, 1, 1])
+    >>> FFMClassifier(max_iter=1).fit(X, y).fields_.tolist()  # X carries its fields
+    [0, 0, 1, 1]
     """
     check_param("load_libffm", "field_conflict", field_conflict, _FIELD_CONFLICT)
     X, y, fields, _ = _load(
@@ -229,6 +270,22 @@ def iter_libfm(
     """Read a libFM file ``chunk_rows`` rows at a time: ``(X, y)`` per chunk.
 
     As :func:`iter_libsvm`; with ``n_features`` given there is a single pass.
+
+    Examples
+    --------
+    Each chunk could go to an estimator's ``partial_fit``:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from fmlearn.io import dump_libfm, iter_libfm
+    >>> path = Path(tempfile.mkdtemp()) / "big.libfm"
+    >>> dump_libfm(np.eye(5), np.arange(5.0), path)
+    >>> for X, y in iter_libfm(path, chunk_rows=2, n_features=5):
+    ...     print(X.shape, y.tolist())
+    (2, 5) [0.0, 1.0]
+    (2, 5) [2.0, 3.0]
+    (1, 5) [4.0]
     """
     return _iter(path, _LIBFM, "iter_libfm", chunk_rows, n_features, zero_based, dtype)
 
@@ -269,7 +326,24 @@ def dump_libsvm(X, y, path: str | os.PathLike, *, zero_based: bool = False) -> N
 
 
 def dump_libfm(X, y, path: str | os.PathLike, *, zero_based: bool = True) -> None:
-    """Write ``(X, y)`` as a libFM file (zero-based, as libFM reads it); see :func:`dump_libsvm`."""
+    """Write ``(X, y)`` as a libFM file (zero-based, as libFM reads it); see :func:`dump_libsvm`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from fmlearn.io import dump_libfm, load_libfm
+    >>> path = Path(tempfile.mkdtemp()) / "train.libfm"
+    >>> X = np.array([[1.0, 0.0, 2.5], [0.0, 1.0, 0.0]])
+    >>> dump_libfm(X, [4, 1], path)
+    >>> print(path.read_text(), end="")
+    4 0:1 2:2.5
+    1 1:1
+    >>> X_back, y_back = load_libfm(path, n_features=X.shape[1])  # exactly what was written
+    >>> bool((X_back.toarray() == X).all()), y_back.tolist()
+    (True, [4.0, 1.0])
+    """
     _dump(X, y, path, "dump_libfm", zero_based, None)
 
 
