@@ -517,3 +517,22 @@ def test_a_csv_with_a_header_trains_as_a_table(csv_files, tmp_path, capsys):
     paths = csv_files[1]
     assert main(["train", str(paths["train"]), "-o", str(matrix_model), "--iter", "1", "-q"]) == 0
     assert main(["predict", str(matrix_model), str(paths["test"]), "--label", "y"]) == 2
+
+
+@pytest.mark.parametrize("flag", ["-out", "-rlog", "-save_model"])
+def test_libfm_checks_its_outputs_before_reading_or_training(libfm_files, capsys, flag):
+    """A missing folder is reported at once (exit 2), as `fmlearn train` does; before,
+    the run trained in full and then failed on the write."""
+    folder, _, _ = libfm_files
+    argv = ["libfm", "-task", "r", "-train", str(folder / "missing.libfm"),
+            "-test", str(folder / "test.libfm"), "-method", "sgd", "-iter", "3",
+            flag, str(folder / "nodir" / "x.txt")]  # fmt: skip
+    assert main(argv) == 2  # the missing training file is not even looked at
+    err = capsys.readouterr().err
+    assert f"({flag})" in err and "nodir does not exist" in err
+
+
+def test_help_shows_defaults_of_zero(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "(default: 0)" in capsys.readouterr().out

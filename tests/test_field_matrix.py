@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from fmlearn import FFMClassifier, FMClassifier, FwFMClassifier
-from fmlearn.io import FMEncoder, dump_libffm, load_libffm
+from fmlearn.io import FMEncoder, dump_libffm, iter_libffm, load_libffm
 from fmlearn.io.field_matrix import FieldMatrix, fields_of
 
 pd = pytest.importorskip("pandas")
@@ -116,16 +116,51 @@ def test_fields_that_disagree_are_refused(clicks):
         FieldMatrix.wrap(sp.csr_matrix(X), [0, 1])
 
 
-def test_a_continued_fit_refuses_fields_for_columns_the_model_has_none_for(tmp_path):
-    """Column 2 is unused by the first file (field −1 in the model) and used by the second."""
+def test_a_continued_fit_fills_in_fields_for_columns_seen_later(tmp_path):
+    """Column 2 is unused by the first file (field −1 in the model) and used by the second:
+    the continued fit gives it its field (its vectors were never used), but refuses a
+    field that contradicts the model's or one the model has no vectors for."""
     first = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]] * 5))
     second = sp.csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]] * 5))
     y = np.array([1, 0] * 5)
     model = FFMClassifier(solver="sgd", max_iter=1, random_state=0)
     model.fit(FieldMatrix.wrap(first, [0, 1, -1]), y)
-    with pytest.raises(ValueError, match="gives field 1 to column 2"):
-        model.partial_fit(FieldMatrix.wrap(second, [0, -1, 1]), y)
-    model.predict(FieldMatrix.wrap(second, [0, -1, 1]))  # predicting is fine: no pairs
+    untouched = model.V_[2].copy()
+    model.partial_fit(FieldMatrix.wrap(second, [0, -1, 1]), y)
+    np.testing.assert_array_equal(model.fields_, [0, 1, 1])
+    assert not np.array_equal(model.V_[2], untouched)  # column 2 now takes part in pairs
+    with pytest.raises(ValueError, match=r"fields_ on 1 columns \(column 0"):
+        model.partial_fit(FieldMatrix.wrap(second, [1, 1, 1]), y)
+    fresh = FFMClassifier(solver="sgd", max_iter=1, random_state=0)
+    fresh.fit(FieldMatrix.wrap(first, [0, 1, -1]), y)
+    with pytest.raises(ValueError, match=r"fitted with 2 fields .* cannot add one"):
+        fresh.partial_fit(FieldMatrix.wrap(second, [0, 1, 2]), y)
+    with pytest.raises(ValueError, match="fitted with 2 fields"):
+        fresh.partial_fit(second, y, fields=[0, 1, 2])
+    np.testing.assert_array_equal(fresh.fields_, [0, 1, -1])  # a refused call changes nothing
+    fresh.partial_fit(second, y, fields=[0, -1, 1])  # explicit fields: −1 says nothing
+    np.testing.assert_array_equal(fresh.fields_, [0, 1, 1])
     fields = fields_of(FieldMatrix.wrap(first, [0, 1, -1]))
     with pytest.raises(ValueError, match="read-only"):
         fields[0] = 5
+
+
+@pytest.mark.parametrize("cls", [FFMClassifier, FwFMClassifier])
+def test_streaming_a_libffm_file_into_partial_fit(tmp_path, monkeypatch, cls):
+    """iter_libffm(n_features=…) names a column's field once a chunk has used it: chunk by
+    chunk partial_fit takes them (issue 21's review found it refused the second chunk)."""
+    import fmlearn.io.text as text
+    from fmlearn.datasets import make_field_aware_ctr
+
+    X, y, fields, _ = make_field_aware_ctr(3_000, n_fields=5, n_features=2_000, random_state=0)
+    path = tmp_path / "clicks.ffm"
+    dump_libffm(X, y, path, fields=fields)
+    monkeypatch.setattr(text, "_BLOCK_BYTES", 4096)  # many blocks: fields grow chunk by chunk
+    model = cls(max_iter=1, random_state=0)
+    seen = []
+    for X_chunk, y_chunk, chunk_fields in iter_libffm(path, chunk_rows=500, n_features=2_000):
+        model.partial_fit(X_chunk, y_chunk, fields=chunk_fields, classes=[0, 1])
+        seen.append(int((chunk_fields >= 0).sum()))
+    assert seen[0] < seen[-1]  # the fields did grow
+    used = X.getnnz(axis=0) > 0
+    np.testing.assert_array_equal(model.fields_[used], fields[used])

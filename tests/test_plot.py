@@ -69,3 +69,14 @@ def test_errors(model):
         learning_curve(FMRegressor())
     with pytest.raises(ValueError, match=r"no metrics \['auc'\]"):
         learning_curve(model, metrics=["auc"])
+
+
+def test_a_refused_call_leaves_no_figure_open(model, tmp_path):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    with pytest.raises(ValueError, match="no metrics"):
+        learning_curve(model, metrics=["auc"])
+    with pytest.raises(ValueError, match="no metrics"):
+        save_learning_curve(model, tmp_path / "x.png", metrics=["auc"])
+    assert plt.get_fignums() == []

@@ -68,7 +68,9 @@ def _with_parameter(doc: str, parameter: str) -> str:
 _FIELDS_DOC = """``fields``: one field id (0, 1, …) per column of ``X``. Not needed when ``X``
     comes from ``FMEncoder`` or ``fmlearn.io.load_libffm``: their matrix carries its
     fields, so ``make_pipeline(FMEncoder(), FFMClassifier())`` works as it stands. A
-    continued fit (``warm_start``, ``partial_fit``) keeps the fitted ``fields_``."""
+    continued fit (``warm_start``, ``partial_fit``) keeps the fitted ``fields_``, filling in
+    those of columns that had none yet (−1: unseen so far, as when a libffm file is streamed
+    with ``iter_libffm(n_features=…)``)."""
 
 
 class _FieldAware:
@@ -117,12 +119,16 @@ class _FieldAware:
             _check_carried_fields(carried, self.fields_)
         return super()._check_predict_X(X)
 
+    def _n_fields(self) -> int:
+        """The number of fields the fitted layout has vectors (FFM) or strengths (FwFM) for."""
+        return self.R_.shape[0] if hasattr(self, "R_") else self.V_.shape[1]
+
     def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> FFM | FwFM:
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
         if fitted and fields is not None and getattr(self, "_fit_fields_carried", False):
-            _check_carried_fields(fields, self.fields_, continuing=True)
+            self.fields_ = _continued_fields(fields, self.fields_, self._n_fields(), True)
         elif fitted and fields is not None:
             if np.ndim(fields) == 1 and len(fields) != self.n_features_in_:
                 raise ValueError(
@@ -132,25 +138,57 @@ class _FieldAware:
                     "start afresh."
                 )
             given = check_fields(fields, self.n_features_in_)
-            if not np.array_equal(given, self.fields_):
-                raise ValueError(
-                    "fields differ from the fitted model's fields_: a continued fit keeps "
-                    "its fields. Set warm_start=False to start afresh."
-                )
+            self.fields_ = _continued_fields(given, self.fields_, self._n_fields(), False)
         return self._model_class(
             rank, self._resolved_init_std(), dtype, fields=None if fitted else fields
         )
+
+
+def _continued_fields(given, fitted, n_fields: int, carried: bool) -> np.ndarray:
+    """The fields of a continued fit (``warm_start``, ``partial_fit``): the fitted ones, with
+    fields filled in for columns that had none (−1, never seen so far).
+
+    Streaming a libffm file in chunks (``iter_libffm(n_features=…)``) names a column's field
+    only once a chunk has used the column. Such a column took part in no pair until now and
+    its vectors are still the initial draw, so giving it its field loses nothing. A field
+    that contradicts the fitted one, or a field id the model has no vectors for, is an
+    error: the model's layout is fixed by its first fit.
+    """
+    if carried:
+        _check_carried_fields(given, fitted)
+    else:
+        clash = np.flatnonzero((given >= 0) & (fitted >= 0) & (given != fitted))
+        if clash.size:
+            j = int(clash[0])
+            raise ValueError(
+                f"fields differ from the fitted model's fields_ on {clash.size} columns "
+                f"(column {j}: field {int(given[j])}, model {int(fitted[j])}): a continued fit "
+                "keeps its fields. Set warm_start=False to start afresh."
+            )
+    new = np.flatnonzero((fitted < 0) & (given >= 0))
+    if new.size and int(given[new].max()) >= n_fields:
+        j = int(new[np.argmax(given[new])])
+        raise ValueError(
+            f"X gives column {j} field {int(given[j])}, but the model was fitted with "
+            f"{n_fields} fields (0–{n_fields - 1}) and a continued fit cannot add one. Give "
+            "the first fit every field id (e.g. read the file with iter_libffm("
+            "n_features=None), whose first pass finds them all), or set warm_start=False."
+        )
+    if not new.size:
+        return fitted
+    merged = fitted.copy()
+    merged[new] = given[new]
+    return merged
 
 
 def _same_fields(a, b) -> bool:
     return np.shape(a) == np.shape(b) and np.array_equal(a, b)
 
 
-def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray, continuing=False) -> None:
+def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray) -> None:
     """The fields a matrix carries must agree with the model's wherever both name one: a
-    file read with ``load_libffm(n_features=…)`` marks the columns it never uses with −1.
-    A continued fit also refuses a field for a column the model has none for (unused when
-    it was fitted): the model keeps its ``fields_``, so that column would get no pairs."""
+    file read with ``load_libffm(n_features=…)`` marks the columns it never uses with −1
+    (a continued fit fills those in: :func:`_continued_fields`)."""
     if carried.shape != fitted.shape:
         raise ValueError(
             f"X carries fields for {carried.shape[0]} columns but the model has "
@@ -164,14 +202,6 @@ def _check_carried_fields(carried: np.ndarray, fitted: np.ndarray, continuing=Fa
             f"X carries fields (from FMEncoder or load_libffm) that differ from the model's "
             f"fields_ on {clash.size} columns (column {j}: field {int(carried[j])}, model "
             f"{int(fitted[j])}): encode the data as the training data was encoded."
-        )
-    new = np.flatnonzero((fitted < 0) & (carried >= 0)) if continuing else ()
-    if len(new):
-        j = int(new[0])
-        raise ValueError(
-            f"X gives field {int(carried[j])} to column {j} (and {len(new) - 1} more) that the "
-            "model has no field for (unused when it was fitted): a continued fit keeps "
-            "fields_. Set warm_start=False to start afresh with the new fields."
         )
 
 

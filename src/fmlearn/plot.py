@@ -44,6 +44,9 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
         raise ValueError("learning_curve needs a fitted model (its history_ is empty).")
     solver = getattr(model, "solver", None)
     unit = get_solver(solver).unit if solver in solver_names() else "epoch"
+    unknown = sorted(set(metrics or ()) - set(history.valid))
+    if unknown:  # before any figure is made: a refused call leaves none open
+        raise ValueError(f"history_ has no metrics {unknown}; it has {sorted(history.valid)}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
     ax.plot(history.epoch, history.train_loss, color="tab:blue", marker=".", label="train loss")
@@ -53,9 +56,6 @@ def learning_curve(model, ax=None, *, metrics: list[str] | None = None, title: s
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     names = [m for m in history.valid if metrics is None or m in metrics]
-    unknown = sorted(set(metrics or ()) - set(history.valid))
-    if unknown:
-        raise ValueError(f"history_ has no metrics {unknown}; it has {sorted(history.valid)}.")
     handles, labels = ax.get_legend_handles_labels()
     colors = ["tab:orange", "tab:green", "tab:red", "tab:purple"]
     for j, name in enumerate(names):
@@ -84,9 +84,11 @@ def save_learning_curve(model, path: str | os.PathLike, **kwargs) -> None:
     """Draw :func:`learning_curve` into a new figure and save it (PNG, SVG, PDF …)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
-    learning_curve(model, ax, **kwargs)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        learning_curve(model, ax, **kwargs)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def _pyplot():

@@ -510,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     train = command("train", _train, "fit a model on a data file and save it")
-    train.add_argument("train", help="training data (libFM, libSVM, libffm or CSV)")
+    train.add_argument("train", help="training data (libFM, libSVM, libffm, CSV or TSV)")
     train.add_argument("-o", "--model", required=True, help="model file to write")
     train.add_argument("--format", choices=FORMATS, help="data format (default: from suffix)")
     add_table_options(train, training=True)

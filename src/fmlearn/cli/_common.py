@@ -35,7 +35,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        # identity, not ==: a default of 0 (== False) is worth showing
+        if "default" in text or any(action.default is d for d in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: {action.default})".strip()
 

@@ -27,6 +27,7 @@ from fmlearn.callbacks import Callback
 from fmlearn.cli._common import (
     HelpFormatter,
     UsageError,
+    check_output,
     parse_regularization,
     read_data,
     read_groups,
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("-verbosity", type=int, default=0, help="how much to print")
     add("-rlog", help="write measurements per iteration to this file")
-    add("-seed", type=int, help="random seed (default: from the clock)")
+    add("-seed", type=int, help="random seed (default: fresh entropy from the system)")
     add("-meta", help="groups file: one group id per feature, one per line")
     add("-save_model", help="write the model (libFM text format; not for MCMC)")
     add("-load_model", help="start from this model (libFM text format; not for MCMC)")
@@ -144,6 +145,10 @@ def run(argv: list[str]) -> int:
             setattr(args, flag, None)
     if args.validation and args.method != "sgda":
         print("fmlearn libfm: -validation is only used by -method sgda; ignored.")
+    # fail before reading and training, not after, when an output cannot be written
+    check_output(args.out, "prediction file (-out)")
+    check_output(args.rlog, "log file (-rlog)")
+    check_output(args.save_model, "model file (-save_model)")
 
     X, y = read_data(args.train, "libfm")
     X_test, y_test = read_data(args.test, "libfm")
