@@ -127,8 +127,9 @@ class _FieldAware:
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
         fields = getattr(self, "_fit_fields", None)
+        continued = None  # a continued fit's fields; fields_ itself changes only on success
         if fitted and fields is not None and getattr(self, "_fit_fields_carried", False):
-            self.fields_ = _continued_fields(fields, self.fields_, self._n_fields(), True)
+            continued = _continued_fields(fields, self.fields_, self._n_fields(), True)
         elif fitted and fields is not None:
             if np.ndim(fields) == 1 and len(fields) != self.n_features_in_:
                 raise ValueError(
@@ -138,9 +139,9 @@ class _FieldAware:
                     "start afresh."
                 )
             given = check_fields(fields, self.n_features_in_)
-            self.fields_ = _continued_fields(given, self.fields_, self._n_fields(), False)
+            continued = _continued_fields(given, self.fields_, self._n_fields(), False)
         return self._model_class(
-            rank, self._resolved_init_std(), dtype, fields=None if fitted else fields
+            rank, self._resolved_init_std(), dtype, fields=continued if fitted else fields
         )
 
 

@@ -160,7 +160,9 @@ class FFM(Model):
     def params_from_estimator(self, estimator) -> FFMParams:
         V = estimator.V_
         w0 = np.array([estimator.w0_], dtype=V.dtype)
-        return FFMParams(w0, estimator.w_, V, estimator.fields_)
+        # a continued fit's model carries the fields it filled in (ffm._continued_fields)
+        fields = estimator.fields_ if self.fields is None else self.fields
+        return FFMParams(w0, estimator.w_, V, fields)
 
 
 def _check_size(n_features: int, n_fields: int, k: int, dtype) -> None:

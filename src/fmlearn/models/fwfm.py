@@ -169,7 +169,9 @@ class FwFM(Model):
     def params_from_estimator(self, estimator) -> FwFMParams:
         V = estimator.V_
         w0 = np.array([estimator.w0_], dtype=V.dtype)
-        return FwFMParams(w0, estimator.w_, V, estimator.R_, estimator.fields_)
+        # a continued fit's model carries the fields it filled in (ffm._continued_fields)
+        fields = estimator.fields_ if self.fields is None else self.fields
+        return FwFMParams(w0, estimator.w_, V, estimator.R_, fields)
 
 
 def _check_field_pairs(n_fields: int, dtype) -> None:
