@@ -25,6 +25,7 @@ OPTIONAL = {
     "onnx": "onnx",
     "onnxruntime": "onnxruntime",
     "to_onnx": "onnxruntime",
+    "dask": "dask",
 }
 _MENTION = re.compile("|".join(re.escape(word) for word in OPTIONAL))
 

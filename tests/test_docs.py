@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -33,6 +34,8 @@ PUBLIC = {
     "fmlearn.callbacks": ["Callback", "EarlyStopping", "Progress", "ProgressBar", "Timer"],
     "fmlearn.reference": importlib.import_module("fmlearn.reference").__all__,
 }
+if importlib.util.find_spec("dask") is not None:
+    PUBLIC["fmlearn.dask"] = importlib.import_module("fmlearn.dask").__all__
 
 
 @pytest.fixture(scope="module")

@@ -195,6 +195,25 @@ class BaseFM(BaseEstimator):
                 solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
             )
 
+    def _start_online(self, X, y, **target_kwargs):
+        """Initialise as the first ``partial_fit`` would, without training: the initial
+        parameters, a fresh optimiser state, ``n_iter_ == 0``.
+
+        ``fmlearn.dask`` starts its rounds from this. ``X`` and ``y`` are a sample of the
+        rows: they resolve ``init_std="auto"`` and the target (``classes=`` as for
+        ``partial_fit``); no row is learned from.
+        """
+        solver = self._checked_solver()
+        if not solver.online:
+            raise ValueError(f"solver={self.solver!r} does not learn online.")
+        with _restored_on_error(self):
+            X, y = self._validate_Xy(X, y, reset=True)
+            task = self._make_task(solver.family)
+            task.fit_target(y, None, **target_kwargs)
+            weights = self._training_weights(None, y, task, online=True)
+            data = TrainData(X, task.encode(y), weights)
+            return self._train(solver, task, data, self._batch_rng(True), False, 0, (), None)
+
     def _training_weights(self, sample_weight, y, task: Task, *, online: bool) -> np.ndarray:
         """The per-row weights of the training objective (classifiers fold in
         ``class_weight``); eval sets keep their own, unchanged."""

@@ -1,0 +1,353 @@
+"""DaskFMRegressor and DaskFMClassifier: data-parallel training of an fmlearn estimator on
+a Dask array whose row blocks are scipy CSR matrices.
+
+Each round, every block (or a slice of it, ``sync_per_epoch``) runs one ordinary
+``partial_fit`` epoch of the wrapped estimator, on a copy of the model cut to the features
+the block touches; the copies come back and are merged (:mod:`fmlearn.dask._merge`). The
+update rules are fmlearn's own kernels; Dask only moves blocks, model rows and results.
+Nothing here is stored until a fit has finished, so a failed fit leaves the estimator as
+it was.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from fmlearn.classification import FMClassifier
+from fmlearn.dask import _merge
+from fmlearn.regression import FMRegressor
+from fmlearn.solvers.base import FitHistory
+
+SOLVERS = tuple(_merge.STATE_RULES)
+
+
+def _dask():
+    import dask
+    import dask.array as da
+
+    return dask, da
+
+
+def _local_round(cls, meta, arrays, X, y, weight, part: int, n_parts: int) -> dict:
+    """One ``partial_fit`` epoch over slice ``part`` of ``n_parts`` of a block (on a worker),
+    on the model rows of the features that slice touches (``arrays``, cut by the driver)."""
+    lo, hi = _slice(X.shape[0], part, n_parts)
+    X = X.tocsr()[lo:hi]
+    X.sum_duplicates()
+    features, counts = _merge.touched(X)
+    local = cls._from_file(meta, arrays)
+    compact = X[:, features]  # column j is feature features[j]
+    local.partial_fit(compact, y[lo:hi], None if weight is None else weight[lo:hi])
+    _, out = local._to_file()
+    keep = set(_merge.PER_FEATURE + _merge.PER_MODEL)
+    return {
+        "features": features,
+        "counts": counts.astype(np.float64),
+        "rows": hi - lo,
+        "arrays": {k: v for k, v in out.items() if k in keep},
+        "loss": float(local.history_.train_loss[-1]),
+        "n_updates": local._solver_state.n_updates,
+    }
+
+
+def _touched_slices(X, n_parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for part in range(n_parts):
+        lo, hi = _slice(X.shape[0], part, n_parts)
+        out.append(_merge.touched(X.tocsr()[lo:hi]))
+    return out
+
+
+def _slice(n: int, part: int, n_parts: int) -> tuple[int, int]:
+    return part * n // n_parts, (part + 1) * n // n_parts
+
+
+def _predict_block(block, model, method: str):
+    return getattr(model, method)(block)
+
+
+class _DaskFM(BaseEstimator):
+    """Shared by the two estimators: input checks, rounds, merging, prediction."""
+
+    _default: type
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        max_iter: int = 5,
+        sync_per_epoch: int = 1,
+        merge: str = "average",
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.max_iter = max_iter
+        self.sync_per_epoch = sync_per_epoch
+        self.merge = merge
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------- checks
+    def _template(self):
+        template = clone(self.estimator) if self.estimator is not None else self._default()
+        if not isinstance(template, self._default):
+            raise TypeError(
+                f"{type(self).__name__} trains a {self._default.__name__}; got "
+                f"{type(template).__name__}."
+            )
+        if template.solver not in SOLVERS:
+            raise ValueError(
+                f"{type(self).__name__} trains the SGD family's {list(SOLVERS)} (each block "
+                f"runs partial_fit); solver={template.solver!r} is not available here."
+            )
+        if self.merge not in _merge.MERGES:
+            raise ValueError(f"merge must be one of {list(_merge.MERGES)}; got {self.merge!r}")
+        for name in ("max_iter", "sync_per_epoch"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be an int ≥ 1; got {value!r}")
+        return template
+
+    def _check_X(self, X, what: str = "X"):
+        _, da = _dask()
+        if not isinstance(X, da.Array):
+            raise TypeError(
+                f"{what} must be a dask array of scipy.sparse CSR blocks (one block per row "
+                f"partition); got {type(X).__name__}. fmlearn.dask.from_sparse(X, chunk_rows) "
+                "makes one from a matrix in memory; fmlearn.dask.read_libfm from files."
+            )
+        if X.ndim != 2:
+            raise ValueError(f"{what} must be 2-D; got {X.ndim} dimensions.")
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError(
+                f"{what} has unknown block sizes: call {what}.compute_chunk_sizes() first "
+                "(from a dask DataFrame: to_dask_array(lengths=True))."
+            )
+        if X.numblocks[1] != 1:
+            raise ValueError(
+                f"{what} is cut along its columns into {X.numblocks[1]} blocks; an FM needs "
+                f"whole rows: {what}.rechunk({{1: -1}})."
+            )
+        if not sp.issparse(X._meta):
+            raise TypeError(
+                f"{what}'s blocks are {type(X._meta).__name__}, not scipy.sparse: turn them "
+                f"into CSR with {what}.map_blocks(scipy.sparse.csr_matrix) (dense blocks "
+                "would be densified one-hot data)."
+            )
+        return X
+
+    def _check_y(self, y, X, what: str = "y"):
+        _, da = _dask()
+        if not isinstance(y, da.Array):
+            y = np.asarray(y)
+            if y.ndim != 1 or y.shape[0] != X.shape[0]:
+                raise ValueError(f"{what} has shape {y.shape}; X has {X.shape[0]} rows.")
+            return da.from_array(y, chunks=(X.chunks[0],))
+        if y.ndim != 1 or y.chunks[0] != X.chunks[0]:
+            raise ValueError(
+                f"{what}'s blocks {y.chunks} do not match X's row blocks {X.chunks[0]}: "
+                f"{what}.rechunk(X.chunks[0])."
+            )
+        return y
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Train ``max_iter`` epochs on the row blocks of ``X`` (a dask array of CSR blocks).
+
+        ``y`` and ``sample_weight``: dask arrays cut like ``X``'s rows, or numpy arrays.
+        """
+        dask, _ = _dask()
+        template = self._template()
+        X = self._check_X(X)
+        y = self._check_y(y, X)
+        w = None if sample_weight is None else self._check_y(sample_weight, X, "sample_weight")
+        X, y, w = dask.persist(X, y, w)  # each round reads the blocks again
+        blocks = list(X.to_delayed().ravel())
+        ys, ws = list(y.to_delayed()), (None if w is None else list(w.to_delayed()))
+        n_parts = int(self.sync_per_epoch)
+        touched = dask.delayed(_touched_slices)
+        summary = self._target_summary(y)
+        first, first_y, touched_all, summary = dask.compute(
+            blocks[0], ys[0], [touched(b, n_parts) for b in blocks], summary
+        )
+        model, meta, arrays = self._start(template, first, first_y, summary)
+        cls, solver = type(model), template.solver
+        seeds = np.random.SeedSequence(_entropy(self.random_state))
+        history, traffic = FitHistory(), []
+        start = time.perf_counter()
+        for epoch in range(1, int(self.max_iter) + 1):
+            losses, rows = 0.0, 0
+            for part in range(n_parts):
+                tasks, sent = [], 0
+                for b, block in enumerate(blocks):
+                    features = touched_all[b][part][0]
+                    local = _local_meta(meta, features.size, seeds.spawn(1)[0])
+                    payload = _merge.rows_of(arrays, features)
+                    sent += sum(a.nbytes for a in payload.values())
+                    weight = None if ws is None else ws[b]
+                    tasks.append(
+                        dask.delayed(_local_round)(
+                            cls, local, payload, block, ys[b], weight, part, n_parts
+                        )
+                    )
+                results = list(dask.compute(*tasks))
+                received = sum(sum(a.nbytes for a in r["arrays"].values()) for r in results)
+                arrays = _merge.merge_rounds(arrays, results, solver, self.merge)
+                meta = _advanced(meta, results)
+                losses += sum(r["loss"] * r["rows"] for r in results)
+                rows += sum(r["rows"] for r in results)
+                traffic.append({"sent": sent, "received": received})
+            now = time.perf_counter()
+            history.append(epoch, losses / max(rows, 1), now - start)
+            start = now
+        meta = dict(meta, history=history.to_dict())
+        meta["fitted"] = dict(meta["fitted"], n_iter_=len(history))
+        fitted = cls._from_file(meta, arrays)
+        # nothing is stored before this point: a failed round leaves the estimator as it was
+        self.estimator_ = fitted
+        self.history_ = history
+        self.traffic_ = traffic
+        self.n_features_in_ = fitted.n_features_in_
+        self.n_iter_ = len(history)
+        return self
+
+    def _start(self, template, X, y, summary):
+        template.set_params(random_state=_entropy(self.random_state) % (2**31 - 1))
+        model = self._initial(template, X, y, summary)
+        meta, arrays = model._to_file()
+        return model, meta, arrays
+
+    # --------------------------------------------------------------- predict
+    def _lazy(self, X, method: str, columns: int | None):
+        dask, da = _dask()
+        check_is_fitted(self, "estimator_")
+        if not isinstance(X, da.Array):  # in memory: as the single-machine estimator
+            return getattr(self.estimator_, method)(X)
+        X = self._check_X(X)
+        model = dask.delayed(self.estimator_, pure=True)  # one copy in the graph
+        if columns is None:
+            return X.map_blocks(
+                _predict_block, model, method, drop_axis=1, dtype=np.float64,
+                meta=np.empty(0, dtype=np.float64),
+            )  # fmt: skip
+        return X.map_blocks(
+            _predict_block, model, method, chunks=(X.chunks[0], (columns,)),
+            dtype=np.float64, meta=np.empty((0, 0), dtype=np.float64),
+        )  # fmt: skip
+
+    def to_local(self):
+        """The trained single-machine estimator (a copy): it saves, loads and serves as any."""
+        check_is_fitted(self, "estimator_")
+        meta, arrays = self.estimator_._to_file()
+        return type(self.estimator_)._from_file(meta, arrays)
+
+
+class DaskFMRegressor(RegressorMixin, _DaskFM):
+    """An :class:`fmlearn.FMRegressor` trained on a Dask cluster, block by block.
+
+    Parameters
+    ----------
+    estimator : FMRegressor or None, default=None
+        The model and its solver (SGD family: ``"sgd"``, ``"adagrad"``, ``"adam"``); None
+        is ``FMRegressor()``. Its ``max_iter`` and ``random_state`` are not used.
+    max_iter : int, default=5
+        Epochs over all blocks.
+    sync_per_epoch : int, default=1
+        Rounds per epoch: each block's rows are cut into this many slices, and the
+        partitions' models are merged after each slice. More rounds move the models
+        closer to single-process training, at more traffic.
+    merge : {"average", "sum"}, default="average"
+        How the partitions' parameters combine (:mod:`fmlearn.dask._merge`).
+    random_state : int or None, default=None
+        Seeds the initial model and every block's shuffles: with the same seed and the
+        same blocks, the result does not depend on which worker ran what.
+
+    Attributes
+    ----------
+    estimator_ : FMRegressor
+        The trained model (``to_local()`` returns a copy).
+    history_ : FitHistory
+        Per epoch: the mean training loss over all blocks and the seconds taken.
+    traffic_ : list of dict
+        Per round: bytes of model rows ``"sent"`` to the blocks and ``"received"`` back.
+    n_iter_, n_features_in_ : int
+    """
+
+    _default = FMRegressor
+
+    def _target_summary(self, y):
+        _, da = _dask()
+        return [da.min(y), da.max(y)]
+
+    def _initial(self, template, X, y, summary):
+        model = template._start_online(X, y)
+        model.y_min_, model.y_max_ = float(summary[0]), float(summary[1])
+        return model
+
+    def predict(self, X):
+        """Predictions, lazily (a dask array with ``X``'s row blocks) for a dask ``X``."""
+        return self._lazy(X, "predict", None)
+
+
+class DaskFMClassifier(ClassifierMixin, _DaskFM):
+    """An :class:`fmlearn.FMClassifier` trained on a Dask cluster, block by block.
+
+    Parameters and attributes as for :class:`DaskFMRegressor` (``estimator`` is an
+    ``FMClassifier``); ``classes_`` are found over all blocks before training.
+    """
+
+    _default = FMClassifier
+
+    def _target_summary(self, y):
+        _, da = _dask()
+        return da.unique(y)
+
+    def _initial(self, template, X, y, summary):
+        return template._start_online(X, y, classes=np.asarray(summary))
+
+    @property
+    def classes_(self):
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.classes_
+
+    def predict(self, X):
+        """Labels, lazily for a dask ``X``."""
+        return self._lazy(X, "predict", None)
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, 2), lazily for a dask ``X``."""
+        return self._lazy(X, "predict_proba", 2)
+
+    def decision_function(self, X):
+        """Raw scores, lazily for a dask ``X``."""
+        return self._lazy(X, "decision_function", None)
+
+
+def _entropy(random_state) -> int:
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if not isinstance(random_state, int | np.integer) or random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int or None; got {random_state!r}")
+    return int(random_state)
+
+
+def _local_meta(meta: dict, n_features: int, seed: np.random.SeedSequence) -> dict:
+    """The global model file's metadata for a block's local model: its features, a fresh
+    history, and a seed of its own for the block's shuffle."""
+    params = dict(meta["params"], random_state=int(seed.generate_state(1)[0]))
+    fitted = dict(meta["fitted"], n_iter_=0, n_features_in_=int(n_features))
+    return dict(meta, params=params, fitted=fitted, history=FitHistory().to_dict())
+
+
+def _advanced(meta: dict, results: list[dict]) -> dict:
+    """The optimiser's update count after a round: every block's updates count (Adam)."""
+    state = meta.get("state")
+    if not state:
+        return meta
+    start = state["n_updates"]
+    n_updates = start + sum(r["n_updates"] - start for r in results)
+    return dict(meta, state=dict(state, n_updates=n_updates))

@@ -1,0 +1,237 @@
+"""fmlearn.dask (issue 18): block-parallel training that matches single-process accuracy,
+does not depend on which worker ran what, ships only touched model rows, predicts lazily,
+survives a killed worker, and refuses bad input with the fix in the message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import roc_auc_score
+
+pytest.importorskip("dask")
+pytest.importorskip("distributed")
+
+import dask
+import dask.array as da
+
+from fmlearn import FMClassifier, FMRegressor
+from fmlearn.dask import DaskFMClassifier, DaskFMRegressor, from_sparse, read_libfm
+from fmlearn.datasets import make_ctr, make_recommendation
+from fmlearn.io import dump_libfm
+
+
+@pytest.fixture(scope="module")
+def clicks():
+    X, y, planted = make_ctr(40_000, n_fields=12, n_features=20_000, random_state=0)
+    X_test, y_test, _ = make_ctr(10_000, planted=planted, random_state=1)
+    return X, y, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, silence_logs=50,
+    ) as local, distributed.Client(local, set_as_default=False) as client:  # fmt: skip
+        yield client
+
+
+def _fit(X, y, **kwargs):
+    dX, dy = from_sparse(X, y, chunk_rows=10_000)
+    model = DaskFMClassifier(FMClassifier(n_factors=4), random_state=0, **kwargs)
+    with dask.config.set(scheduler="threads"):
+        return model.fit(dX, dy)
+
+
+def test_accuracy_as_single_process(clicks):
+    X, y, X_test, y_test = clicks
+    dask_auc = roc_auc_score(y_test, _fit(X, y, max_iter=3).predict_proba(X_test)[:, 1])
+    single = FMClassifier(n_factors=4, max_iter=3, tol=None, random_state=0).fit(X, y)
+    single_auc = roc_auc_score(y_test, single.predict_proba(X_test)[:, 1])
+    assert dask_auc > single_auc - 0.005, (dask_auc, single_auc)
+
+
+def test_same_seed_same_model_whatever_the_workers(clicks, cluster):
+    """Threads on this process and two worker processes give the same bits."""
+    X, y, *_ = clicks
+    threaded = _fit(X, y, max_iter=2).estimator_
+    dX, dy = from_sparse(X, y, chunk_rows=10_000)
+    with cluster.as_current():
+        remote = DaskFMClassifier(FMClassifier(n_factors=4), max_iter=2, random_state=0)
+        remote = remote.fit(dX, dy).estimator_
+    np.testing.assert_array_equal(threaded.V_, remote.V_)
+    np.testing.assert_array_equal(threaded.w_, remote.w_)
+    assert threaded.w0_ == remote.w0_
+
+
+def test_only_touched_rows_travel():
+    """A million columns, a few thousand used: a round ships those rows, not the model."""
+    X, y, _ = make_recommendation(n_samples=6_000, n_users=300, n_items=200, random_state=0)
+    wide = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], 1_000_000))
+    dX, dy = from_sparse(wide, y, chunk_rows=2_000)
+    model = DaskFMRegressor(FMRegressor(n_factors=8), max_iter=1, random_state=0)
+    with dask.config.set(scheduler="threads"):
+        model.fit(dX, dy)
+    full = sum(a.nbytes for a in model.estimator_._to_file()[1].values())
+    sent = model.traffic_[0]["sent"]
+    assert sent < 0.01 * full  # 3 blocks × ≤ 508 features' rows, against 10⁶ rows
+    assert model.traffic_[0]["received"] <= sent
+
+
+def test_prediction_is_lazy_and_equals_the_local_model(clicks):
+    X, y, X_test, _ = clicks
+    model = _fit(X, y, max_iter=1)
+    dX_test = from_sparse(X_test, chunk_rows=3_000)
+    proba = model.predict_proba(dX_test)
+    assert isinstance(proba, da.Array) and proba.chunks[0] == dX_test.chunks[0]
+    local = model.to_local()
+    np.testing.assert_array_equal(proba.compute(), local.predict_proba(X_test))
+    np.testing.assert_array_equal(model.predict(dX_test).compute(), local.predict(X_test))
+    np.testing.assert_array_equal(model.predict(X_test), local.predict(X_test))  # in memory
+    assert local is not model.estimator_ and isinstance(local, FMClassifier)
+
+
+def test_more_rounds_per_epoch_and_both_merges(clicks):
+    X, y, X_test, y_test = clicks
+    for kwargs in ({"sync_per_epoch": 4}, {"merge": "sum"}):
+        model = _fit(X, y, max_iter=1, **kwargs)
+        assert roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]) > 0.6
+    assert len(_fit(X, y, max_iter=1, sync_per_epoch=4).traffic_) == 4
+
+
+def test_regression_and_adam():
+    X, y, _ = make_recommendation(n_samples=20_000, random_state=0)
+    dX, dy = from_sparse(X[:18_000], y[:18_000], chunk_rows=6_000)
+    model = DaskFMRegressor(FMRegressor(n_factors=4, solver="adam"), max_iter=5, random_state=0)
+    with dask.config.set(scheduler="threads"):
+        model.fit(dX, dy)
+    rmse = np.sqrt(np.mean((model.predict(X[18_000:]) - y[18_000:]) ** 2))
+    assert rmse < 0.8 * y.std()
+    assert model.n_iter_ == 5 == len(model.history_.train_loss)
+    assert model.estimator_.y_max_ == y[:18_000].max()  # over all blocks, not the first
+
+
+def test_read_libfm_one_block_per_file(tmp_path, clicks):
+    X, y, *_ = clicks
+    for i in range(3):
+        dump_libfm(X[i * 1000 : (i + 1) * 1000], y[i * 1000 : (i + 1) * 1000],
+                   tmp_path / f"day_{i}.libfm")  # fmt: skip
+    dX, dy = read_libfm(tmp_path / "day_*.libfm", n_features=X.shape[1])
+    assert dX.chunks[0] == (1000, 1000, 1000) and dX.shape[1] == X.shape[1]
+    with dask.config.set(scheduler="threads"):
+        np.testing.assert_array_equal(dX.compute().toarray(), X[:3000].toarray())
+        np.testing.assert_array_equal(dy.compute(), y[:3000])
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        read_libfm(tmp_path / "week_*.libfm")
+
+
+def test_a_killed_worker_is_recovered(clicks, cluster, monkeypatch):
+    """One worker process dies in the middle of a fit (after the third round, while the
+    fourth runs): Dask recomputes the blocks it held and reruns its tasks on the other, and
+    the model is the one an undisturbed fit gives."""
+    import fmlearn.dask._estimators as estimators
+
+    X, y, *_ = clicks
+    dX, dy = from_sparse(X, y, chunk_rows=5_000)
+    with cluster.as_current():
+        expected = DaskFMClassifier(FMClassifier(n_factors=4), max_iter=6, random_state=3)
+        expected = expected.fit(dX, dy).estimator_
+        victim = sorted(cluster.scheduler_info()["workers"])[0]
+        merge, rounds = estimators._merge.merge_rounds, []
+
+        def kill():
+            cluster.run(os._exit, 1, workers=[victim], on_error="ignore")  # as a crash would
+
+        def merge_then_kill(*args, **kwargs):
+            rounds.append(1)
+            if len(rounds) == 3:
+                threading.Timer(0.01, kill).start()
+            return merge(*args, **kwargs)
+
+        monkeypatch.setattr(estimators._merge, "merge_rounds", merge_then_kill)
+        model = DaskFMClassifier(FMClassifier(n_factors=4), max_iter=6, random_state=3)
+        model.fit(dX, dy)
+        time.sleep(0.5)
+        assert victim not in cluster.scheduler_info()["workers"]  # it did die
+    assert len(rounds) == 6
+    np.testing.assert_array_equal(model.estimator_.V_, expected.V_)
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was(clicks):
+    X, y, *_ = clicks
+    model = _fit(X, y, max_iter=1)
+    before = model.estimator_.V_.copy()
+    bad = y.astype(np.float64)
+    bad[-1] = np.nan  # in the last block
+    dX, dy = from_sparse(X, bad, chunk_rows=10_000)
+    with pytest.raises(ValueError, match=r"NaN|nan"), dask.config.set(scheduler="threads"):
+        model.fit(dX, dy)
+    np.testing.assert_array_equal(model.estimator_.V_, before)
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda X, y: (X, y), TypeError, "must be a dask array of scipy.sparse CSR blocks"),
+        (lambda X, y: (da.from_array(X.toarray(), chunks=(500, -1)), y), TypeError,
+         r"map_blocks\(scipy.sparse.csr_matrix\)"),
+        (lambda X, y: (da.from_array(X.toarray(), chunks=(500, 10)).map_blocks(sp.csr_matrix),
+                       y), ValueError, r"rechunk\(\{1: -1\}\)"),
+        (lambda X, y: (from_sparse(X, chunk_rows=500), da.from_array(y, chunks=300)),
+         ValueError, r"y.rechunk\(X.chunks\[0\]\)"),
+        (lambda X, y: (from_sparse(X, chunk_rows=500), y[:-1]), ValueError, "X has 2000 rows"),
+    ],
+)  # fmt: skip
+def test_bad_input(make, error, message):
+    X, y, _ = make_ctr(2_000, n_fields=4, n_features=50, random_state=0)
+    dX, dy = make(X, y)
+    with pytest.raises(error, match=message):
+        DaskFMClassifier(max_iter=1).fit(dX, dy)
+
+
+def test_unknown_block_sizes_name_the_fix():
+    X, y, _ = make_ctr(2_000, n_fields=4, n_features=50, random_state=0)
+    dX = from_sparse(X, chunk_rows=500)
+    unknown = dX[da.from_array(np.ones(2_000, bool), chunks=500)]
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        DaskFMClassifier(max_iter=1).fit(unknown, y)
+
+
+@pytest.mark.parametrize(
+    "estimator, message",
+    [
+        (FMClassifier(solver="mcmc"), "SGD family"),
+        (FMRegressor(), "trains a FMClassifier"),
+    ],
+)
+def test_unsupported_estimators(estimator, message):
+    X, y, _ = make_ctr(2_000, n_fields=4, n_features=50, random_state=0)
+    dX, dy = from_sparse(X, y, chunk_rows=500)
+    with pytest.raises((ValueError, TypeError), match=message):
+        DaskFMClassifier(estimator, max_iter=1).fit(dX, dy)
+
+
+def test_without_dask_the_error_names_the_extra(tmp_path):
+    script = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'dask':\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import fmlearn\n"
+        "try:\n"
+        "    import fmlearn.dask\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "pip install 'fmlearn[dask]'" in run.stdout, run.stderr
