@@ -33,34 +33,49 @@ def _dask():
     return dask, da
 
 
-def _local_round(cls, meta, arrays, X, y, weight, part: int, n_parts: int) -> dict:
-    """One ``partial_fit`` epoch over slice ``part`` of ``n_parts`` of a block (on a worker),
-    on the model rows of the features that slice touches (``arrays``, cut by the driver)."""
-    lo, hi = _slice(X.shape[0], part, n_parts)
-    X = X.tocsr()[lo:hi]
-    X.sum_duplicates()
-    features, counts = _merge.touched(X)
+def _prepare(X, y, weight, n_parts: int) -> list[dict]:
+    """A block cut into ``n_parts`` slices, each with the features it touches (sorted), in
+    how many rows, and its rows with columns renumbered to those features: done once per
+    fit on the worker that holds the block, and kept there for every round."""
+    X = X.tocsr()
+    slices = []
+    for part in range(n_parts):
+        lo, hi = _slice(X.shape[0], part, n_parts)
+        rows = X[lo:hi]
+        rows.sum_duplicates()
+        features, counts = np.unique(rows.indices, return_counts=True)
+        renumber = np.empty(X.shape[1], dtype=np.int32)  # feature → its column here
+        renumber[features] = np.arange(features.size, dtype=np.int32)
+        compact = sp.csr_matrix(
+            (rows.data, renumber[rows.indices], rows.indptr), shape=(hi - lo, features.size)
+        )  # column j is feature features[j]
+        slices.append({
+            "features": features, "counts": counts.astype(np.float64), "X": compact,
+            "y": np.asarray(y[lo:hi]), "weight": None if weight is None else weight[lo:hi],
+        })  # fmt: skip
+    return slices
+
+
+def _touched(prepared: list[dict]) -> list[np.ndarray]:
+    return [s["features"] for s in prepared]
+
+
+def _local_round(cls, meta, arrays, prepared: list[dict], part: int) -> dict:
+    """One ``partial_fit`` epoch over slice ``part`` of a prepared block (on a worker), on
+    the model rows of the features it touches (``arrays``, cut by the driver)."""
+    block = prepared[part]
     local = cls._from_file(meta, arrays)
-    compact = X[:, features]  # column j is feature features[j]
-    local.partial_fit(compact, y[lo:hi], None if weight is None else weight[lo:hi])
+    local.partial_fit(block["X"], block["y"], block["weight"])
     _, out = local._to_file()
     keep = set(_merge.PER_FEATURE + _merge.PER_MODEL)
     return {
-        "features": features,
-        "counts": counts.astype(np.float64),
-        "rows": hi - lo,
+        "features": block["features"],
+        "counts": block["counts"],
+        "rows": block["X"].shape[0],
         "arrays": {k: v for k, v in out.items() if k in keep},
         "loss": float(local.history_.train_loss[-1]),
         "n_updates": local._solver_state.n_updates,
     }
-
-
-def _touched_slices(X, n_parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    out = []
-    for part in range(n_parts):
-        lo, hi = _slice(X.shape[0], part, n_parts)
-        out.append(_merge.touched(X.tocsr()[lo:hi]))
-    return out
 
 
 def _slice(n: int, part: int, n_parts: int) -> tuple[int, int]:
@@ -165,15 +180,18 @@ class _DaskFM(BaseEstimator):
         X = self._check_X(X)
         y = self._check_y(y, X)
         w = None if sample_weight is None else self._check_y(sample_weight, X, "sample_weight")
-        X, y, w = dask.persist(X, y, w)  # each round reads the blocks again
         blocks = list(X.to_delayed().ravel())
         ys, ws = list(y.to_delayed()), (None if w is None else list(w.to_delayed()))
         n_parts = int(self.sync_per_epoch)
-        touched = dask.delayed(_touched_slices)
-        summary = self._target_summary(y)
+        prepare = dask.delayed(_prepare)
+        prepared = dask.persist(
+            *[prepare(b, ys[i], None if ws is None else ws[i], n_parts)
+              for i, b in enumerate(blocks)]
+        )  # fmt: skip
         first, first_y, touched_all, summary = dask.compute(
-            blocks[0], ys[0], [touched(b, n_parts) for b in blocks], summary
-        )
+            blocks[0], ys[0], [dask.delayed(_touched)(p) for p in prepared],
+            self._target_summary(y),
+        )  # fmt: skip
         model, meta, arrays = self._start(template, first, first_y, summary)
         cls, solver = type(model), template.solver
         seeds = np.random.SeedSequence(_entropy(self.random_state))
@@ -182,21 +200,16 @@ class _DaskFM(BaseEstimator):
         for epoch in range(1, int(self.max_iter) + 1):
             losses, rows = 0.0, 0
             for part in range(n_parts):
-                tasks, sent = [], 0
-                for b, block in enumerate(blocks):
-                    features = touched_all[b][part][0]
+                tasks, payloads = [], []
+                for b, block in enumerate(prepared):
+                    features = touched_all[b][part]
                     local = _local_meta(meta, features.size, seeds.spawn(1)[0])
-                    payload = _merge.rows_of(arrays, features)
-                    sent += sum(a.nbytes for a in payload.values())
-                    weight = None if ws is None else ws[b]
-                    tasks.append(
-                        dask.delayed(_local_round)(
-                            cls, local, payload, block, ys[b], weight, part, n_parts
-                        )
-                    )
+                    payloads.append(_merge.rows_of(arrays, features))
+                    tasks.append(dask.delayed(_local_round)(cls, local, payloads[-1], block, part))
+                sent = sum(sum(a.nbytes for a in p.values()) for p in payloads)
                 results = list(dask.compute(*tasks))
                 received = sum(sum(a.nbytes for a in r["arrays"].values()) for r in results)
-                arrays = _merge.merge_rounds(arrays, results, solver, self.merge)
+                arrays = _merge.merge_rounds(arrays, results, payloads, solver, self.merge)
                 meta = _advanced(meta, results)
                 losses += sum(r["loss"] * r["rows"] for r in results)
                 rows += sum(r["rows"] for r in results)

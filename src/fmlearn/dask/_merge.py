@@ -20,6 +20,9 @@ Features no partition touched keep their rows unchanged, so only touched rows tr
 from __future__ import annotations
 
 import numpy as np
+from numba.typed import List
+
+from fmlearn.kernels.merge import add_changes, weighted_mean_rows
 
 # the model file's names (BaseFM._to_file) of the arrays with one row per feature
 PER_FEATURE = ("w_", "V_", "state/slot1_1", "state/slot2_1", "state/slot1_2", "state/slot2_2")
@@ -27,13 +30,6 @@ PER_MODEL = ("w0_", "state/slot1_0", "state/slot2_0")
 MERGES = ("average", "sum")
 #: how each optimiser's state slots combine: "add" the increments or "mean" the values
 STATE_RULES = {"sgd": {}, "adagrad": {"slot1": "add"}, "adam": {"slot1": "mean", "slot2": "mean"}}
-
-
-def touched(X) -> tuple[np.ndarray, np.ndarray]:
-    """``(features, counts)``: the columns a CSR block uses, sorted, and in how many rows."""
-    X = X.tocsr()
-    X.sum_duplicates()
-    return np.unique(X.indices, return_counts=True)
 
 
 def rows_of(arrays: dict, features: np.ndarray) -> dict:
@@ -53,37 +49,31 @@ def _rule(name: str, solver: str, merge: str) -> str:
     return "mean" if merge == "average" else "add"
 
 
-def merge_rounds(arrays: dict, results: list[dict], solver: str, merge: str) -> dict:
-    """The global arrays after one round: ``results`` hold, per partition, ``features``,
-    ``counts``, ``rows`` and ``arrays`` (the local model file's arrays, features' rows)."""
-    merged = dict(arrays)
+def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: str,
+                 merge: str) -> dict:  # fmt: skip
+    """The global arrays after one round, updated in place: ``results`` hold, per
+    partition, ``features``, ``counts``, ``rows`` and ``arrays`` (its model file's arrays,
+    cut to its features' rows), ``sent`` what it was sent. Only those rows are touched."""
+    rows = List([r["features"].astype(np.int64) for r in results])
+    weight = np.zeros(arrays["w_"].shape[0])  # one scratch entry per feature
     for name in PER_FEATURE + PER_MODEL:
         old = arrays.get(name)
         if old is None or not old.shape[0]:
             continue
-        rule = _rule(name, solver, merge)
         per_feature = name in PER_FEATURE
-        if rule == "add":
-            new = old.astype(np.float64, copy=True)
-            for r in results:
-                where = r["features"] if per_feature else slice(None)
-                new[where] += r["arrays"][name] - old[where]
+        target = _columns(old)
+        here = rows if per_feature else List([np.zeros(1, dtype=np.int64)] * len(results))
+        values = List([_columns(r["arrays"][name]) for r in results])
+        if _rule(name, solver, merge) == "add":
+            add_changes(target, here, values, List([_columns(s[name]) for s in sent]))
         else:
-            total = np.zeros(old.shape, dtype=np.float64)
-            weight = np.zeros(old.shape[0], dtype=np.float64)
-            for r in results:
-                where = r["features"] if per_feature else slice(None)
-                w = r["counts"] if per_feature else np.full(old.shape[0], float(r["rows"]))
-                total[where] += _scaled(r["arrays"][name], w)
-                weight[where] += w
-            new = old.astype(np.float64, copy=True)
-            seen = weight > 0
-            new[seen] = _scaled(total[seen], 1.0 / weight[seen])
-        merged[name] = new.astype(old.dtype, copy=False)
-    return merged
+            w = [r["counts"] if per_feature else np.full(1, float(r["rows"])) for r in results]
+            scratch = weight if per_feature else np.zeros(1)
+            weighted_mean_rows(target, scratch, here, values, List(w))
+    return arrays
 
 
-def _scaled(values: np.ndarray, weights) -> np.ndarray:
-    """``values`` times one weight per row (a row of V has k entries)."""
-    weights = np.asarray(weights, dtype=np.float64)
-    return values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
+def _columns(values: np.ndarray) -> np.ndarray:
+    """A parameter array as rows × columns (w, one value per feature, as one column): a
+    view, so that the kernels write into the model's own array."""
+    return values.reshape(values.shape[0], -1)
