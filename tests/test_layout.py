@@ -140,3 +140,11 @@ def test_layers(layer, forbidden):
 def test_every_module_says_why_it_exists():
     missing = [m for m, p in MODULES.items() if not ast.get_docstring(ast.parse(p.read_text()))]
     assert missing == []
+
+
+def test_the_lazy_exports_are_the_public_names():
+    import fmlearn
+
+    assert sorted(fmlearn.__all__) == sorted([*fmlearn._EXPORTS, "__version__"])
+    for name in fmlearn._EXPORTS:
+        assert getattr(fmlearn, name).__name__ == name

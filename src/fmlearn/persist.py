@@ -20,6 +20,7 @@ atomic_write`). Files written by fmlearn 0.1 (format version 1) are read as well
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import numbers
@@ -153,8 +154,28 @@ def _encode(obj) -> tuple[dict, dict]:
     return {"estimator": name, **meta}, arrays
 
 
+# fmlearn's own classes register when their modules are imported, which ``import fmlearn``
+# no longer does by itself; a file may be loaded first (``from fmlearn.persist import load``
+# in a fresh process). Their modules are named here, as strings: this module still imports
+# none of them until a file asks for one.
+_BUILTIN_MODULES = {
+    "FMRegressor": "fmlearn.regression",
+    "FMClassifier": "fmlearn.classification",
+    "FMOrdinalRegressor": "fmlearn.ordinal",
+    "FFMRegressor": "fmlearn.ffm",
+    "FFMClassifier": "fmlearn.ffm",
+    "FwFMRegressor": "fmlearn.ffm",
+    "FwFMClassifier": "fmlearn.ffm",
+    "FMRecommender": "fmlearn.recommender",
+    "FMEncoder": "fmlearn.io.encoder",
+}
+
+
 def _decode(meta: dict, arrays: dict):
-    entry = _REGISTRY.get(meta.get("estimator"))
+    name = meta.get("estimator")
+    if name not in _REGISTRY and name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
+    entry = _REGISTRY.get(name)
     if entry is None:
         raise _Corrupt(f"unknown estimator {meta.get('estimator')!r}")
     return entry.from_file(meta, arrays)
