@@ -235,3 +235,39 @@ def test_without_dask_the_error_names_the_extra(tmp_path):
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert "pip install 'fmlearn[dask]'" in run.stdout, run.stderr
+
+
+def test_merges_match_their_definitions():
+    """Two blocks sharing feature 1: "average" weights each block's value by its rows
+    holding the feature, "sum" adds the changes; AdaGrad's accumulator adds changes in
+    both; rows nobody touched stay as they were."""
+    from fmlearn.dask import _merge
+
+    arrays = {
+        "w0_": np.array([0.0]), "w_": np.zeros(4), "V_": np.zeros((4, 2)),
+        "state/slot1_0": np.ones(1), "state/slot1_1": np.ones(4),
+        "state/slot1_2": np.ones((4, 2)), "state/slot2_1": np.empty(0),
+    }  # fmt: skip
+    blocks = [
+        {"features": np.array([0, 1]), "counts": np.array([1.0, 3.0]), "rows": 3},
+        {"features": np.array([1, 2]), "counts": np.array([1.0, 2.0]), "rows": 2},
+    ]
+    for i, block in enumerate(blocks):
+        block["arrays"] = {
+            "w0_": np.array([i + 1.0]), "w_": np.array([1.0, 2.0]) * (i + 1),
+            "V_": np.full((2, 2), i + 1.0), "state/slot1_0": np.array([2.0]),
+            "state/slot1_1": np.array([2.0, 3.0]), "state/slot1_2": np.full((2, 2), 2.0),
+        }  # fmt: skip
+    for merge in ("average", "sum"):
+        sent = [_merge.rows_of(arrays, b["features"]) for b in blocks]
+        out = _merge.merge_rounds({k: v.copy() for k, v in arrays.items()}, blocks, sent,
+                                  "adagrad", merge)  # fmt: skip
+        if merge == "average":
+            np.testing.assert_allclose(out["w_"], [1.0, (3 * 2 + 1 * 2) / 4, 4.0, 0.0])
+            np.testing.assert_allclose(out["w0_"], [(3 * 1 + 2 * 2) / 5])
+        else:
+            np.testing.assert_allclose(out["w_"], [1.0, 2 + 2, 4.0, 0.0])
+            np.testing.assert_allclose(out["w0_"], [1 + 2])
+        np.testing.assert_allclose(out["state/slot1_1"], [2.0, 1 + 2 + 1, 3.0, 1.0])
+        np.testing.assert_allclose(out["state/slot1_0"], [1 + 1 + 1])
+        assert out["state/slot2_1"].shape == (0,)

@@ -33,13 +33,14 @@ STATE_RULES = {"sgd": {}, "adagrad": {"slot1": "add"}, "adam": {"slot1": "mean",
 
 
 def rows_of(arrays: dict, features: np.ndarray) -> dict:
-    """The model-file arrays cut to ``features``' rows (empty state slots stay empty)."""
+    """The model-file arrays cut to ``features``' rows (empty state slots stay empty); all
+    copies, so that the merge can change the global arrays while it reads what was sent."""
     out = {}
     for name, value in arrays.items():
         if name in PER_FEATURE and value.shape[0]:
             out[name] = value[features]
         else:
-            out[name] = value
+            out[name] = value.copy()
     return out
 
 
