@@ -271,3 +271,60 @@ def test_merges_match_their_definitions():
         np.testing.assert_allclose(out["state/slot1_1"], [2.0, 1 + 2 + 1, 3.0, 1.0])
         np.testing.assert_allclose(out["state/slot1_0"], [1 + 1 + 1])
         assert out["state/slot2_1"].shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def table():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    n = 3_000
+    frame = pd.DataFrame({
+        "user_id": rng.integers(0, 50, n),
+        "item": rng.choice(list("abcdefgh"), n),
+        "genres": ["|".join(rng.choice(list("wxyz"), rng.integers(1, 3), replace=False))
+                   for _ in range(n)],
+        "age": rng.normal(30, 10, n),
+    })  # fmt: skip
+    stars = (frame["user_id"] % 5 + (frame["item"] < "d") + rng.normal(0, 0.3, n)).to_numpy()
+    return frame, stars
+
+
+@pytest.mark.parametrize("params", [{}, {"numeric": "bin", "min_frequency": 70}])
+def test_an_encoder_fitted_on_partitions_is_the_encoder_fitted_on_the_whole(table, params):
+    dd = pytest.importorskip("dask.dataframe")
+    from fmlearn import FMEncoder
+    from fmlearn.dask import encode, fit_encoder
+
+    frame, _ = table
+    parts = dd.from_pandas(frame, npartitions=4)
+    whole = FMEncoder(**params).fit(frame)
+    with dask.config.set(scheduler="threads"):
+        merged = fit_encoder(parts, FMEncoder(**params))
+        X = encode(merged, parts)
+        blocks = X.compute()
+    assert list(merged.get_feature_names_out()) == list(whole.get_feature_names_out())
+    np.testing.assert_array_equal(merged.groups_, whole.groups_)
+    for a, b in zip(merged.columns_, whole.columns_, strict=True):
+        assert (a.mean, a.scale) == pytest.approx((b.mean, b.scale), rel=1e-12)
+        if b.edges is not None:
+            np.testing.assert_array_equal(a.edges, b.edges)
+    assert X.chunks[0] == (750,) * 4
+    np.testing.assert_allclose(blocks.toarray(), whole.transform(frame).toarray(), atol=1e-12)
+
+
+def test_a_table_to_a_model_on_dask(table):
+    dd = pytest.importorskip("dask.dataframe")
+    from fmlearn.dask import encode, fit_encoder
+
+    frame, stars = table
+    parts = dd.from_pandas(frame, npartitions=3)
+    with dask.config.set(scheduler="threads"):
+        encoder = fit_encoder(parts)
+        X = encode(encoder, parts)
+        y = da.from_array(stars, chunks=(X.chunks[0],))
+        model = DaskFMRegressor(FMRegressor(n_factors=4), max_iter=20, random_state=0)
+        model.fit(X, y)
+        rmse = np.sqrt(np.mean((model.predict(X).compute() - stars) ** 2))
+    assert rmse < 0.6 * stars.std()
+    with pytest.raises(TypeError, match="needs a dask DataFrame"):
+        fit_encoder(frame)

@@ -18,11 +18,14 @@ except ImportError:  # pragma: no cover - the message is the point
     ) from None
 
 from fmlearn.dask._data import from_sparse, read_libffm, read_libfm, read_libsvm
+from fmlearn.dask._encoder import encode, fit_encoder
 from fmlearn.dask._estimators import DaskFMClassifier, DaskFMRegressor
 
 __all__ = [
     "DaskFMClassifier",
     "DaskFMRegressor",
+    "encode",
+    "fit_encoder",
     "from_sparse",
     "read_libffm",
     "read_libfm",

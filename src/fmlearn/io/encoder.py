@@ -206,11 +206,28 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             missing = sorted(set(map(str, listed or ())) - set(names))
             if missing:
                 raise ValueError(f"{option} names columns {missing} that X does not have.")
-        kinds = [self._kind(frame[c], str(c)) for c in frame.columns]
+        kinds = self._kinds(frame)
+        return self._fit_summaries(names, kinds, self._summaries(frame, kinds))
+
+    # The fit in three steps, so that fmlearn.dask can fit on partitions: each partition's
+    # summary (counts of values, moments), summaries merged, columns from the merged one.
+    def _kinds(self, frame) -> list[tuple[str, str | None]]:
+        """Every column's kind (and a set column's separator), from ``frame`` (a sample)."""
+        return [self._kind(frame[c], str(c)) for c in frame.columns]
+
+    def _summaries(self, frame, kinds) -> list:
+        """What ``fit`` needs to know of each column of ``frame`` (one partition)."""
+        return [
+            self._summary(frame[column], str(column), kind)
+            for column, kind in zip(frame.columns, kinds, strict=True)
+        ]
+
+    def _fit_summaries(self, names: list[str], kinds, summaries) -> FMEncoder:
+        """The fit from the columns' (merged) summaries."""
         n_hashed = sum(kind == "hashed" for kind, _ in kinds)
         columns, offset = [], 0
-        for column, kind in zip(frame.columns, kinds, strict=True):
-            spec = self._learn_column(frame[column], str(column), kind, n_hashed)
+        for name, kind, summary in zip(names, kinds, summaries, strict=True):
+            spec = self._column(name, kind, summary, n_hashed)
             spec.offset = offset
             offset += spec.width
             columns.append(spec)
@@ -241,37 +258,74 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             return ("hashed" if self.hashing else "categorical"), None
         return ("binned" if self.numeric == "bin" else "numeric"), None
 
-    def _learn_column(self, series, name: str, kind, n_hashed: int) -> _Column:
+    def _summary(self, series, name: str, kind):
+        """One partition's statistics of a column: value counts (categorical and set
+        columns: a dict value → count), ``(n, mean, M2)`` of the finite numbers
+        (standardised), the finite numbers themselves (binned: exact quantiles), or
+        nothing (hashed, passthrough)."""
+        kind, separator = kind
+        if kind == "multi":
+            _, tokens, counts = _tokens(series, separator or self.separator)
+            return dict(zip(tokens.tolist(), counts.tolist(), strict=True))
+        if kind == "categorical":
+            return series.dropna().astype(str).value_counts().to_dict()
+        if kind == "hashed":
+            return None
+        numbers = _numeric(series, name)
+        finite = numbers[np.isfinite(numbers)]
+        if kind == "binned":
+            return finite
+        if finite.size == 0:
+            return (0, 0.0, 0.0)
+        mean = finite.mean()
+        centred = finite - mean
+        return (finite.size, float(mean), float(np.sum(centred * centred)))
+
+    @staticmethod
+    def _merged(kind, a, b):
+        """Two partitions' summaries of one column as one (counts add; moments combine
+        by Chan et al.'s formula; binned values concatenate)."""
+        kind = kind[0]
+        if kind in ("multi", "categorical"):
+            out = dict(a)
+            for value, count in b.items():
+                out[value] = out.get(value, 0) + count
+            return out
+        if kind == "hashed":
+            return None
+        if kind == "binned":
+            return np.concatenate([a, b])
+        (na, ma, m2a), (nb, mb, m2b) = a, b
+        n = na + nb
+        if n == 0:
+            return (0, 0.0, 0.0)
+        delta = mb - ma
+        return (n, ma + delta * nb / n, m2a + m2b + delta * delta * na * nb / n)
+
+    def _column(self, name: str, kind, summary, n_hashed: int) -> _Column:
         kind, separator = kind
         spec = _Column(name, kind, separator=separator)
         if kind == "hashed":
             spec.width = max(1, self.n_features // max(n_hashed, 1))
-        elif kind == "multi":
-            _, tokens, counts = _tokens(series, spec.separator or self.separator)
-            keep = [t for t, c in zip(tokens, counts, strict=True) if c >= self.min_frequency]
+        elif kind in ("multi", "categorical"):
+            keep = [value for value, count in summary.items() if count >= self.min_frequency]
             spec.categories = np.array(sorted(keep), dtype=object)
             spec.other = self.handle_unknown == "other"
             spec.width = len(spec.categories) + int(spec.other)
-        elif kind == "categorical":
-            counts = series.dropna().astype(str).value_counts()
-            keep = counts[counts >= self.min_frequency].index
-            spec.categories = np.array(sorted(keep), dtype=object)
-            spec.other = self.handle_unknown == "other"
-            spec.width = len(spec.categories) + int(spec.other)
-        else:
-            numbers = _numeric(series, name)
-            finite = numbers[np.isfinite(numbers)]
-            if finite.size == 0:
+        elif kind == "binned":
+            if summary.size == 0:
                 raise ValueError(f"Column {name!r} has no finite values to learn from.")
-            if kind == "binned":
-                quantiles = np.quantile(finite, np.linspace(0, 1, self.n_bins + 1)[1:-1])
-                spec.edges = np.unique(quantiles)
-                spec.width = spec.edges.size + 1
-            else:
-                if self.numeric == "standardize":
-                    spec.mean = float(finite.mean())
-                    spec.scale = float(finite.std()) or 1.0
-                spec.width = 1
+            quantiles = np.quantile(summary, np.linspace(0, 1, self.n_bins + 1)[1:-1])
+            spec.edges = np.unique(quantiles)
+            spec.width = spec.edges.size + 1
+        else:
+            n, mean, m2 = summary
+            if n == 0:
+                raise ValueError(f"Column {name!r} has no finite values to learn from.")
+            if self.numeric == "standardize":
+                spec.mean = float(mean)
+                spec.scale = float(np.sqrt(m2 / n)) or 1.0
+            spec.width = 1
         return spec
 
     # ------------------------------------------------------------------------- transform
