@@ -210,6 +210,7 @@ def test_unknown_block_sizes_name_the_fix():
     [
         (FMClassifier(solver="mcmc"), "SGD family"),
         (FMRegressor(), "trains a FMClassifier"),
+        (FFMClassifier(), "field-aware models are not available on Dask yet"),
     ],
 )
 def test_unsupported_estimators(estimator, message):

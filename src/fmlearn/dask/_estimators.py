@@ -109,10 +109,11 @@ class _DaskFM(BaseEstimator):
     # ------------------------------------------------------------------- checks
     def _template(self):
         template = clone(self.estimator) if self.estimator is not None else self._default()
-        if not isinstance(template, self._default):
+        if type(template) is not self._default:  # FFM/FwFM are subclasses: not wired yet
             raise TypeError(
                 f"{type(self).__name__} trains a {self._default.__name__}; got "
-                f"{type(template).__name__}."
+                f"{type(template).__name__} (the field-aware models are not available on "
+                "Dask yet)."
             )
         if template.solver not in SOLVERS:
             raise ValueError(
