@@ -21,7 +21,7 @@ pytest.importorskip("distributed")
 import dask
 import dask.array as da
 
-from fmlearn import FMClassifier, FMRegressor
+from fmlearn import FFMClassifier, FMClassifier, FMRegressor
 from fmlearn.dask import DaskFMClassifier, DaskFMRegressor, from_sparse, read_libfm
 from fmlearn.datasets import make_ctr, make_recommendation
 from fmlearn.io import dump_libfm
