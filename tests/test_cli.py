@@ -536,3 +536,24 @@ def test_help_shows_defaults_of_zero(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "(default: 0)" in capsys.readouterr().out
+
+
+def test_libfm_iter_0_scores_with_a_saved_model(libfm_files, capsys):
+    """libFM's predict-only run (issue 23): -iter 0 -load_model writes the loaded model's
+    predictions, as the run that saved it predicted."""
+    folder, *_ = libfm_files
+    common = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+              "-test", str(folder / "test.libfm"), "-dim", "1,1,4", "-method", "sgd",
+              "-learn_rate", "0.01", "-seed", "1"]  # fmt: skip
+    trained, scored = folder / "trained.txt", folder / "scored.txt"
+    assert main([*common, "-iter", "20", "-save_model", str(folder / "m.txt"),
+                 "-out", str(trained)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main([*common, "-iter", "0", "-load_model", str(folder / "m.txt"),
+                 "-out", str(scored), "-rlog", str(folder / "r.tsv")]) == 0  # fmt: skip
+    assert "(0 iterations)" in capsys.readouterr().out
+    np.testing.assert_allclose(np.loadtxt(scored), np.loadtxt(trained), rtol=1e-9, atol=1e-9)
+    assert (folder / "r.tsv").read_text() == "time_learn\trmse\trmse_train\n"
+    assert main([*common[:-6], "-method", "mcmc", "-iter", "0"]) == 2
+    assert "does not support" in capsys.readouterr().err
+    assert main([*common, "-iter", "-1"]) == 2
