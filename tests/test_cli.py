@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -557,3 +558,47 @@ def test_libfm_iter_0_scores_with_a_saved_model(libfm_files, capsys):
     assert main([*common[:-6], "-method", "mcmc", "-iter", "0"]) == 2
     assert "does not support" in capsys.readouterr().err
     assert main([*common, "-iter", "-1"]) == 2
+
+
+# libFM 1.4.4's `libFM -help`, flag by flag (issue 23): each is implemented or refused
+# with a one-line reason; the README's table says which.
+LIBFM_FLAGS = [
+    "-cache_size", "-dim", "-help", "-init_stdev", "-iter", "-learn_rate", "-load_model",
+    "-meta", "-method", "-out", "-regular", "-relation", "-rlog", "-save_model", "-seed",
+    "-task", "-test", "-train", "-validation", "-verbosity",
+]  # fmt: skip
+REFUSED = {
+    ("-relation", "x"): "-relation (block structure, BS) is not available",
+    ("-method", "sgda"): "-method sgda (adaptive regularisation) is not available",
+    ("-regular", "0,0,0.1,0.2"): "per-group values are not supported yet",
+}
+
+
+def test_every_libfm_flag_is_known_and_in_the_readme():
+    from fmlearn.cli.libfm import build_parser
+
+    known = {s for action in build_parser()._actions for s in action.option_strings}
+    assert set(LIBFM_FLAGS) <= known, sorted(set(LIBFM_FLAGS) - known)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("| libFM flag |") :].split("\n\n")[0]
+    for flag in LIBFM_FLAGS:
+        assert f"`{flag}" in table, flag
+
+
+@pytest.mark.parametrize("flag, message", list(REFUSED.items()), ids=str)
+def test_libfm_flags_not_implemented_are_refused_in_one_line(libfm_files, capsys, flag, message):
+    folder, *_ = libfm_files
+    argv = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-iter", "1", *flag]  # fmt: skip
+    if flag[0] != "-method":
+        argv += ["-method", "sgd"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_libfm_method_in_any_case(libfm_files, capsys):
+    folder, *_ = libfm_files
+    argv = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
+            "-test", str(folder / "test.libfm"), "-iter", "2", "-method", "SGD"]  # fmt: skip
+    assert main(argv) == 0

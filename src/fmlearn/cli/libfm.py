@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("-learn_rate", type=float, default=0.1, help="learning rate for SGD")
     add(
         "-method",
+        type=str.lower,  # libFM's -help writes them SGD, SGDA, ALS, MCMC
         choices=("sgd", "sgda", "als", "mcmc"),
         default="mcmc",
         help="learning method (als updates each feature's factors as one block: "
