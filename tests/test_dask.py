@@ -21,7 +21,7 @@ pytest.importorskip("distributed")
 import dask
 import dask.array as da
 
-from fmlearn import FFMClassifier, FMClassifier, FMRegressor
+from fmlearn import FFMClassifier, FMClassifier, FMRegressor, FwFMClassifier
 from fmlearn.dask import DaskFMClassifier, DaskFMRegressor, from_sparse, read_libfm
 from fmlearn.datasets import make_ctr, make_recommendation
 from fmlearn.io import dump_libfm
@@ -210,7 +210,6 @@ def test_unknown_block_sizes_name_the_fix():
     [
         (FMClassifier(solver="mcmc"), "SGD family"),
         (FMRegressor(), "trains a FMClassifier"),
-        (FFMClassifier(), "field-aware models are not available on Dask yet"),
     ],
 )
 def test_unsupported_estimators(estimator, message):
@@ -329,3 +328,23 @@ def test_a_table_to_a_model_on_dask(table):
     assert rmse < 0.6 * stars.std()
     with pytest.raises(TypeError, match="needs a dask DataFrame"):
         fit_encoder(frame)
+
+
+@pytest.mark.parametrize("cls", [FFMClassifier, FwFMClassifier])
+def test_field_aware_models_on_dask(cls):
+    from fmlearn.datasets import make_field_aware_ctr
+
+    X, y, fields, planted = make_field_aware_ctr(20_000, n_fields=6, n_features=3_000,
+                                                 random_state=0)  # fmt: skip
+    X_test, y_test, *_ = make_field_aware_ctr(5_000, planted=planted, random_state=1)
+    dX, dy = from_sparse(X, y, chunk_rows=5_000)
+    model = DaskFMClassifier(cls(random_state=0), max_iter=3, random_state=0)
+    with dask.config.set(scheduler="threads"):
+        model.fit(dX, dy, fields=fields)
+        with pytest.raises(ValueError, match="needs the field of every column"):
+            DaskFMClassifier(cls(), max_iter=1).fit(dX, dy)
+    single = cls(max_iter=3, tol=None, random_state=0).fit(X, y, fields=fields)
+    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+    assert auc > roc_auc_score(y_test, single.predict_proba(X_test)[:, 1]) - 0.01
+    assert isinstance(model.to_local(), cls)
+    np.testing.assert_array_equal(model.estimator_.fields_, fields)

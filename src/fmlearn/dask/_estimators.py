@@ -109,11 +109,10 @@ class _DaskFM(BaseEstimator):
     # ------------------------------------------------------------------- checks
     def _template(self):
         template = clone(self.estimator) if self.estimator is not None else self._default()
-        if type(template) is not self._default:  # FFM/FwFM are subclasses: not wired yet
+        if not isinstance(template, self._default):  # FFM/FwFM estimators are subclasses
             raise TypeError(
-                f"{type(self).__name__} trains a {self._default.__name__}; got "
-                f"{type(template).__name__} (the field-aware models are not available on "
-                "Dask yet)."
+                f"{type(self).__name__} trains a {self._default.__name__} (or its field-aware "
+                f"FFM/FwFM); got {type(template).__name__}."
             )
         if template.solver not in SOLVERS:
             raise ValueError(
@@ -171,10 +170,12 @@ class _DaskFM(BaseEstimator):
         return y
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, fields=None):
         """Train ``max_iter`` epochs on the row blocks of ``X`` (a dask array of CSR blocks).
 
         ``y`` and ``sample_weight``: dask arrays cut like ``X``'s rows, or numpy arrays.
+        ``fields`` (an FFM or FwFM ``estimator``): the field of every column, as for its
+        ``fit`` (``read_libffm`` returns them; so does ``fit_encoder``'s ``fields_``).
         """
         dask, _ = _dask()
         template = self._template()
@@ -193,7 +194,7 @@ class _DaskFM(BaseEstimator):
             blocks[0], ys[0], [dask.delayed(_touched)(p) for p in prepared],
             self._target_summary(y),
         )  # fmt: skip
-        model, meta, arrays = self._start(template, first, first_y, summary)
+        model, meta, arrays = self._start(template, first, first_y, summary, fields)
         cls, solver = type(model), template.solver
         seeds = np.random.SeedSequence(_entropy(self.random_state))
         history, traffic = FitHistory(), []
@@ -229,9 +230,21 @@ class _DaskFM(BaseEstimator):
         self.n_iter_ = len(history)
         return self
 
-    def _start(self, template, X, y, summary):
+    def _start(self, template, X, y, summary, fields):
         template.set_params(random_state=_entropy(self.random_state) % (2**31 - 1))
-        model = self._initial(template, X, y, summary)
+        if hasattr(template, "_fields_for_fit"):  # FFM, FwFM: their fields, as fit takes them
+            if fields is None:
+                raise ValueError(
+                    f"{type(template).__name__} needs the field of every column: "
+                    "fit(X, y, fields=…) (read_libffm returns them)."
+                )
+            with template._fields_for_fit(X, fields):
+                model = self._initial(template, X, y, summary)
+        elif fields is not None:
+            name = type(template).__name__
+            raise ValueError(f"fields are for the field-aware models, not {name}.")
+        else:
+            model = self._initial(template, X, y, summary)
         meta, arrays = model._to_file()
         return model, meta, arrays
 
@@ -265,9 +278,10 @@ class DaskFMRegressor(RegressorMixin, _DaskFM):
 
     Parameters
     ----------
-    estimator : FMRegressor or None, default=None
+    estimator : FMRegressor, FFMRegressor, FwFMRegressor or None, default=None
         The model and its solver (SGD family: ``"sgd"``, ``"adagrad"``, ``"adam"``); None
-        is ``FMRegressor()``. Its ``max_iter`` and ``random_state`` are not used.
+        is ``FMRegressor()``. Its ``max_iter`` and ``random_state`` are not used. The
+        field-aware ones take ``fit(X, y, fields=…)``.
     max_iter : int, default=5
         Epochs over all blocks.
     sync_per_epoch : int, default=1
@@ -311,7 +325,8 @@ class DaskFMClassifier(ClassifierMixin, _DaskFM):
     """An :class:`fmlearn.FMClassifier` trained on a Dask cluster, block by block.
 
     Parameters and attributes as for :class:`DaskFMRegressor` (``estimator`` is an
-    ``FMClassifier``); ``classes_`` are found over all blocks before training.
+    ``FMClassifier``, ``FFMClassifier`` or ``FwFMClassifier``); ``classes_`` are found
+    over all blocks before training.
     """
 
     _default = FMClassifier

@@ -26,7 +26,10 @@ from fmlearn.kernels.merge import add_changes, weighted_mean_rows
 
 # the model file's names (BaseFM._to_file) of the arrays with one row per feature
 PER_FEATURE = ("w_", "V_", "state/slot1_1", "state/slot2_1", "state/slot1_2", "state/slot2_2")
-PER_MODEL = ("w0_", "state/slot1_0", "state/slot2_0")
+# … and with one value (or one table, FwFM's field-pair strengths R) for the whole model
+PER_MODEL = ("w0_", "state/slot1_0", "state/slot2_0", "R_", "state/slot1_3", "state/slot2_3")
+# cut to a block's features but never merged: the field-aware models' feature → field
+CUT_ONLY = ("fields_",)
 MERGES = ("average", "sum")
 #: how each optimiser's state slots combine: "add" the increments or "mean" the values
 STATE_RULES = {"sgd": {}, "adagrad": {"slot1": "add"}, "adam": {"slot1": "mean", "slot2": "mean"}}
@@ -37,7 +40,7 @@ def rows_of(arrays: dict, features: np.ndarray) -> dict:
     copies, so that the merge can change the global arrays while it reads what was sent."""
     out = {}
     for name, value in arrays.items():
-        if name in PER_FEATURE and value.shape[0]:
+        if name in PER_FEATURE + CUT_ONLY and value.shape[0]:
             out[name] = value[features]
         else:
             out[name] = value.copy()
@@ -62,16 +65,22 @@ def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: st
         if old is None or not old.shape[0]:
             continue
         per_feature = name in PER_FEATURE
-        target = _columns(old)
+        shape = _columns if per_feature else _one_row
+        target = shape(old)
         here = rows if per_feature else List([np.zeros(1, dtype=np.int64)] * len(results))
-        values = List([_columns(r["arrays"][name]) for r in results])
+        values = List([shape(r["arrays"][name]) for r in results])
         if _rule(name, solver, merge) == "add":
-            add_changes(target, here, values, List([_columns(s[name]) for s in sent]))
+            add_changes(target, here, values, List([shape(s[name]) for s in sent]))
         else:
             w = [r["counts"] if per_feature else np.full(1, float(r["rows"])) for r in results]
             scratch = weight if per_feature else np.zeros(1)
             weighted_mean_rows(target, scratch, here, values, List(w))
     return arrays
+
+
+def _one_row(values: np.ndarray) -> np.ndarray:
+    """A whole-model array (w0, FwFM's R) as one row: a view."""
+    return values.reshape(1, -1)
 
 
 def _columns(values: np.ndarray) -> np.ndarray:
