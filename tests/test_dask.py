@@ -133,6 +133,7 @@ def test_read_libfm_one_block_per_file(tmp_path, clicks):
         read_libfm(tmp_path / "week_*.libfm")
 
 
+@pytest.mark.filterwarnings("ignore:fmlearn.dask. a round lost data")
 def test_a_killed_worker_is_recovered(clicks, cluster, monkeypatch):
     """One worker process dies in the middle of a fit (after the third round, while the
     fourth runs): Dask recomputes the blocks it held and reruns its tasks on the other, and

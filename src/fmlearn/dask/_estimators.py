@@ -12,6 +12,7 @@ it was.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -197,19 +198,19 @@ class _DaskFM(BaseEstimator):
         model, meta, arrays = self._start(template, first, first_y, summary, fields)
         cls, solver = type(model), template.solver
         seeds = np.random.SeedSequence(_entropy(self.random_state))
+        client = _distributed_client()
         history, traffic = FitHistory(), []
         start = time.perf_counter()
         for epoch in range(1, int(self.max_iter) + 1):
             losses, rows = 0.0, 0
             for part in range(n_parts):
-                tasks, payloads = [], []
-                for b, block in enumerate(prepared):
+                locals_, payloads = [], []
+                for b in range(len(prepared)):
                     features = touched_all[b][part]
-                    local = _local_meta(meta, features.size, seeds.spawn(1)[0])
+                    locals_.append(_local_meta(meta, features.size, seeds.spawn(1)[0]))
                     payloads.append(_merge.rows_of(arrays, features))
-                    tasks.append(dask.delayed(_local_round)(cls, local, payloads[-1], block, part))
                 sent = sum(sum(a.nbytes for a in p.values()) for p in payloads)
-                results = list(dask.compute(*tasks))
+                results = _run_round(client, cls, locals_, payloads, prepared, part)
                 received = sum(sum(a.nbytes for a in r["arrays"].values()) for r in results)
                 arrays = _merge.merge_rounds(arrays, results, payloads, solver, self.merge)
                 meta = _advanced(meta, results)
@@ -354,6 +355,63 @@ class DaskFMClassifier(ClassifierMixin, _DaskFM):
     def decision_function(self, X):
         """Raw scores, lazily for a dask ``X``."""
         return self._lazy(X, "decision_function", None)
+
+
+def _distributed_client():
+    """The ``distributed.Client`` that ``dask.compute`` will run on, or None (Dask's threads
+    or processes, or no ``distributed`` installed)."""
+    from dask.base import get_scheduler
+
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    scheduler = get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
+def _run_round(client, cls, locals_, payloads, prepared, part: int) -> list[dict]:
+    """Every block's local round, computed. With a ``distributed`` client the model rows
+    are scattered to the workers, which gives them no lineage: if a worker dies holding
+    some, the round (a pure function of what the driver still has) is sent again."""
+    import dask
+
+    for attempt in range(_ROUND_ATTEMPTS):
+        try:
+            tasks = [
+                dask.delayed(_local_round)(cls, local, _shipped(client, payload), block, part)
+                for local, payload, block in zip(locals_, payloads, prepared, strict=True)
+            ]
+            return list(dask.compute(*tasks))
+        except _lost_data_errors() as exc:
+            if client is None or attempt == _ROUND_ATTEMPTS - 1:
+                raise
+            warnings.warn(f"fmlearn.dask: a round lost data with a worker ({exc!r}); rerunning "
+                          "it.", RuntimeWarning, stacklevel=3)  # fmt: skip
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_ROUND_ATTEMPTS = 3
+
+
+def _lost_data_errors() -> tuple[type[BaseException], ...]:
+    """What a computation raises when a worker dies with data that has no lineage."""
+    try:
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover - no distributed: nothing is scattered
+        return ()
+    return (OSError, FutureCancelledError, KilledWorker)
+
+
+def _shipped(client, payload: dict):
+    """A block's model rows: sent straight to the workers when a ``distributed`` client
+    runs the fit (embedded in the task graph they would travel through the scheduler, and
+    Dask warns of a large graph every round), else passed as they are."""
+    if client is None:
+        return payload
+    return client.scatter([payload], hash=False)[0]
 
 
 def _entropy(random_state) -> int:
