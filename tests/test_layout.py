@@ -148,3 +148,15 @@ def test_the_lazy_exports_are_the_public_names():
     assert sorted(fmlearn.__all__) == sorted([*fmlearn._EXPORTS, "__version__"])
     for name in fmlearn._EXPORTS:
         assert getattr(fmlearn, name).__name__ == name
+
+
+def test_every_public_estimator_can_be_found_by_persist():
+    """A file names its class; persist imports fmlearn's own by module name, so a fresh
+    process can load what any public estimator saved."""
+    import fmlearn
+    from fmlearn import persist
+
+    for name in fmlearn._EXPORTS:
+        obj = getattr(fmlearn, name)
+        if isinstance(obj, type) and name in persist._REGISTRY:
+            assert persist._BUILTIN_MODULES.get(name) == obj.__module__, name
