@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba.typed import List
 
-from fmlearn.kernels.merge import add_changes, weighted_mean_rows
+from fmlearn.kernels.merge import add_changes, ftrl_duals, weighted_mean_rows
 
 # the model file's names (BaseFM._to_file) of the arrays with one row per feature
 PER_FEATURE = ("w_", "V_", "state/slot1_1", "state/slot2_1", "state/slot1_2", "state/slot2_2")
@@ -32,7 +32,15 @@ PER_MODEL = ("w0_", "state/slot1_0", "state/slot2_0", "R_", "state/slot1_3", "st
 CUT_ONLY = ("fields_",)
 MERGES = ("average", "sum")
 #: how each optimiser's state slots combine: "add" the increments or "mean" the values
-STATE_RULES = {"sgd": {}, "adagrad": {"slot1": "add"}, "adam": {"slot1": "mean", "slot2": "mean"}}
+STATE_RULES = {
+    "sgd": {},
+    "adagrad": {"slot1": "add"},
+    "adam": {"slot1": "mean", "slot2": "mean"},
+    # FTRL: n = Σg² adds up; z is then set from the merged weights (below)
+    "ftrl": {"slot1": "duals", "slot2": "add"},
+}
+# FTRL: which parameter each state slot index belongs to, and which L1 strength it takes
+_FTRL_PARAMETERS = (("w0_", 0, None), ("w_", 1, 2), ("V_", 2, 3))
 
 
 def rows_of(arrays: dict, features: np.ndarray) -> dict:
@@ -54,7 +62,7 @@ def _rule(name: str, solver: str, merge: str) -> str:
 
 
 def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: str,
-                 merge: str) -> dict:  # fmt: skip
+                 merge: str, ftrl_hyper=None) -> dict:  # fmt: skip
     """The global arrays after one round, updated in place: ``results`` hold, per
     partition, ``features``, ``counts``, ``rows`` and ``arrays`` (its model file's arrays,
     cut to its features' rows), ``sent`` what it was sent. Only those rows are touched."""
@@ -62,7 +70,7 @@ def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: st
     weight = np.zeros(arrays["w_"].shape[0])  # one scratch entry per feature
     for name in PER_FEATURE + PER_MODEL:
         old = arrays.get(name)
-        if old is None or not old.shape[0]:
+        if old is None or not old.shape[0] or _rule(name, solver, merge) == "duals":
             continue
         per_feature = name in PER_FEATURE
         shape = _columns if per_feature else _one_row
@@ -75,7 +83,27 @@ def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: st
             w = [r["counts"] if per_feature else np.full(1, float(r["rows"])) for r in results]
             scratch = weight if per_feature else np.zeros(1)
             weighted_mean_rows(target, scratch, here, values, List(w))
+    if solver == "ftrl":
+        _ftrl_duals(arrays, rows, ftrl_hyper)
     return arrays
+
+
+def _ftrl_duals(arrays: dict, rows, hyper) -> None:
+    """FTRL's z after a merge, for the rows the blocks touched (and w0): the one that gives
+    back the merged weights. (Adding the blocks' z as well overcounts: each block's z
+    subtracts σθ terms computed from its own running Σg², and those do not add up to the
+    merged one's; measured, added z lost 0.05 AUC against one process.)"""
+    alpha, beta = hyper[0], hyper[1]
+    touched = np.unique(np.concatenate(list(rows))) if len(rows) else np.zeros(0, np.int64)
+    for name, slot, l1_at in _FTRL_PARAMETERS:
+        theta = arrays.get(name)
+        if theta is None or not theta.shape[0]:
+            continue
+        at = np.zeros(1, dtype=np.int64) if name == "w0_" else touched
+        shape = _one_row if name == "w0_" else _columns
+        l1 = 0.0 if l1_at is None else float(hyper[l1_at])
+        z, n = arrays[f"state/slot1_{slot}"], arrays[f"state/slot2_{slot}"]
+        ftrl_duals(shape(z), shape(n), shape(theta), at, float(alpha), float(beta), l1)
 
 
 def _one_row(values: np.ndarray) -> np.ndarray:

@@ -44,3 +44,20 @@ def add_changes(target, parts_rows, parts_values, parts_sent):
             i = rows[j]
             for f in range(k):
                 target[i, f] += np.float64(values[j, f]) - np.float64(sent[j, f])
+
+
+@njit(cache=True, nogil=True)
+def ftrl_duals(z, n, theta, rows, alpha, beta, l1):
+    """FTRL's z for ``rows`` set so that its closed form gives back the merged weights
+    ``theta`` given the merged ``n`` (``z = −θ (β + √n) / α − λ1 sign θ``; a zero weight
+    keeps a z within ±λ1), as ``solvers.sgd._ftrl_z`` does when α, β or λ1 change."""
+    k = theta.shape[1]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        for f in range(k):
+            t = np.float64(theta[i, f])
+            if t == 0.0:
+                z[i, f] = min(max(np.float64(z[i, f]), -l1), l1)
+            else:
+                sign = 1.0 if t > 0 else -1.0
+                z[i, f] = -(beta + np.sqrt(np.float64(n[i, f]))) / alpha * t - l1 * sign
