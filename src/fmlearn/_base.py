@@ -212,7 +212,8 @@ class BaseFM(BaseEstimator):
             task.fit_target(y, None, **target_kwargs)
             weights = self._training_weights(None, y, task, online=True)
             data = TrainData(X, task.encode(y), weights)
-            return self._train(solver, task, data, self._batch_rng(True), False, 0, (), None)
+            rng = self._batch_rng(True)
+            return self._train(solver, task, data, rng, False, 0, (), None, online=True)
 
     def _training_weights(self, sample_weight, y, task: Task, *, online: bool) -> np.ndarray:
         """The per-row weights of the training objective (classifiers fold in
