@@ -47,7 +47,7 @@ _U2_53 = np.uint64(2**53)
 _U_LOW32 = np.uint64(2**32 - 1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _scan_decimal(buf, start, limit):
     """``(value, fast, stop)`` of the decimal ``[+-]digits[.digits][e[+-]digits]`` at
     ``start``; ``stop`` is the first byte after it. ``fast`` is False when the number is

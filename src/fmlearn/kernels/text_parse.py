@@ -21,6 +21,8 @@ INDEX and FIELD are ``[+]digits`` at most :data:`MAX_INDEX`; label and VALUE are
 
 import numpy as np
 from numba import njit
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from fmlearn.kernels.text_ascii import _COLON, _HASH, _MINUS, _NEWLINE, _PLUS, _ZERO, _is_digit
 from fmlearn.kernels.text_numbers import _scan_decimal
@@ -40,18 +42,43 @@ ERR_BAD_QID = 10  # qid:VALUE whose value is not an integer
 ERR_QID_PLACE = 11  # qid:VALUE anywhere but right after the label
 ERR_CAPACITY = 12  # the pre-sized arrays were too small: a bug, never the input's fault
 
+
+@intrinsic
+def _borrowed(typingctx, arr):
+    """The same array without its reference count (a null meminfo), for the byte buffer
+    that every per-entry helper reads: numba counts references to an array argument with
+    atomic increments and decrements on every call, half of a parse (perf, 2026-12-01;
+    docs/design.md §9), and skips them for a null meminfo. Only for a view that does not
+    outlive the call it is made in: the caller's argument keeps the bytes alive."""
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        src = context.make_array(aryty)(context, builder, value=args[0])
+        dst = context.make_array(aryty)(context, builder)
+        dst.meminfo = cgutils.get_null_value(dst.meminfo.type)
+        dst.parent = cgutils.get_null_value(dst.parent.type)
+        dst.nitems = src.nitems
+        dst.itemsize = src.itemsize
+        dst.data = src.data
+        dst.shape = src.shape
+        dst.strides = src.strides
+        return dst._getvalue()
+
+    return arr(arr), codegen
+
+
 #: Largest index or field: n_features = index + 1 must fit an int32.
 MAX_INDEX = 2**31 - 2
 _MAX_QID_DIGITS = 18  # |qid| < 10^18 fits an int64
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _is_space(c):
     """ASCII whitespace other than the newline (what ``bytes.split()`` splits on)."""
     return c == 32 or (c >= 9 and c <= 13 and c != _NEWLINE)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _ends_token(c):
     """Whitespace, a newline or '#'."""
     return c == 32 or (c >= 9 and c <= 13) or c == _HASH
@@ -70,7 +97,7 @@ def count_newlines_and_colons(buf):
     return n_newlines, n_colons
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _scan_float_token(buf, start, n):
     """``(value, fast, end)`` for the token at ``start``: one pass over its bytes.
 
@@ -83,7 +110,7 @@ def _scan_float_token(buf, start, n):
     return 0.0, False, _token_end(buf, start, n)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _scan_entry(buf, pos, n, ffm):
     """``(ok, field, index, value_start)`` for the common ``[digits:]digits:`` prefix.
 
@@ -99,7 +126,7 @@ def _scan_entry(buf, pos, n, ffm):
     return index >= 0, field, index, pos
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _digits_colon(buf, pos, n):
     """``(value, position after the ':')`` of ``digits:`` at ``pos``, or ``(-1, pos)``."""
     start = pos
@@ -161,7 +188,7 @@ def _scan_qid(buf, start, end):
     return (-value if negative else value), True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _token_end(buf, pos, n):
     """First position at or after ``pos`` that ends a token (whitespace, '#', end)."""
     while pos < n and not _ends_token(buf[pos]):
@@ -169,7 +196,7 @@ def _token_end(buf, pos, n):
     return pos
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find(buf, start, end, byte):
     """Position of the first ``byte`` in ``buf[start:end]``, or -1."""
     for i in range(start, end):
@@ -213,7 +240,7 @@ def _split_feature(buf, start, end, ffm):
     return OK, field, index, colon + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _is_qid(buf, start, end):
     return (
         end - start >= 4
@@ -239,6 +266,7 @@ def parse_text(buf, ffm, allow_qid, indptr, indices, data, fields, y, qid, row_s
     position, or ``-(row + 1)`` for a label) and hold NaN until then; ``canonical`` is
     False when some row has unsorted or repeated indices.
     """
+    buf = _borrowed(buf)
     n = buf.shape[0]
     slow = np.empty((16, 3), dtype=np.int64)
     n_slow = 0
@@ -348,7 +376,7 @@ def _parse_qid(buf, pos, n, first, qid, row):
     return OK, end
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _skip_line(buf, pos, n):
     """Position just after the next newline (or ``n``)."""
     while pos < n and buf[pos] != _NEWLINE:
