@@ -22,7 +22,7 @@ INDEX and FIELD are ``[+]digits`` at most :data:`MAX_INDEX`; label and VALUE are
 import numpy as np
 from numba import njit
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from fmlearn.kernels.text_ascii import _COLON, _HASH, _MINUS, _NEWLINE, _PLUS, _ZERO, _is_digit
 from fmlearn.kernels.text_numbers import _scan_decimal
@@ -43,13 +43,24 @@ ERR_QID_PLACE = 11  # qid:VALUE anywhere but right after the label
 ERR_CAPACITY = 12  # the pre-sized arrays were too small: a bug, never the input's fault
 
 
-@intrinsic
-def _borrowed(typingctx, arr):
+def _borrowed(arr):
     """The same array without its reference count (a null meminfo), for the byte buffer
     that every per-entry helper reads: numba counts references to an array argument with
     atomic increments and decrements on every call, half of a parse (perf, 2026-12-01;
     docs/design.md §9), and skips them for a null meminfo. Only for a view that does not
-    outlive the call it is made in: the caller's argument keeps the bytes alive."""
+    outlive the call it is made in: the caller's argument keeps the bytes alive.
+
+    In pure Python (``NUMBA_DISABLE_JIT=1``) it is the array itself."""
+    return arr
+
+
+@overload(_borrowed)
+def _borrowed_jit(arr):
+    return lambda arr: _null_meminfo_view(arr)
+
+
+@intrinsic
+def _null_meminfo_view(typingctx, arr):
 
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
