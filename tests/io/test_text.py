@@ -588,3 +588,23 @@ def test_criteo_libffm(path):
     assert_same(X, want_X)
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(fields, want_fields)
+
+
+def test_the_parser_runs_in_pure_python(tmp_path):
+    """Under NUMBA_DISABLE_JIT=1 (coverage runs) the parser's reference-count-free view of
+    its buffer (a numba intrinsic) falls back to the array itself."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.libfm"
+    path.write_text("1 0:1 3:2.5\n0 2:1\n")
+    code = (
+        "from fmlearn.io import load_libfm\n"
+        f"X, y = load_libfm({str(path)!r})\n"
+        "print(X.toarray().tolist(), y.tolist())\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[[1.0, 0.0, 0.0, 2.5], [0.0, 0.0, 1.0, 0.0]] [1.0, 0.0]"
