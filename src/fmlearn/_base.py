@@ -183,17 +183,7 @@ class BaseFM(BaseEstimator):
         The optimiser's state (AdaGrad/Adam memory) carries over between calls.
         """
         first = not hasattr(self, "history_")
-        solver = self._checked_solver() if first else get_solver(self.solver)
-        with _restored_on_error(self):
-            X, y = self._validate_Xy(X, y, reset=first)
-            task = self._make_task(solver.family)
-            task.fit_target(y, None if first else self._fitted_target(), **kwargs)
-            data = TrainData(
-                X, task.encode(y), self._training_weights(sample_weight, y, task, online=True)
-            )
-            return self._train(
-                solver, task, data, self._batch_rng(first), not first, 1, (), None, online=True
-            )
+        return self._online(X, y, sample_weight, first=first, n_iterations=1, **kwargs)
 
     def _start_online(self, X, y, **target_kwargs):
         """Initialise as the first ``partial_fit`` would, without training: the initial
@@ -203,17 +193,23 @@ class BaseFM(BaseEstimator):
         rows: they resolve ``init_std="auto"`` and the target (``classes=`` as for
         ``partial_fit``); no row is learned from.
         """
-        solver = self._checked_solver()
-        if not solver.online:
+        if not self._checked_solver().online:
             raise ValueError(f"solver={self.solver!r} does not learn online.")
+        return self._online(X, y, None, first=True, n_iterations=0, **target_kwargs)
+
+    def _online(self, X, y, sample_weight, *, first: bool, n_iterations: int, **target_kwargs):
+        """``n_iterations`` online epochs over ``X`` (``partial_fit``: 1; a start: 0)."""
+        solver = self._checked_solver() if first else get_solver(self.solver)
         with _restored_on_error(self):
-            X, y = self._validate_Xy(X, y, reset=True)
+            X, y = self._validate_Xy(X, y, reset=first)
             task = self._make_task(solver.family)
-            task.fit_target(y, None, **target_kwargs)
-            weights = self._training_weights(None, y, task, online=True)
+            task.fit_target(y, None if first else self._fitted_target(), **target_kwargs)
+            weights = self._training_weights(sample_weight, y, task, online=True)
             data = TrainData(X, task.encode(y), weights)
-            rng = self._batch_rng(True)
-            return self._train(solver, task, data, rng, False, 0, (), None, online=True)
+            rng = self._batch_rng(first)
+            return self._train(
+                solver, task, data, rng, not first, n_iterations, (), None, online=True
+            )
 
     def _training_weights(self, sample_weight, y, task: Task, *, online: bool) -> np.ndarray:
         """The per-row weights of the training objective (classifiers fold in

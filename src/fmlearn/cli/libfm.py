@@ -235,8 +235,6 @@ def _predict_only(args, y, X_test, y_test, dim) -> int:
     them — regression clipped to the training targets' range, classification through the
     method's link (SGD: logistic; ALS: probit, as fmlearn's ALS classifier) — and
     ``-out``, ``-save_model`` and ``-rlog`` (a header) are written."""
-    from types import SimpleNamespace
-
     from fmlearn.models import FM
 
     fit_intercept, fit_linear, k = dim
@@ -264,9 +262,7 @@ def _predict_only(args, y, X_test, y_test, dim) -> int:
     if args.out:
         np.savetxt(args.out, pred, fmt="%.10g")
     if args.save_model:
-        model = SimpleNamespace(fit_intercept=fit_intercept, fit_linear=fit_linear, w0_=w0,
-                                w_=w, V_=V)  # fmt: skip
-        save_libfm_model(model, args.save_model)
+        write_libfm_model(args.save_model, w0, w, V, fit_intercept, fit_linear)
     if args.rlog:  # the header of a run without iterations
         metrics = ["rmse", "rmse_train"] if args.task == "r" else ["ll", "auc", "loss_train"]
         with open(args.rlog, "w") as fh:
@@ -304,15 +300,20 @@ def write_rlog(path: str, model) -> None:
 
 
 def save_libfm_model(model, path: str) -> None:
+    """libFM's text model of a fitted estimator (see :func:`write_libfm_model`)."""
+    write_libfm_model(path, model.w0_, model.w_, model.V_, model.fit_intercept, model.fit_linear)
+
+
+def write_libfm_model(path: str, w0, w, V, fit_intercept=True, fit_linear=True) -> None:
     """libFM's text model: ``#global bias W0``, ``#unary interactions Wj``, ``#pairwise…``."""
     lines = []
-    if model.fit_intercept:
-        lines += ["#global bias W0", f"{model.w0_:.17g}"]
-    if model.fit_linear:
+    if fit_intercept:
+        lines += ["#global bias W0", f"{w0:.17g}"]
+    if fit_linear:
         lines.append("#unary interactions Wj")
-        lines += [f"{w:.17g}" for w in model.w_]
+        lines += [f"{v:.17g}" for v in w]
     lines.append("#pairwise interactions Vj,f")
-    lines += [" ".join(f"{v:.17g}" for v in row) for row in model.V_]
+    lines += [" ".join(f"{v:.17g}" for v in row) for row in V]
     with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
 

@@ -53,7 +53,7 @@ def _shape(loader, path, kwargs) -> tuple[int, int]:
     return X.shape
 
 
-def _read(loader, paths, n_features, kwargs, what: str):
+def _read(loader, paths, n_features, kwargs):
     import dask
     import dask.array as da
 
@@ -74,7 +74,7 @@ def _read(loader, paths, n_features, kwargs, what: str):
         [da.from_delayed(part[1], (s[0],), dtype=np.float64)
          for part, s in zip(loaded, shapes, strict=True)]
     )  # fmt: skip
-    return X, y, loaded
+    return X, y, loaded, paths
 
 
 def read_libfm(paths, *, n_features: int | None = None, dtype=np.float64, zero_based=True):
@@ -86,7 +86,7 @@ def read_libfm(paths, *, n_features: int | None = None, dtype=np.float64, zero_b
     computed. Errors name the file and the line, as :func:`fmlearn.io.load_libfm`'s do.
     """
     kwargs = {"dtype": dtype, "zero_based": zero_based}
-    X, y, _ = _read(load_libfm, paths, n_features, kwargs, "read_libfm")
+    X, y, *_ = _read(load_libfm, paths, n_features, kwargs)
     return X, y
 
 
@@ -99,7 +99,7 @@ def read_libsvm(paths, *, n_features: int | None = None, dtype=np.float64, zero_
             '("auto" could read two files of one data set differently).'
         )
     kwargs = {"dtype": dtype, "zero_based": zero_based}
-    X, y, _ = _read(load_libsvm, paths, n_features, kwargs, "read_libsvm")
+    X, y, *_ = _read(load_libsvm, paths, n_features, kwargs)
     return X, y
 
 
@@ -109,10 +109,10 @@ def read_libffm(paths, *, n_features: int | None = None, dtype=np.float64, zero_
     import dask
 
     kwargs = {"dtype": dtype, "zero_based": zero_based}
-    X, y, loaded = _read(load_libffm, paths, n_features, kwargs, "read_libffm")
+    X, y, loaded, paths = _read(load_libffm, paths, n_features, kwargs)
     per_file = dask.compute(*[part[2] for part in loaded])
     fields = np.full(X.shape[1], -1, dtype=np.int32)
-    for path, f in zip(_paths(paths), per_file, strict=True):
+    for path, f in zip(paths, per_file, strict=True):
         clash = np.flatnonzero((fields >= 0) & (f >= 0) & (fields != f))
         if clash.size:
             j = int(clash[0])
