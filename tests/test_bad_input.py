@@ -115,16 +115,17 @@ def test_non_numeric_regression_target(Xy):
 
 
 @pytest.mark.parametrize(
-    "labels, message",
+    "labels, message, solver",
     [
-        (np.zeros(200), "exactly 2 classes, got 1 class"),
-        (np.arange(200) % 3, "Only binary classification is supported"),
-        (np.linspace(0, 1, 200), "Unknown label type"),
+        (np.zeros(200), "two or more classes in y, got 1 class", "adagrad"),
+        (np.arange(200) % 3, r"Only binary classification is supported .*OneVsRest", "mcmc"),
+        (np.arange(200) % 3, r"Only binary classification is supported .*OneVsRest", "als"),
+        (np.linspace(0, 1, 200), "Unknown label type", "adagrad"),
     ],
 )
-def test_classifier_labels(Xy, labels, message):
+def test_classifier_labels(Xy, labels, message, solver):
     with pytest.raises(ValueError, match=message):
-        FMClassifier().fit(Xy[0], labels)
+        FMClassifier(solver=solver).fit(Xy[0], labels)
 
 
 def test_unknown_label_in_eval_set(Xy):

@@ -61,6 +61,36 @@ def test_classification_and_plot(csv_files, capsys):
     assert names == ["auc", "logloss", "accuracy"]
 
 
+def test_multiclass_from_a_libfm_file(tmp_path, capsys):
+    """--task classification with more than two labels: each label a class (softmax FM)."""
+    from fmlearn.datasets import make_multiclass
+    from fmlearn.io import dump_libfm
+
+    X, y, _ = make_multiclass(3000, n_classes=4, n_features=60, random_state=0)
+    for name, rows in (("train", slice(0, 2500)), ("test", slice(2500, 3000))):
+        dump_libfm(X[rows], y[rows] + 1, tmp_path / f"{name}.libfm")
+    model = tmp_path / "mc.fmlearn"
+    args = ["train", str(tmp_path / "train.libfm"), "-o", str(model), "--task",
+            "classification", "--iter", "3", "--seed", "0", "--multiclass", "separate",
+            "--valid", str(tmp_path / "test.libfm"), "-q"]  # fmt: skip
+    assert main(args) == 0
+    fitted = load(model)
+    assert fitted.classes_.tolist() == [1, 2, 3, 4] and fitted.V_.ndim == 3
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(tmp_path / "test.libfm")]) == 0
+    metrics = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert list(metrics) == ["logloss", "accuracy"]
+    assert float(metrics["accuracy"]) == pytest.approx(fitted.score(X[2500:], y[2500:] + 1))
+    out = tmp_path / "p.txt"
+    assert (
+        main(["predict", str(model), str(tmp_path / "test.libfm"), "--proba", "-o", str(out)]) == 0
+    )
+    np.testing.assert_allclose(np.loadtxt(out), fitted.predict_proba(X[2500:]), rtol=1e-8)
+    two = ["train", str(tmp_path / "train.libfm"), "-o", str(model), "--multiclass", "separate"]
+    assert main(two) == 2
+    assert "--multiclass is for --task classification" in capsys.readouterr().err
+
+
 def test_exit_codes_and_messages(csv_files, capsys, tmp_path):
     paths = csv_files[1]
     assert main(["predict", str(tmp_path / "missing.fmlearn"), str(paths["test"])]) == 1

@@ -199,6 +199,13 @@ def test_bad_input(make, error, message):
         DaskFMClassifier(max_iter=1).fit(dX, dy)
 
 
+def test_more_than_two_classes_are_refused_not_merged_wrongly():
+    X, _, _ = make_ctr(2_000, n_fields=4, n_features=50, random_state=0)
+    dX, dy = from_sparse(X, np.arange(2_000) % 3, chunk_rows=500)
+    with pytest.raises(ValueError, match="trains two classes; y has 3"):
+        DaskFMClassifier(max_iter=1).fit(dX, dy)
+
+
 def test_unknown_block_sizes_name_the_fix():
     X, y, _ = make_ctr(2_000, n_fields=4, n_features=50, random_state=0)
     dX = from_sparse(X, chunk_rows=500)

@@ -298,7 +298,7 @@ def test_nonsense_fitted_targets_are_refused(tmp_path, fitted, data):
     clf = FMClassifier(n_factors=2, max_iter=2, random_state=0).fit(X, y > np.median(y))
     clf.save(tmp_path / "clf")
     _rewrite(tmp_path / "clf", tmp_path / "bad", _fitted_change("link_", "banana"))
-    with pytest.raises(ValueError, match="link_ must be 'logit' or 'probit'"):
+    with pytest.raises(ValueError, match=r"link_ of 2 classes must be in \('logit', 'probit'\)"):
         fmlearn.load(tmp_path / "bad")
     fitted.save(tmp_path / "reg")
     _rewrite(tmp_path / "reg", tmp_path / "bad2", _fitted_change("y_min_", "low"))

@@ -112,17 +112,28 @@ class BaseFM(BaseEstimator):
     def _make_task(self, family: str = "sgd") -> Task:
         return self._task_class(type(self).__name__, family)
 
+    def _task_for(self, family: str, y, previous: dict | None, classes=None) -> Task:
+        """The task of a fit on ``y`` (``previous``: the fitted target it continues).
+        One task per estimator here; a classifier chooses binary or multiclass."""
+        return self._make_task(family)
+
     def _make_model(self, fitted: bool = False, n_factors: int | None = None) -> Model:
         """The model for this fit; a fitted model keeps its dtype (warm start, predict).
 
         ``n_factors`` overrides the parameter: a saved model is read with the rank of its
         fitted factors, which ``set_params(n_factors=…)`` after the fit does not change.
         The initial scale is ``init_std`` as resolved for the current fit
-        (:meth:`_init_std`); only a new fit draws with it.
+        (:meth:`_init_std`); only a new fit draws with it. A model that depends on the
+        target (a classifier's number of classes) finds the fit's in :meth:`_target_in_setup`.
         """
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
         return self._model_class(rank, self._resolved_init_std(), dtype)
+
+    def _target_in_setup(self) -> dict | None:
+        """The target of the fit (or file) being set up while :meth:`_make_model` runs;
+        None otherwise (the fitted attributes then say it)."""
+        return self.__dict__.get("_setup_target")
 
     def _resolved_init_std(self) -> float:
         return getattr(self, "_fit_init_std", _DEFAULT_INIT_STD)
@@ -164,8 +175,9 @@ class BaseFM(BaseEstimator):
         warm = self.warm_start and hasattr(self, "history_")
         with _restored_on_error(self):
             X, y = self._validate_Xy(X, y, reset=not warm)
-            task = self._make_task(solver.family)
-            task.fit_target(y, self._fitted_target() if warm else None)
+            previous = self._fitted_target() if warm else None
+            task = self._task_for(solver.family, y, previous)
+            task.fit_target(y, previous)
             data = TrainData(
                 X,
                 task.encode(y),
@@ -202,8 +214,9 @@ class BaseFM(BaseEstimator):
         solver = self._checked_solver() if first else get_solver(self.solver)
         with _restored_on_error(self):
             X, y = self._validate_Xy(X, y, reset=first)
-            task = self._make_task(solver.family)
-            task.fit_target(y, None if first else self._fitted_target(), **target_kwargs)
+            previous = None if first else self._fitted_target()
+            task = self._task_for(solver.family, y, previous, target_kwargs.get("classes"))
+            task.fit_target(y, previous, **target_kwargs)
             weights = self._training_weights(sample_weight, y, task, online=True)
             data = TrainData(X, task.encode(y), weights)
             rng = self._batch_rng(first)
@@ -240,10 +253,11 @@ class BaseFM(BaseEstimator):
         if solver.prepare is not None and not online:
             data = solver.prepare(data, params, task, rng)
         self._fit_init_std = self._init_std(data.X, solver.family)  # for _make_model
+        self._setup_target = task.target
         try:
             model = self._make_model(fitted=warm)
         finally:
-            del self._fit_init_std
+            del self._fit_init_std, self._setup_target
         if not warm and init_params is None and type(model) is FM:
             _check_fits_in_memory(model, data.X, self.solver)
         start, state, previous = self._starting_point(
@@ -503,14 +517,20 @@ class BaseFM(BaseEstimator):
         validate_params(estimator, estimator._parameter_constraints)
         fitted = dict(meta["fitted"])
         n_features = int(fitted["n_features_in_"])
-        rank = cls._model_class.saved_rank(arrays)
-        model = estimator._make_model() if rank is None else estimator._make_model(n_factors=rank)
-        params_ = model.params_from_arrays(arrays, n_features)
         target = {
             name: arrays[name] if name in arrays else fitted.pop(name)
             for name in cls._task_class.fitted_attributes
         }
         cls._task_class.check_target(target)
+        rank = cls._model_class.saved_rank(arrays)
+        estimator._setup_target = target
+        try:
+            model = (
+                estimator._make_model() if rank is None else estimator._make_model(n_factors=rank)
+            )
+        finally:
+            del estimator._setup_target
+        params_ = model.params_from_arrays(arrays, n_features)
         state = None
         if meta.get("state"):
             state_meta = dict(meta["state"])

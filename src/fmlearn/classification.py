@@ -1,4 +1,5 @@
-"""FMClassifier: binary classification, logistic (SGD family) or probit (ALS/MCMC)."""
+"""FMClassifier: binary classification, logistic (SGD family) or probit (ALS/MCMC), and
+multiclass classification (softmax, SGD family)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from scipy.special import log_ndtr, ndtr
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 
 from fmlearn._base import BaseFM, _online_solver
-from fmlearn._validation import MAPPING, NONE, Options
-from fmlearn.tasks import BinaryClassification
+from fmlearn._validation import MAPPING, NONE, Options, resolve_dtype
+from fmlearn.models import SoftmaxFM
+from fmlearn.tasks import BinaryClassification, MulticlassClassification
 from fmlearn.tasks.binary import sigmoid
+from fmlearn.tasks.multiclass import log_softmax, softmax
 
 
 class FMClassifier(ClassifierMixin, BaseFM):
-    """Factorization Machine for binary classification.
+    """Factorization Machine for binary and multiclass classification.
 
     Any two labels work (ints, strings, bools): ``classes_[1]`` is the positive class,
     ``decision_function`` > 0 predicts it, and ``predict_proba[:, 1]`` is its probability.
@@ -41,6 +45,19 @@ class FMClassifier(ClassifierMixin, BaseFM):
     On click-through data, where most ids are rare, the validation log-loss is usually
     best after one or two epochs; use ``early_stopping=True`` (or a small ``max_iter``).
 
+    **More than two classes** (found in ``y``, or in ``classes`` of the first
+    ``partial_fit``): a softmax FM, ``P(c | x) = softmax(ŷ(x))_c``, trained by the SGD
+    family on the cross-entropy (row by row: ``batch_size=1``). ``multiclass`` chooses how
+    the classes share the factors: ``"shared"`` (default) — one ``V_`` (n_features, k)
+    for all classes and a per-class projection ``P_`` (n_classes, k) of its k pairwise
+    components, so a row's factor work is done once; ``"separate"`` — each class its own
+    FM, ``V_`` (n_features, n_classes, k), C times the factor memory and time. Both have
+    per-class ``w0_`` (n_classes,) and ``w_`` (n_features, n_classes);
+    ``decision_function`` returns the (n_samples, n_classes) scores and ``link_`` is
+    ``"softmax"``. ALS and MCMC are binary (probit): for them, wrap the estimator in
+    ``sklearn.multiclass.OneVsRestClassifier``. Over 1,000 classes a fit warns about the
+    model's size. benchmarks/multiclass.py compares the two layouts with one-vs-rest.
+
     Examples
     --------
     >>> from sklearn.metrics import roc_auc_score
@@ -60,7 +77,10 @@ class FMClassifier(ClassifierMixin, BaseFM):
     _parameter_constraints: ClassVar[dict] = {
         **BaseFM._parameter_constraints,
         "class_weight": [MAPPING, Options(("balanced",)), NONE],
+        "multiclass": [Options(("shared", "separate"))],
     }
+    #: Whether more than two classes make a softmax FM (False: the field-aware models).
+    _softmax_models: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -92,6 +112,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         keep_samples: bool | str = "auto",
         factor_update: str = "auto",
         class_weight: dict | str | None = None,
+        multiclass: str = "shared",
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -120,14 +141,65 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.keep_samples = keep_samples
         self.factor_update = factor_update
         self.class_weight = class_weight
+        self.multiclass = multiclass
+
+    # ---------------------------------------------------------------- two or more classes
+    def _task_for(self, family, y, previous, classes=None):
+        """Binary for two classes, multiclass (softmax) for more; a continued fit keeps
+        the fitted classes whatever this batch holds."""
+        if previous is not None:
+            n_classes = len(previous["classes_"])
+        else:
+            check_classification_targets(y)
+            n_classes = np.unique(np.asarray(y if classes is None else classes)).size
+        if n_classes <= 2:
+            return BinaryClassification(type(self).__name__, family)
+        name = type(self).__name__
+        # scikit-learn's wording, which its estimator checks look for
+        if not self._softmax_models:
+            raise ValueError(
+                f"Only binary classification is supported by {name}: y has {n_classes} "
+                "classes. For more, use FMClassifier (softmax) or wrap this estimator in "
+                "sklearn.multiclass.OneVsRestClassifier."
+            )
+        if family != "sgd":
+            raise ValueError(
+                f"Only binary classification is supported by {name}(solver={self.solver!r}) "
+                f"(probit): y has {n_classes} classes. More than two are fitted by the SGD "
+                "family (softmax: solver='adagrad', 'sgd', 'adam' or 'ftrl'), or one-vs-rest: "
+                f"sklearn.multiclass.OneVsRestClassifier({name}(solver={self.solver!r}))."
+            )
+        return MulticlassClassification(name, family)
+
+    def _is_multiclass(self) -> bool:
+        return getattr(self, "link_", None) == "softmax"
+
+    def _make_model(self, fitted=False, n_factors=None):
+        """The softmax FM when the target of this fit (or the fitted one) has more than
+        two classes."""
+        target = self._target_in_setup()
+        classes = target["classes_"] if target is not None else getattr(self, "classes_", None)
+        if not self._softmax_models or classes is None or len(classes) <= 2:
+            return super()._make_model(fitted, n_factors)
+        if fitted and target is None:  # the fitted layout, whatever `multiclass` says now
+            shared = self.V_.ndim == 2
+        else:
+            shared = self.multiclass == "shared"
+        dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
+        rank = self.n_factors if n_factors is None else n_factors
+        return SoftmaxFM(rank, self._resolved_init_std(), dtype, len(classes), shared)
+
+    def _set_fitted(self, result, target, previous):
+        self.__dict__.pop("P_", None)  # a multiclass model's projection, after a refit
+        super()._set_fitted(result, target, previous)
 
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One pass over ``(X, y)``; ``classes`` (both labels) is required on the first call."""
+        """One pass over ``(X, y)``; ``classes`` (every label) is required on the first call."""
         if classes is None and not hasattr(self, "classes_"):
             raise ValueError(
                 "classes must be passed on the first call to partial_fit: "
-                "a single batch may not contain both labels."
+                "a single batch may not contain every label."
             )
         return super().partial_fit(X, y, sample_weight, classes=classes)
 
@@ -155,12 +227,15 @@ class FMClassifier(ClassifierMixin, BaseFM):
         return weights * per_class[np.searchsorted(task.target["classes_"], y)]
 
     def decision_function(self, X) -> np.ndarray:
-        """Raw FM score ŷ(x); positive means ``classes_[1]``."""
+        """Raw FM score ŷ(x); positive means ``classes_[1]``. Multiclass: the per-class
+        scores, shape (n_samples, n_classes)."""
         return self._decision(X)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, 2), columns ordered as ``classes_``."""
+        """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
         raw = self._decision(X)
+        if self.link_ == "softmax":
+            return softmax(raw)
         if self.link_ == "probit":
             return np.column_stack([ndtr(-raw), ndtr(raw)])
         p = sigmoid(raw)
@@ -168,15 +243,20 @@ class FMClassifier(ClassifierMixin, BaseFM):
 
     def predict_log_proba(self, X) -> np.ndarray:
         raw = self._decision(X)
+        if self.link_ == "softmax":
+            return log_softmax(raw)
         if self.link_ == "probit":
             return np.column_stack([log_ndtr(-raw), log_ndtr(raw)])
         return np.column_stack([-np.logaddexp(0.0, raw), -np.logaddexp(0.0, -raw)])
 
     def predict(self, X) -> np.ndarray:
-        positive = self._decision(X) > 0
-        return self.classes_[positive.astype(np.intp)]
+        raw = self._decision(X)
+        if raw.ndim == 2:
+            return self.classes_[raw.argmax(axis=1)]
+        return self.classes_[(raw > 0).astype(np.intp)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
+        # more than two classes: the softmax FM, which the SGD family trains
+        tags.classifier_tags.multi_class = self._softmax_models and _online_solver(self)
         return tags

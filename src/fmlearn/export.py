@@ -168,6 +168,11 @@ def _graph(model, dtype, external: _ExternalData | None):
             f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
         )
     check_is_fitted(model, "history_")
+    if getattr(model, "link_", None) == "softmax":
+        raise TypeError(
+            "to_onnx exports binary classifiers; this FMClassifier is multiclass (softmax), "
+            "which it does not export yet."
+        )
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")

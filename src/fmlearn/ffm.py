@@ -299,6 +299,12 @@ class FFMClassifier(_FieldAware, FMClassifier):
         **_FieldAware._parameter_constraints,
         "class_weight": FMClassifier._parameter_constraints["class_weight"],
     }
+    _softmax_models: ClassVar[bool] = False  # binary only (issue 20: not yet multiclass)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     __doc__ = (
         """Field-aware factorization machine for binary classification (logistic loss).

@@ -206,8 +206,17 @@ def _train(args) -> int:
         if len(l1) not in (1, 2) or min(l1) < 0:
             raise UsageError(f"--l1 takes 'l1' or 'l1_linear,l1_factors' (≥ 0); got {args.l1!r}")
         params["l1_linear"], params["l1_factors"] = l1[0], l1[-1]
+    # more than two whole-number labels are classes; anything else follows libFM's rule
+    labels = np.unique(y) if args.task == "classification" else np.empty(0)
+    n_labels = labels.size if np.array_equal(labels, np.round(labels)) else 0
+    if n_labels > 2 and args.model_type == "fm":
+        params["multiclass"] = args.multiclass  # a softmax FM over the labels as they are
+    elif args.multiclass != "shared":
+        raise UsageError("--multiclass is for --task classification with more than two labels.")
     model = _estimator(args.task, args.model_type, **params)
-    positive = args.task == "classification"  # libFM's convention: label > 0 is positive
+    # libFM's convention for two labels: a label > 0 is the positive class; more than two
+    # labels are classes as they are
+    positive = args.task == "classification" and n_labels <= 2
     if positive:
         y = np.where(y > 0, 1, -1)
     if args.valid and encoder is not None:
@@ -345,10 +354,21 @@ def _predict(args) -> int:
 
 
 def evaluate_predictions(model, X, y) -> dict:
-    """RMSE/MAE for regression, AUC/log-loss/accuracy for classification."""
+    """RMSE/MAE for regression, AUC/log-loss/accuracy for classification (log-loss and
+    accuracy for more than two classes)."""
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
-    if hasattr(model, "predict_proba") and getattr(model, "classes_", np.empty(0)).size == 2:
+    classes = getattr(model, "classes_", np.empty(0))
+    if hasattr(model, "predict_proba") and classes.size > 2 and model.link_ == "softmax":
+        y = np.asarray(y)
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
+            raise ValueError(f"labels {np.unique(y[unknown])[:5].tolist()} are not classes")
+        return {
+            "logloss": log_loss(y, model.predict_proba(X), labels=classes),
+            "accuracy": accuracy_score(y, model.predict(X)),
+        }
+    if hasattr(model, "predict_proba") and classes.size == 2:
         y = np.where(np.asarray(y) > 0, model.classes_[1], model.classes_[0])
         p = model.predict_proba(X)[:, 1]
         positive = y == model.classes_[1]
@@ -518,8 +538,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--task",
         choices=("regression", "classification", "ordinal", "ranking"),
         default="regression",
-        help="classification: a label > 0 is the positive class (as libFM); ranking: "
+        help="classification: a label > 0 is the positive class (as libFM), or, with more "
+        "than two whole-number labels, each label a class (a softmax FM); ranking: "
         "implicit feedback, lines 'user item [value]' (0-based ids) → an FMRecommender",
+    )
+    train.add_argument(
+        "--multiclass",
+        choices=("shared", "separate"),
+        default="shared",
+        help="more than two classes: the classes share the factors (one projection each) "
+        "or each class has its own",
     )
     train.add_argument(
         "--loss", choices=("warp", "bpr", "logistic"), help="--task ranking (default warp)"

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import assert_all_finite, check_is_fitted
 
 from fmlearn.classification import FMClassifier
 from fmlearn.dask import _merge
@@ -344,7 +344,17 @@ class DaskFMClassifier(ClassifierMixin, _DaskFM):
         return da.unique(y)
 
     def _initial(self, template, X, y, summary):
-        return template._start_online(X, y, classes=np.asarray(summary))
+        classes = np.asarray(summary)
+        if classes.dtype.kind == "f":
+            assert_all_finite(classes, input_name="y")
+        model = template._start_online(X, y, classes=classes)
+        if classes.size > 2:
+            raise ValueError(
+                f"DaskFMClassifier trains two classes; y has {classes.size}. The softmax FM "
+                "(FMClassifier with more than two classes) does not train on Dask yet: fit "
+                "FMClassifier on one machine, or one DaskFMClassifier per class (one-vs-rest)."
+            )
+        return model
 
     @property
     def classes_(self):

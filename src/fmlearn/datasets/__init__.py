@@ -15,9 +15,11 @@ from fmlearn.datasets._generated import (
     ImplicitFeedback,
     PlantedFM,
     PlantedFwFM,
+    PlantedSoftmaxFM,
     make_ctr,
     make_field_aware_ctr,
     make_implicit_feedback,
+    make_multiclass,
     make_recommendation,
 )
 
@@ -27,11 +29,13 @@ __all__ = [
     "MovieLensData",
     "PlantedFM",
     "PlantedFwFM",
+    "PlantedSoftmaxFM",
     "fetch_frappe",
     "fetch_movielens",
     "get_data_home",
     "make_ctr",
     "make_field_aware_ctr",
     "make_implicit_feedback",
+    "make_multiclass",
     "make_recommendation",
 ]

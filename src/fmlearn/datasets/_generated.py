@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from fmlearn._validation import csr_arrays, make_rng
 from fmlearn.kernels.predict import predict_csr
 from fmlearn.models.fm import FMParams
+from fmlearn.models.multiclass import SoftmaxFM, SoftmaxParams
 
 
 @dataclass
@@ -146,6 +147,80 @@ def make_ctr(
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth
+
+
+@dataclass
+class PlantedSoftmaxFM:
+    """A planted multiclass (softmax) FM: its parameters (``shared`` or ``separate``
+    layout, models/multiclass.py) and field sizes."""
+
+    params: SoftmaxParams
+    field_sizes: tuple[int, ...]
+
+    def decision(self, X: sp.csr_matrix) -> np.ndarray:
+        """The (n_samples, n_classes) class scores."""
+        k = self.params.n_factors
+        return SoftmaxFM(k, shared=self.params.shared).decision(X, self.params)
+
+    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """The true class probabilities (the Bayes classifier's)."""
+        scores = self.decision(X)
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def make_multiclass(
+    n_samples: int = 100_000,
+    n_classes: int = 5,
+    n_fields: int = 8,
+    n_features: int = 1_000,
+    n_factors: int = 4,
+    layout: str = "separate",
+    skew: float = 1.1,
+    random_state=None,
+    planted: PlantedSoftmaxFM | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, PlantedSoftmaxFM]:
+    """Multiclass data from a planted softmax FM over one-hot fields; y ∈ {0, …, C−1}.
+
+    ``layout="separate"`` draws a factor table per class (each class its own FM),
+    ``"shared"`` one table and a projection per class (``FMClassifier(multiclass=…)``'s
+    two models). Field sizes and popularity as :func:`make_ctr`'s. ``planted`` draws more
+    rows from an earlier call's model (a test set).
+
+    Examples
+    --------
+    >>> from fmlearn.datasets import make_multiclass
+    >>> X, y, truth = make_multiclass(1000, n_classes=4, n_features=200, random_state=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((1000, 200), [0, 1, 2, 3])
+    >>> truth.predict_proba(X[:2]).shape
+    (2, 4)
+    """
+    if layout not in ("separate", "shared"):
+        raise ValueError(f"layout must be 'separate' or 'shared', got {layout!r}")
+    rng = make_rng(random_state)
+    if planted is None:
+        sizes = _ctr_field_sizes(n_fields, n_features, rng)
+        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        # pairwise scores of standard deviation ~1 per class, as make_ctr's logits
+        scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
+        w0 = rng.normal(0.0, 0.5, size=n_classes)
+        w = rng.normal(0.0, 0.3, size=(n_features, n_classes))
+        if layout == "shared":
+            V = rng.normal(0.0, scale, size=(n_features, n_factors))
+            P = rng.normal(0.0, 1.0, size=(n_classes, n_factors))
+            params = SoftmaxParams(w0, w, V, P)
+        else:
+            params = SoftmaxParams(
+                w0, w, rng.normal(0.0, scale, size=(n_features, n_classes, n_factors))
+            )
+        truth = PlantedSoftmaxFM(params, sizes)
+    else:
+        truth = planted
+        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
+    cumulative = truth.predict_proba(X).cumsum(axis=1)
+    y = (cumulative < rng.random(n_samples)[:, None]).sum(axis=1)
+    return X, np.minimum(y, cumulative.shape[1] - 1).astype(np.int64), truth
 
 
 @dataclass

@@ -5,6 +5,9 @@ Codes (mirrored by :class:`Loss`):
 * ``SQUARED`` — ``½ (ŷ − y)²``; derivative ``ŷ − y`` (libFM's regression update).
 * ``LOGISTIC`` — ``log(1 + exp(−y ŷ))`` with ``y ∈ {−1, +1}``; derivative
   ``−y σ(−y ŷ)``. Both are written to stay finite for any finite ``ŷ``.
+* ``SOFTMAX`` — cross-entropy over C class scores: a loss of a vector of scores, so only
+  the multiclass model's own epoch kernel (kernels/softmax.py) computes it;
+  :func:`loss_value` and :func:`loss_derivative` are for the scalar codes above.
 """
 
 from enum import IntEnum
@@ -14,11 +17,13 @@ from numba import njit
 
 SQUARED = 0
 LOGISTIC = 1
+SOFTMAX = 2
 
 
 class Loss(IntEnum):
     SQUARED = SQUARED
     LOGISTIC = LOGISTIC
+    SOFTMAX = SOFTMAX
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -10,5 +10,17 @@ from fmlearn.models.base import Model, Params
 from fmlearn.models.ffm import FFM, FFMParams
 from fmlearn.models.fm import FM, FMParams
 from fmlearn.models.fwfm import FwFM, FwFMParams
+from fmlearn.models.multiclass import SoftmaxFM, SoftmaxParams
 
-__all__ = ["FFM", "FM", "FFMParams", "FMParams", "FwFM", "FwFMParams", "Model", "Params"]
+__all__ = [
+    "FFM",
+    "FM",
+    "FFMParams",
+    "FMParams",
+    "FwFM",
+    "FwFMParams",
+    "Model",
+    "Params",
+    "SoftmaxFM",
+    "SoftmaxParams",
+]

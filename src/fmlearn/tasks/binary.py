@@ -28,11 +28,14 @@ class BinaryClassification(Task):
 
     @classmethod
     def check_target(cls, target: dict) -> None:
+        """Two classes with link logit or probit, or more (an FMClassifier's softmax FM)
+        with link softmax."""
         classes, link = np.asarray(target["classes_"]), target["link_"]
-        if classes.shape != (2,) or classes[0] == classes[1]:
-            raise ValueError(f"classes_ must hold two distinct labels, got {classes!r}")
-        if link not in ("logit", "probit"):
-            raise ValueError(f"link_ must be 'logit' or 'probit', got {link!r}")
+        if classes.ndim != 1 or classes.size < 2 or np.unique(classes).size != classes.size:
+            raise ValueError(f"classes_ must hold two or more distinct labels, got {classes!r}")
+        links = ("logit", "probit") if classes.size == 2 else ("softmax",)
+        if link not in links:
+            raise ValueError(f"link_ of {classes.size} classes must be in {links}, got {link!r}")
 
     # tuned on Frappe: the logistic loss has smaller gradients than squared error on
     # ratings, so it needs less shrinkage (0.1 underfits, 0.01 overfits)
@@ -47,6 +50,11 @@ class BinaryClassification(Task):
         check_classification_targets(y)
         if previous is None:
             found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if found.size < 2:
+                raise ValueError(
+                    f"{self.owner} needs two or more classes in y, got {found.size} class "
+                    f"({preview(found)})."
+                )
             if found.size != 2:
                 raise ValueError(
                     f"Only binary classification is supported by {self.owner}: y must have "
