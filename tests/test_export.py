@@ -117,9 +117,6 @@ def test_refuses_what_it_cannot_export(ctr, tmp_path):
         save(fitted, tmp_path / "f.fmlearn")
         assert main(["export", str(tmp_path / "f.fmlearn"), "-o", str(tmp_path / "f.onnx")]) == 2
         assert not (tmp_path / "f.onnx").exists()
-    multiclass = FMClassifier(n_factors=2, max_iter=1, random_state=0).fit(X, np.arange(len(y)) % 3)
-    with pytest.raises(TypeError, match="multiclass"):
-        to_onnx(multiclass)
     model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(model, dtype=np.float16)
@@ -205,3 +202,19 @@ def test_padded_sums_duplicates_without_touching_its_input():
     assert sorted(zip(indices[0].tolist(), values[0].tolist(), strict=True)) == [(2, 4.0), (5, 3.0)]
     for a, b in zip((X.indptr, X.indices, X.data), before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("layout", ["shared", "separate"])
+@pytest.mark.parametrize("model_dtype", ["float64", "float32"])
+def test_multiclass_matches_predict_proba_and_decision(layout, model_dtype):
+    from fmlearn.datasets import make_multiclass
+
+    X, y, _ = make_multiclass(12_000, n_classes=4, n_features=300, random_state=0)
+    model = FMClassifier(n_factors=4, max_iter=2, multiclass=layout, dtype=model_dtype,
+                         random_state=0).fit(X[:2_000], y[:2_000])  # fmt: skip
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        out = _run(to_onnx(model, dtype=dtype), X[2_000:], dtype)
+        decision, proba = out["decision"], out["probabilities"]
+        assert decision.shape == proba.shape == (10_000, 4)
+        np.testing.assert_allclose(decision, model.decision_function(X[2_000:]), atol=tol)
+        np.testing.assert_allclose(proba, model.predict_proba(X[2_000:]), atol=tol)

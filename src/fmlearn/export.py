@@ -25,7 +25,9 @@ Outputs:
   graph's metadata) and ``decision`` [N] (``decision_function``; positive means
   ``classes_[1]``), except for an MCMC model with several kept samples, whose decision is
   Φ⁻¹ of the averaged probability, which ONNX has no operator for: compare the
-  probability with ½ instead.
+  probability with ½ instead;
+* multiclass FMClassifier (softmax): ``decision`` [N, C] (the class scores,
+  ``decision_function``) and ``probabilities`` [N, C] (their softmax, ``predict_proba``).
 
 Float32 (the default) is what serving stacks expect and halves the graph; predictions
 then differ from fmlearn's float64 accumulation by rounding, ~1e-6 relative (the tests
@@ -152,7 +154,7 @@ class _ExternalData:
 
 def _graph(model, dtype, external: _ExternalData | None):
     """``to_onnx``'s graph; with ``external``, tensors of 1 KiB or more are stored there."""
-    onnx = import_optional("onnx", extra="onnx", needed_by="fmlearn.export.to_onnx")
+    import_optional("onnx", extra="onnx", needed_by="fmlearn.export.to_onnx")
     from onnx import TensorProto, helper, numpy_helper
     from sklearn.utils.validation import check_is_fitted
 
@@ -168,18 +170,16 @@ def _graph(model, dtype, external: _ExternalData | None):
             f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
         )
     check_is_fitted(model, "history_")
-    if getattr(model, "link_", None) == "softmax":
-        raise TypeError(
-            "to_onnx exports binary classifiers; this FMClassifier is multiclass (softmax), "
-            "which it does not export yet."
-        )
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
 
     samples = list(getattr(model, "samples_", None) or [])
-    if samples:
+    multiclass = getattr(model, "link_", None) == "softmax"
+    if multiclass:  # one parameter set (the SGD family), weights per class
+        w0, w, V = (a.astype(dtype, copy=False) for a in (model.w0_, model.w_, model.V_))
+    elif samples:
         w0 = np.array([float(p.w0[0]) for p in samples], dtype=dtype)
         w = np.stack([p.w for p in samples]).astype(dtype)
         V = np.stack([p.V for p in samples]).astype(dtype)
@@ -206,11 +206,11 @@ def _graph(model, dtype, external: _ExternalData | None):
         return numpy_helper.from_array(array, name)
 
     inits = [
-        const("w0", w0[:, None]),  # [S, 1]
-        const("w", w),  # [S, n]
-        const("V", V),  # [S, n, k]
+        const("w0", w0 if multiclass else w0[:, None]),  # [C] or [S, 1]
+        const("w", w),  # [n, C] or [S, n]
+        const("V", V),  # [n, k], [n, C, k] or [S, n, k]
         const("half", np.array(0.5, dtype=dtype)),
-        const("axis_width", np.array([2], dtype=np.int64)),
+        const("axis_width", np.array([1 if multiclass else 2], dtype=np.int64)),  # W
         const("axis_last", np.array([-1], dtype=np.int64)),
     ]
     node = helper.make_node
@@ -223,6 +223,15 @@ def _graph(model, dtype, external: _ExternalData | None):
             node("Cast", ["values_f32"], ["values_rounded"], to=TensorProto.DOUBLE),
         ]
         values = "values_rounded"
+    n_in = [
+        helper.make_tensor_value_info("indices", TensorProto.INT64, ["N", "W"]),
+        helper.make_tensor_value_info("values", elem, ["N", "W"]),
+    ]
+    if multiclass:
+        nodes += _softmax_nodes(model, values, inits, const, dtype)
+        outputs = [helper.make_tensor_value_info("decision", elem, ["N", "C"]),
+                   helper.make_tensor_value_info("probabilities", elem, ["N", "C"])]  # fmt: skip
+        return _finish(model, nodes, n_in, outputs, inits, V.shape[-1], 1, external)
     nodes += [
         # per sample s, row r, slot j: v_{s, idx[r, j]} · x[r, j]
         node("Gather", ["V", "indices"], ["V_rows"], axis=1),  # [S, N, W, k]
@@ -241,10 +250,6 @@ def _graph(model, dtype, external: _ExternalData | None):
         node("Add", ["linear", "pair"], ["terms"]),
         node("Add", ["terms", "w0"], ["raw"]),  # [S, N]
     ]
-    n_in = [
-        helper.make_tensor_value_info("indices", TensorProto.INT64, ["N", "W"]),
-        helper.make_tensor_value_info("values", elem, ["N", "W"]),
-    ]
     if isinstance(model, FMRegressor):
         # the posterior predictive mean is the mean of the samples' predictions
         nodes.append(node("ReduceMean", ["raw"], ["mean"], axes=[0], keepdims=0))
@@ -259,6 +264,17 @@ def _graph(model, dtype, external: _ExternalData | None):
         names = _classifier_tail(model, nodes, inits, const, dtype, n_samples)
         shapes = {"decision": ["N"], "probabilities": ["N", 2]}
         outputs = [helper.make_tensor_value_info(n, elem, shapes[n]) for n in names]
+    return _finish(model, nodes, n_in, outputs, inits, V.shape[2], n_samples, external)
+
+
+def _finish(model, nodes, n_in, outputs, inits, n_factors, n_samples, external):
+    """The model around the graph's nodes, with fmlearn's metadata; checked unless its
+    weights are external (save_onnx checks the files)."""
+    import onnx
+    from onnx import helper
+
+    from fmlearn.classification import FMClassifier
+
     graph = helper.make_graph(nodes, f"fmlearn_{type(model).__name__}", n_in, outputs, inits)
     proto = helper.make_model(
         graph,
@@ -267,7 +283,7 @@ def _graph(model, dtype, external: _ExternalData | None):
         producer_version=__version__,
     )
     proto.ir_version = min(proto.ir_version, 8)  # readable by onnxruntime ≥ 1.10
-    meta = {"n_features": str(model.n_features_in_), "n_factors": str(V.shape[2]),
+    meta = {"n_features": str(model.n_features_in_), "n_factors": str(n_factors),
             "n_samples": str(n_samples), "estimator": type(model).__name__}  # fmt: skip
     if isinstance(model, FMClassifier):
         meta["classes"] = repr(list(model.classes_.tolist()))
@@ -277,6 +293,45 @@ def _graph(model, dtype, external: _ExternalData | None):
     if external is None:  # with external data the checker needs the files: save_onnx's
         onnx.checker.check_model(proto)
     return proto
+
+
+def _softmax_nodes(model, values, inits, const, dtype) -> list:
+    """Class scores ``decision`` [N, C] and ``probabilities`` (their softmax) of a
+    multiclass FMClassifier, by kernels/softmax.py's formulas: shared factors weighed by
+    the class projections ``P_``, or each class its own factors."""
+    from onnx.helper import make_node as node
+
+    shared = model.V_.ndim == 2
+    if shared:
+        inits.append(const("P_t", np.ascontiguousarray(model.P_.T.astype(dtype))))  # [k, C]
+    last = ["axis_last"] if shared else ["axis_pair"]
+    if not shared:
+        inits.append(const("axis_pair", np.array([-1, -2], dtype=np.int64)))
+    nodes = [
+        node("Gather", ["V", "indices"], ["V_rows"], axis=0),  # [N, W, k] or [N, W, C, k]
+        node("Unsqueeze", [values, last[0]], ["x"]),  # [N, W, 1] or [N, W, 1, 1]
+        node("Mul", ["V_rows", "x"], ["vx"]),
+        node("ReduceSum", ["vx", "axis_width"], ["q"], keepdims=0),  # [N, k] or [N, C, k]
+        node("Mul", ["vx", "vx"], ["vx2"]),
+        node("ReduceSum", ["vx2", "axis_width"], ["squares"], keepdims=0),
+        node("Mul", ["q", "q"], ["q2"]),
+        node("Sub", ["q2", "squares"], ["pair_f2"]),
+        node("Mul", ["pair_f2", "half"], ["pair_f"]),  # the pairwise components
+    ]
+    if shared:
+        nodes.append(node("MatMul", ["pair_f", "P_t"], ["pair"]))  # [N, C]
+    else:
+        nodes.append(node("ReduceSum", ["pair_f", "axis_last"], ["pair"], keepdims=0))
+    nodes += [
+        node("Gather", ["w", "indices"], ["w_rows"], axis=0),  # [N, W, C]
+        node("Unsqueeze", [values, "axis_last"], ["x_w"]),  # [N, W, 1]
+        node("Mul", ["w_rows", "x_w"], ["wx"]),
+        node("ReduceSum", ["wx", "axis_width"], ["linear"], keepdims=0),  # [N, C]
+        node("Add", ["linear", "pair"], ["terms"]),
+        node("Add", ["terms", "w0"], ["decision"]),
+        node("Softmax", ["decision"], ["probabilities"], axis=-1),
+    ]
+    return nodes
 
 
 def _classifier_tail(model, nodes, inits, const, dtype, n_samples) -> list[str]:
