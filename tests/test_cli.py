@@ -91,6 +91,18 @@ def test_multiclass_from_a_libfm_file(tmp_path, capsys):
     assert "--multiclass is for --task classification" in capsys.readouterr().err
 
 
+def test_degree(csv_files, capsys):
+    folder, paths = csv_files
+    model = folder / "h.fmlearn"
+    args = ["train", str(paths["train"]), "-o", str(model), "--degree", "3", "-k", "2",
+            "--iter", "2", "--seed", "0", "-q"]  # fmt: skip
+    assert main(args) == 0
+    assert load(model).V_.shape[1:] == (2, 2)
+    assert main([*args[:-1], "--solver", "mcmc", "-q"]) == 1
+    assert "SGD family" in capsys.readouterr().err
+    assert main([*args, "--model-type", "ffm"]) == 2
+
+
 def test_exit_codes_and_messages(csv_files, capsys, tmp_path):
     paths = csv_files[1]
     assert main(["predict", str(tmp_path / "missing.fmlearn"), str(paths["test"])]) == 1

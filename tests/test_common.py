@@ -93,6 +93,8 @@ ESTIMATORS = [
     FMClassifier(solver="mcmc", max_iter=20, random_state=0),
     FMOrdinalRegressor(max_iter=20, random_state=0),
     OrdinalOnLevels(max_iter=20, random_state=0),
+    FMRegressor(degree=3, random_state=0),
+    FMClassifier(degree=3, random_state=0),
 ]
 
 

@@ -219,6 +219,7 @@ def test_unknown_block_sizes_name_the_fix():
     [
         (FMClassifier(solver="mcmc"), "SGD family"),
         (FMRegressor(), "trains a FMClassifier"),
+        (FMClassifier(degree=3), "degree=3 .* does not train on Dask"),
     ],
 )
 def test_unsupported_estimators(estimator, message):

@@ -117,6 +117,9 @@ def test_refuses_what_it_cannot_export(ctr, tmp_path):
         save(fitted, tmp_path / "f.fmlearn")
         assert main(["export", str(tmp_path / "f.fmlearn"), "-o", str(tmp_path / "f.onnx")]) == 2
         assert not (tmp_path / "f.onnx").exists()
+    higher = FMRegressor(n_factors=2, degree=3, max_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="of degree 3"):
+        to_onnx(higher)
     model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(model, dtype=np.float16)

@@ -42,10 +42,14 @@ from fmlearn._validation import (
 )
 from fmlearn.callbacks import ProgressBar
 from fmlearn.kernels.row_stats import mean_pairs
-from fmlearn.models import FM, Model
+from fmlearn.models import FM, HOFM, Model
 from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
 from fmlearn.solvers.base import RegisteredSolver
 from fmlearn.tasks import Task
+
+#: The highest ``degree`` (a higher-order FM's cost per row grows as degree², and orders
+#: above 5 have not been shown to help).
+MAX_DEGREE = 5
 
 
 def _online_solver(estimator) -> bool:
@@ -83,6 +87,7 @@ class BaseFM(BaseEstimator):
         "n_kept_samples": [Interval(int, 1, None), NONE],
         "keep_samples": [BOOLEAN, Options(("auto",))],
         "factor_update": [Options(("auto", "scalar", "block"))],
+        "degree": [Interval(int, 2, MAX_DEGREE, closed="both")],
     }
 
     #: The task (target, loss, link, metrics) and model (parameters, prediction) classes.
@@ -128,7 +133,22 @@ class BaseFM(BaseEstimator):
         """
         dtype = self._fitted_dtype if fitted else resolve_dtype(self.dtype)
         rank = self.n_factors if n_factors is None else n_factors
+        degree = self._model_degree(fitted)
+        if degree > 2:
+            return HOFM(rank, self._resolved_init_std(), dtype, degree)
         return self._model_class(rank, self._resolved_init_std(), dtype)
+
+    def _model_degree(self, fitted: bool) -> int:
+        """``degree``, or for prediction the fitted model's (its ``V_`` holds the factors
+        of orders 2 … d), whatever ``set_params`` changed since; a continued fit checks the
+        parameter against the fitted model instead (:meth:`_continuable_params`)."""
+        if fitted and self._target_in_setup() is None and getattr(self, "V_", None) is not None:
+            return self.V_.shape[1] + 1 if self.V_.ndim == 3 else 2
+        return getattr(self, "degree", 2)
+
+    def _model_families(self) -> frozenset[str]:
+        """The solver families that can train this estimator's model as parameterised."""
+        return HOFM.families if getattr(self, "degree", 2) > 2 else self._model_class.families
 
     def _target_in_setup(self) -> dict | None:
         """The target of the fit (or file) being set up while :meth:`_make_model` runs;
@@ -258,7 +278,7 @@ class BaseFM(BaseEstimator):
             model = self._make_model(fitted=warm)
         finally:
             del self._fit_init_std, self._setup_target
-        if not warm and init_params is None and type(model) is FM:
+        if not warm and init_params is None and type(model) in (FM, HOFM):
             _check_fits_in_memory(model, data.X, self.solver)
         start, state, previous = self._starting_point(
             model, data.X.shape[1], rng, warm, init_params, solver
@@ -343,7 +363,13 @@ class BaseFM(BaseEstimator):
         """Validate the parameters; refuse solver-specific ones the solver does not use."""
         validate_params(self, self._parameter_constraints)
         solver = get_solver(self.solver)
-        families = self._model_class.families
+        families = self._model_families()
+        if solver.family not in families and getattr(self, "degree", 2) > 2:
+            raise ValueError(
+                f"degree={self.degree} (a higher-order FM) is trained by the SGD family: "
+                f"solver={self.solver!r} cannot train it; use one of "
+                f"{list(solver_names(families))} or degree=2."
+            )
         if solver.family not in families:
             raise ValueError(
                 f"solver={self.solver!r} cannot train {type(self).__name__}'s model "
@@ -654,14 +680,15 @@ def _check_fits_in_memory(model, X, solver: str) -> None:
     memory = physical_memory()
     n_features = X.shape[1]
     itemsize = np.dtype(model.dtype).itemsize
-    per_copy = (1 + n_features * (1 + model.n_factors)) * itemsize
+    orders = getattr(model, "degree", 2) - 1  # a higher-order FM keeps factors per order
+    per_copy = (1 + n_features * (1 + orders * model.n_factors)) * itemsize
     total = per_copy * (1 + _STATE_SLOTS.get(solver, 0))
     if memory is None or total <= memory:
         return
     used = np.unique(X.indices).size
     raise MemoryError(
         f"The model would take {format_bytes(total)} ({n_features:,} features × "
-        f"{model.n_factors} factors in {np.dtype(model.dtype).name}"
+        f"{orders * model.n_factors} factors in {np.dtype(model.dtype).name}"
         + (f", and the {solver} optimiser's state" if solver in _STATE_SLOTS else "")
         + f") and this machine has {format_bytes(memory)}. X has {n_features:,} columns "
         f"but only {used:,} of them hold a value: its width comes from the highest feature "

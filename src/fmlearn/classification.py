@@ -58,6 +58,9 @@ class FMClassifier(ClassifierMixin, BaseFM):
     ``sklearn.multiclass.OneVsRestClassifier``. Over 1,000 classes a fit warns about the
     model's size. benchmarks/multiclass.py compares the two layouts with one-vs-rest.
 
+    ``degree`` (3 … 5: a higher-order FM, SGD family) is as in :class:`FMRegressor`; it is
+    for two classes.
+
     Examples
     --------
     >>> from sklearn.metrics import roc_auc_score
@@ -113,6 +116,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         factor_update: str = "auto",
         class_weight: dict | str | None = None,
         multiclass: str = "shared",
+        degree: int = 2,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -140,6 +144,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
         self.factor_update = factor_update
+        self.degree = degree
         self.class_weight = class_weight
         self.multiclass = multiclass
 
@@ -161,6 +166,11 @@ class FMClassifier(ClassifierMixin, BaseFM):
                 f"Only binary classification is supported by {name}: y has {n_classes} "
                 "classes. For more, use FMClassifier (softmax) or wrap this estimator in "
                 "sklearn.multiclass.OneVsRestClassifier."
+            )
+        if getattr(self, "degree", 2) > 2:
+            raise ValueError(
+                f"Only binary classification is supported by {name}(degree={self.degree}): "
+                f"y has {n_classes} classes. The multiclass FM is of degree 2."
             )
         if family != "sgd":
             raise ValueError(
@@ -258,5 +268,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # more than two classes: the softmax FM, which the SGD family trains
-        tags.classifier_tags.multi_class = self._softmax_models and _online_solver(self)
+        tags.classifier_tags.multi_class = (
+            self._softmax_models and _online_solver(self) and getattr(self, "degree", 2) <= 2
+        )
         return tags

@@ -170,6 +170,11 @@ def _graph(model, dtype, external: _ExternalData | None):
             f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
         )
     check_is_fitted(model, "history_")
+    if model.V_.ndim == 3 and getattr(model, "link_", None) != "softmax":
+        raise TypeError(
+            f"to_onnx exports FMs of degree 2; this {type(model).__name__} is of degree "
+            f"{model.V_.shape[1] + 1} (a higher-order FM), which it does not export yet."
+        )
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")

@@ -120,6 +120,13 @@ class FMRegressor(RegressorMixin, BaseFM):
         i.e. block coordinate descent; MCMC: a block Gibbs step), O(k² · nnz) per sweep
         but the chain moves further per sweep. "auto": block for ALS, scalar for MCMC
         (the trade-off, measured, is in benchmarks/README.md).
+    degree : int, default=2
+        The highest order of interactions. 2 is the FM. 3 … 5 add, for each order m, a
+        sum over every m-subset of a row's features, ``Σ_f Π v^{(m)}_{i,f} x_i`` with
+        factors of their own (the higher-order FM of Blondel et al. 2016, by their
+        ANOVA-kernel recursion in O(d² · k · nnz) per row). ``V_`` is then
+        (n_features, degree − 1, n_factors), ``V_[:, m − 2]`` the order-m factors. Trained
+        by the SGD family, row by row (``batch_size=1``); ALS and MCMC are for degree 2.
 
     Attributes
     ----------
@@ -195,6 +202,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         n_kept_samples: int | None = None,
         keep_samples: bool | str = "auto",
         factor_update: str = "auto",
+        degree: int = 2,
     ):
         self.n_factors = n_factors
         self.solver = solver
@@ -223,6 +231,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         self.n_kept_samples = n_kept_samples
         self.keep_samples = keep_samples
         self.factor_update = factor_update
+        self.degree = degree
 
     def _make_task(self, family: str = "sgd") -> Regression:
         return Regression(type(self).__name__, family, clip=self.clip_predictions)

@@ -69,6 +69,7 @@ def _check_ffm_options(args) -> None:
         (args.solver in ("als", "mcmc"), f"--solver {args.solver}"),
         (args.groups is not None, "--groups"),
         (args.factor_update != "auto", f"--factor-update {args.factor_update}"),
+        (args.degree != 2, f"--degree {args.degree}"),
     ]
     given = [flag for bad, flag in refused if bad]
     if given:
@@ -87,6 +88,7 @@ def _train_ranking(args) -> int:
         ("--l1", args.l1), ("--groups", args.groups),
         ("--n-features", args.n_features), ("--plot", args.plot),
         ("--factor-update", args.factor_update != "auto" or None),
+        ("--degree", args.degree != 2 or None),
         ("--keep-samples", args.keep_samples != "auto" or None),
         ("--label", args.label), ("--sep", args.sep), ("--header", args.header),
         ("--categorical", args.categorical), ("--multi-valued", args.multi_valued),
@@ -190,6 +192,10 @@ def _train(args) -> int:
     )
     if not field_aware:
         params["factor_update"] = args.factor_update
+    if args.degree != 2:
+        if args.task == "ordinal":
+            raise UsageError("--degree is for regression and classification (SGD family).")
+        params["degree"] = args.degree
     if args.keep_samples != "auto":
         params["keep_samples"] = args.keep_samples == "all"
     if args.task != "ordinal":
@@ -589,6 +595,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--reg", help="L2 'r0,r1,r2' or 'r' (default: the solver's)")
     train.add_argument(
         "--init-std", type=float, default=None, help="std of initial V (default: 'auto')"
+    )
+    train.add_argument(
+        "--degree",
+        type=int,
+        default=2,
+        help="the highest order of interactions: 2 is the FM, 3-5 a higher-order FM (SGD family)",
     )
     train.add_argument(
         "--factor-update",

@@ -120,6 +120,11 @@ class _DaskFM(BaseEstimator):
                 f"{type(self).__name__} trains the SGD family's {list(SOLVERS)} (each block "
                 f"runs partial_fit); solver={template.solver!r} is not available here."
             )
+        if getattr(template, "degree", 2) > 2:
+            raise ValueError(
+                f"{type(self).__name__} trains degree-2 FMs; degree={template.degree} (a "
+                "higher-order FM) does not train on Dask yet."
+            )
         if self.merge not in _merge.MERGES:
             raise ValueError(f"merge must be one of {list(_merge.MERGES)}; got {self.merge!r}")
         if template.solver == "ftrl" and self.merge != "average":

@@ -10,15 +10,18 @@ from fmlearn.models.base import Model, Params
 from fmlearn.models.ffm import FFM, FFMParams
 from fmlearn.models.fm import FM, FMParams
 from fmlearn.models.fwfm import FwFM, FwFMParams
+from fmlearn.models.hofm import HOFM, HOFMParams
 from fmlearn.models.multiclass import SoftmaxFM, SoftmaxParams
 
 __all__ = [
     "FFM",
     "FM",
+    "HOFM",
     "FFMParams",
     "FMParams",
     "FwFM",
     "FwFMParams",
+    "HOFMParams",
     "Model",
     "Params",
     "SoftmaxFM",
