@@ -612,7 +612,7 @@ LIBFM_FLAGS = [
 REFUSED = {
     ("-relation", "x"): "-relation (block structure, BS) is not available",
     ("-method", "sgda"): "-method sgda (adaptive regularisation) is not available",
-    ("-regular", "0,0,0.1,0.2"): "per-group values are not supported yet",
+    ("-regular", "0,0,0.1,0.2"): "per-group values: with -method als and -meta",
 }
 
 

@@ -30,6 +30,7 @@ from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import (
     BOOLEAN,
     NONE,
+    PER_GROUP,
     RANDOM_STATE,
     Interval,
     Options,
@@ -66,8 +67,8 @@ class BaseFM(BaseEstimator):
         "learning_rate": [Interval(float, 0, None, closed="neither"), NONE],
         "max_iter": [Interval(int, 1, None)],
         "reg_bias": [Interval(float, 0, None), NONE],
-        "reg_linear": [Interval(float, 0, None), NONE],
-        "reg_factors": [Interval(float, 0, None), NONE],
+        "reg_linear": [Interval(float, 0, None), PER_GROUP, NONE],
+        "reg_factors": [Interval(float, 0, None), PER_GROUP, NONE],
         "l1_linear": [Interval(float, 0, None)],
         "l1_factors": [Interval(float, 0, None)],
         "init_std": [Interval(float, 0, None), Options(("auto",))],
@@ -181,9 +182,11 @@ class BaseFM(BaseEstimator):
         the first (else ``validation_fraction`` of the training rows is held out). For
         ``solver="mcmc"`` the metrics are those of the averaged prediction.
 
-        ``groups`` (``solver="mcmc"`` only; libFM's ``-meta``): an int array giving each
-        feature's group 0…G−1, e.g. 0 for user ids, 1 for item ids, 2 for genres. Each
-        group gets its own prior mean and precision for w and for every factor column.
+        ``groups`` (``solver="mcmc"`` and ``"als"``; libFM's ``-meta``): an int array
+        giving each feature's group 0…G−1, e.g. 0 for user ids, 1 for item ids, 2 for
+        genres. MCMC gives each group its own prior mean and precision for w and for every
+        factor column; ALS takes ``reg_linear``/``reg_factors`` as lists of one strength
+        per group.
 
         ``callbacks``: :mod:`fmlearn.callbacks` objects, or functions of an
         ``IterationInfo``, called after every epoch or sweep; returning True stops.
@@ -394,7 +397,8 @@ class BaseFM(BaseEstimator):
             return None
         if not solver.uses_groups:
             raise ValueError(
-                f"groups are the hyperprior groups of solver='mcmc'; solver={self.solver!r} "
+                "groups are the hyperprior groups of solver='mcmc' and the groups of "
+                f"solver='als''s per-group reg_linear/reg_factors; solver={self.solver!r} "
                 "does not use them."
             )
         return check_groups(groups, n_features)

@@ -118,12 +118,31 @@ class _Mapping:
         return "a dict"
 
 
+class _PerGroup:
+    """A 1-D list or array of finite values ≥ 0: one per feature group (``groups=``)."""
+
+    def accepts(self, value) -> bool:
+        if not isinstance(value, list | tuple | np.ndarray):
+            return False
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return (
+            array.ndim == 1 and array.size > 0 and bool(np.all(np.isfinite(array) & (array >= 0)))
+        )
+
+    def describe(self) -> str:
+        return "a list of per-group values ≥ 0"
+
+
 BOOLEAN = _Boolean()
 NONE = _NoneValue()
 RANDOM_STATE = _RandomState()
 SEQUENCE = _Sequence()
 MAPPING = _Mapping()
 STRING = _String()
+PER_GROUP = _PerGroup()
 
 
 def check_param(owner: str, name: str, value, allowed: list) -> None:

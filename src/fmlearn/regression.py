@@ -43,7 +43,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         adam 0.005, ftrl 0.1 — FTRL's α; its β is 1).
     max_iter : int, default=100
         Number of epochs (passes over the training data), or of sweeps for ALS/MCMC.
-    reg_bias, reg_linear, reg_factors : float or None, default=None
+    reg_bias, reg_linear, reg_factors : float, list (ALS) or None, default=None
         *SGD family and ALS.* L2 strengths for w0, w and V (libFM's ``-regular``); None
         picks the default. The SGD family regularises lazily, as libFM: a parameter is
         shrunk only when its feature is in the row (or mini-batch) being updated, so its
@@ -51,7 +51,9 @@ class FMRegressor(RegressorMixin, BaseFM):
         (0.01 overfits). On dense data every row holds every feature and 0.1 is far too
         strong (use ~0.01, or ALS/MCMC). ALS penalises the whole objective
         ½Σe² + ½λ‖θ‖² once, as libFM's ALS, so its strengths are on a larger scale:
-        default (0, 5, 13). MCMC samples them.
+        default (0, 5, 13). ALS also takes ``reg_linear`` and ``reg_factors`` as lists, one
+        strength per feature group of ``fit(X, y, groups=…)`` (libFM's per-group
+        ``-regular`` with ``-meta``). MCMC samples them.
     l1_linear, l1_factors : float, default=0
         *FTRL.* L1 strengths for w and V, applied in FTRL's closed form: a weight whose
         summed gradient stays within ±λ1 is exactly 0. As in FTRL, λ1 acts on the sum

@@ -15,7 +15,7 @@ import pytest
 from fmlearn.kernels import coordinate as K
 from fmlearn.kernels import truncated_normal as TN
 from fmlearn.models import FMParams
-from fmlearn.solvers.coordinate import ChainState, CoordinateConfig
+from fmlearn.solvers.coordinate import ChainState, CoordinateConfig, _fixed_strengths
 from reference import kernel_csr, naive_predict, random_csr, random_params
 
 
@@ -75,6 +75,8 @@ def _kernel_sweeps(X, y, sw, params, reg, n_sweeps, *, sample=False, task=K.REGR
     Q, e, t = np.empty((n, k)), np.empty(n), np.empty(n)
     rng = np.random.default_rng(0)
     chain = ChainState.fresh(FMParams(*params), 1)
+    if not sample:  # ALS: the fixed strengths in the group priors, as the solver sets them
+        _fixed_strengths(chain, config, 1, False)
     groups = np.zeros(X.shape[1], dtype=np.int64)
     Xr, Xc = kernel_csr(X), kernel_csr(X.tocsc())
     Xc = (Xc[0], Xc[1], Xc[2])

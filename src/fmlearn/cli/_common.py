@@ -247,19 +247,31 @@ def read_groups(path: str, n_features: int) -> np.ndarray:
     return groups
 
 
-def parse_regularization(text_: str | None, flag: str) -> dict | None:
-    """``"r0,r1,r2"`` or ``"r"`` (libFM's ``-regular``) as the three ``reg_*`` parameters."""
+def parse_regularization(text_: str | None, flag: str, n_groups: int | None = None) -> dict | None:
+    """``"r0,r1,r2"`` or ``"r"`` (libFM's ``-regular``) as the three ``reg_*`` parameters;
+    with ``n_groups`` (ALS with ``-meta``) also libFM's per-group form ``r0`` then one
+    ``r1`` per group then one ``r2`` per group (1 + 2·G numbers), as lists."""
     if text_ is None:
         return None
     example = f"{flag} takes 1 or 3 numbers like 0,0,0.1 (r0,r1,r2, or one r for all)"
+    if n_groups is not None:
+        example += f", or 1 + 2×{n_groups} for the -meta groups (r0, r1 per group, r2 per group)"
     try:
         values = [float(v) for v in text_.split(",")]
     except ValueError:
         raise UsageError(f"{example}; got {text_!r}.") from None
     if len(values) == 1:
         values = values * 3
+    if n_groups is not None and len(values) == 1 + 2 * n_groups and len(values) != 3:
+        return {
+            "reg_bias": values[0],
+            "reg_linear": values[1 : 1 + n_groups],
+            "reg_factors": values[1 + n_groups :],
+        }
     if len(values) != 3:
-        more = " (per-group values are not supported yet)" if len(values) > 3 else ""
+        more = ""
+        if len(values) > 3 and n_groups is None:
+            more = " (per-group values: with -method als and -meta)"
         raise UsageError(f"{example}{more}; got {text_!r}.")
     return dict(zip(("reg_bias", "reg_linear", "reg_factors"), values, strict=True))
 

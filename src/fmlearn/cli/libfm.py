@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("-validation", help="validation data (libFM uses it only for SGDA)")
     add("-out", help="file for the test predictions, one per line")
     add("-dim", default="1,1,8", help="'k0,k1,k2': use bias, use 1-way, dim of 2-way")
-    add("-regular", help="'r0,r1,r2' or 'r' for SGD and ALS (default 0)")
+    add(
+        "-regular",
+        help="'r0,r1,r2' or 'r' for SGD and ALS (default 0); ALS with -meta: "
+        "also r0 then r1 per group then r2 per group",
+    )
     add("-init_stdev", type=float, default=0.1, help="stdev of the 2-way factors' init")
     add("-iter", type=int, default=100, help="number of iterations")
     add("-learn_rate", type=float, default=0.1, help="learning rate for SGD")
@@ -84,9 +88,10 @@ def _dim(text: str) -> tuple[bool, bool, int]:
     return bool(k0), bool(k1), k2
 
 
-def _regular(text: str | None) -> dict:
-    """libFM's ``-regular``; 0 for all three when absent (libFM's default)."""
-    return parse_regularization(text, "-regular") or dict.fromkeys(
+def _regular(text: str | None, n_groups: int | None = None) -> dict:
+    """libFM's ``-regular``; 0 for all three when absent (libFM's default). ``n_groups``
+    (ALS with ``-meta``) also accepts its per-group form."""
+    return parse_regularization(text, "-regular", n_groups) or dict.fromkeys(
         ("reg_bias", "reg_linear", "reg_factors"), 0.0
     )
 
@@ -185,22 +190,25 @@ def run(argv: list[str]) -> int:
         random_state=args.seed,
         verbose=int(args.verbosity > 0),
     )
+    # libFM's -meta: MCMC's hyperprior groups, and ALS's groups of per-group -regular
+    grouped = args.meta and (mcmc or args.method == "als")
+    groups = read_groups(args.meta, n_features) if grouped else None
     if mcmc:
         params["n_kept_samples"] = args.iter  # libFM averages every sweep
     else:
-        params.update(_regular(args.regular))
+        n_groups = int(groups.max()) + 1 if groups is not None and groups.size else None
+        params.update(_regular(args.regular, n_groups))
     if args.method == "sgd":
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
     model = cls(**params)
     last = _LastPredictions()
     lines = _IterationLines(args.task == "r", mcmc, y_test, y)
     fit_params = {"eval_set": [(X_test, y_test), (X, y)], "callbacks": [last, lines]}
-    if args.meta and mcmc:
-        fit_params["groups"] = read_groups(args.meta, n_features)
-    elif args.meta:  # libFM's ALS and SGD read -meta for per-group -regular values
+    if groups is not None:
+        fit_params["groups"] = groups
+    elif args.meta:
         print(
-            "fmlearn libfm: -meta is used by -method mcmc only (per-group -regular values "
-            "are not supported yet); ignored."
+            "fmlearn libfm: -meta is not used by -method sgd (libFM's SGD has no groups); ignored."
         )
     if args.load_model:
         w0, w, V = load_libfm_model(args.load_model, n_features, k)

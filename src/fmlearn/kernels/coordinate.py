@@ -11,9 +11,10 @@ with
     var  = 1 / (α Σ_n s_n h_n² + λ)
     mean = var · (α Σ_n s_n (θ h_n − e_n) h_n + μ λ)
 
-(``s_n`` are sample weights). MCMC draws θ from it; ALS sets θ to the mean (with α = 1
-and λ the fixed L2 strength, as libFM's ``-method als``: the exact minimiser in that
-coordinate of ½ Σ s e² + ½ λ θ²). After a change Δ
+(``s_n`` are sample weights). MCMC draws θ from it; ALS sets θ to the mean (with α = 1,
+μ = 0 and λ the fixed L2 strength of the parameter's group, as libFM's ``-method als``
+with per-group ``-regular``; the solver writes them where MCMC keeps its sampled group
+priors): the exact minimiser in that coordinate of ½ Σ s e² + ½ λ θ². After a change Δ
 the caches follow in O(nnz of the column): ``e_n += Δ h_n`` and, for factors,
 ``q_nf += Δ x_ni``. One sweep is O(k · nnz). With ``codes[BLOCK]`` (the estimators'
 default for ALS) each feature's k factors are updated as one block instead
@@ -371,10 +372,11 @@ def _column_buffers(cptr, k):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample):
+def _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, sample):
     """w_i from its conditional (h = x over the buffered column), then ``e += Δw_i x``.
 
-    The prior is its group's N(μ_g, 1/λ_g) (MCMC) or N(0, 1/reg_linear) (ALS).
+    The prior is its group's N(μ_g, 1/λ_g): sampled (MCMC), or ALS's fixed N(0, 1/reg)
+    set per group by the solver.
     """
     _, mu_w, lam_w, _, _, _, _ = hyper
     wi = np.float64(w[i])
@@ -386,8 +388,8 @@ def _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample):
         sum_rh += sh * (wi * xb[p] - eb[p])
     # μ and λ are picked after the sums, as before the split: where LLVM sees them
     # defined decides which product of the conditional's mean it fuses into an FMA
-    lam = lam_w[g] if sample else prior[REG_LINEAR]
-    mu = mu_w[g] if sample else 0.0
+    lam = lam_w[g]
+    mu = mu_w[g]
     mean, var = conditional(sum_hh, sum_rh, a, mu, lam)
     if not np.isnan(mean):
         w[i] = _draw(rng, mean, var, sample)
@@ -407,19 +409,15 @@ def _update_features(rng, Xc, sw, w, V, hyper, groups, prior, codes, a, Q, e):
     weighted = sw.shape[0] > 0
     k = V.shape[1]
     xb, sb, eb, hb, dv, P, rhs = _column_buffers(cptr, k)
-    # ALS: the fixed L2 strength, prior mean 0 (one "group": row 0)
-    lam_fixed = np.full((1, k), prior[REG_FACTORS])
-    mu_fixed = np.zeros((1, k))
     for i in range(V.shape[0]):
         m = _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb)
         g = groups[i]
         if codes[FIT_LINEAR] == 1:
-            _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, prior, sample)
+            _update_linear(rng, m, i, g, xb, sb, eb, w, a, hyper, sample)
         # the prior's row g of (n_groups, k), passed whole: a row view costs refcounts
-        lam_f, mu_f, gf = (lam_v, mu_v, g) if sample else (lam_fixed, mu_fixed, 0)
-        if not (block and _block_update(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, gf, sample,
+        if not (block and _block_update(rng, m, i, sb, eb, hb, V, a, lam_v, mu_v, g, sample,
                                         weighted, dv, P, rhs)):  # fmt: skip
-            _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam_f, mu_f, gf, sample, dv)
+            _scalar_updates(rng, m, i, sb, eb, hb, V, a, lam_v, mu_v, g, sample, dv)
         _scatter(cptr, crows, i, e, Q, xb, eb, dv)
 
 

@@ -313,9 +313,17 @@ def regularization(params: dict, task) -> dict:
     """
     names = ("reg_bias", "reg_linear", "reg_factors")
     return {
-        name: float(default if params[name] is None else params[name])
+        name: _strength(default if params[name] is None else params[name])
         for name, default in zip(names, task.default_reg(), strict=True)
     }
+
+
+def _strength(value):
+    """A float, or a float64 array of per-group values (ALS's ``reg_linear``/``reg_factors``
+    with ``groups``)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return np.asarray(value, dtype=np.float64)
+    return float(value)
 
 
 # ------------------------------------------------------------------------------ registry

@@ -70,8 +70,10 @@ class CoordinateConfig:
         prior[K.GAMMA0], prior[K.MU0] = self.gamma0, self.mu0
         prior[K.NOISE_SHAPE0], prior[K.NOISE_RATE0] = self.noise_shape0, self.noise_rate0
         prior[K.REG_W0] = self.reg_bias
-        prior[K.REG_LINEAR] = self.reg_linear
-        prior[K.REG_FACTORS] = self.reg_factors
+        # ALS's sweep reads w's and V's strengths per group from the chain's λ arrays
+        # (:func:`_fixed_strengths`); a scalar here is kept for the record only
+        prior[K.REG_LINEAR] = np.mean(self.reg_linear)
+        prior[K.REG_FACTORS] = np.mean(self.reg_factors)
         return prior
 
     def codes(self) -> np.ndarray:
@@ -340,6 +342,8 @@ def solve(
     groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
     n_groups = int(groups.max()) + 1 if groups.size else 1
     chain = _start(state, params, n_groups, task, data.y, config.sample)
+    if not config.sample:
+        _fixed_strengths(chain, config, n_groups, data.groups is not None)
     if not config.keep_samples:  # a continued chain: its old samples no longer describe it
         chain.samples.clear()
         chain.sample_cut.clear()
@@ -409,6 +413,30 @@ def solve(
         return monitor.finish(FitResult(chain.posterior_mean(params.dtype), chain, monitor.history))
 
 
+def _fixed_strengths(chain: ChainState, config: CoordinateConfig, n_groups: int, grouped: bool):
+    """ALS: the sweep's group priors N(0, 1/λ_g) set to the fixed strengths, one per group
+    (``reg_linear``/``reg_factors`` as lists, libFM's per-group ``-regular``) or the same
+    for all. MCMC samples them instead."""
+    for name, value, target in (
+        ("reg_linear", config.reg_linear, chain.lam_w),
+        ("reg_factors", config.reg_factors, chain.lam_v),
+    ):
+        if np.ndim(value) == 1 and len(value) != n_groups:
+            given = (
+                f"groups name {n_groups}"
+                if grouped
+                else "no groups were given (fit(..., groups=…))"
+            )
+            raise ValueError(
+                f"{name} has {len(value)} per-group values but {given}: give one value per "
+                "group, or one value for all."
+            )
+        values = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_groups,))
+        target[...] = values if target.ndim == 1 else values[:, None]
+    chain.mu_w[...] = 0.0
+    chain.mu_v[...] = 0.0
+
+
 def _start(state, params, n_groups: int, task: Task, y, sample: bool) -> ChainState:
     """The chain to continue (MCMC with a compatible state) or a fresh one at ``params``."""
     if sample and isinstance(state, ChainState):
@@ -433,6 +461,7 @@ register_solver(
         make_config=partial(make_config, sample=False),
         parameters=frozenset({"reg_bias", "reg_linear", "reg_factors", "factor_update"}),
         unit="sweep",
+        uses_groups=True,
         describe="alternating least squares: exact coordinate (or block) minimisation",
     )
 )

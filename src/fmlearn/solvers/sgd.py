@@ -246,11 +246,18 @@ def make_config(
     if task.sgd_loss is None:
         raise ValueError(f"{task.owner} has no loss for solver={optimizer!r}; use solver='mcmc'.")
     lr = params["learning_rate"]
+    regs = regularization(params, task)
+    per_group = [name for name, value in regs.items() if isinstance(value, np.ndarray)]
+    if per_group:
+        raise ValueError(
+            f"{per_group[0]} has per-group values, which solver='als' reads (with groups, "
+            f"as libFM's -regular with -meta); solver={optimizer!r} takes one value."
+        )
     return SGDConfig(
         loss=task.sgd_loss,
         optimizer=OPTIMIZERS[optimizer],
         learning_rate=float(DEFAULT_LEARNING_RATES[optimizer] if lr is None else lr),
-        **regularization(params, task),
+        **regs,
         fit_intercept=bool(params["fit_intercept"]) and task.has_intercept,
         fit_linear=bool(params["fit_linear"]),
         batch_size=int(params.get("batch_size", 1)),  # estimators without it: row by row
