@@ -611,7 +611,7 @@ LIBFM_FLAGS = [
 ]  # fmt: skip
 REFUSED = {
     ("-relation", "x"): "-relation (block structure, BS) is not available",
-    ("-method", "sgda"): "-method sgda (adaptive regularisation) is not available",
+    ("-method", "sgda"): "-method sgda learns the regularisation on -validation: give one",
     ("-regular", "0,0,0.1,0.2"): "per-group values: with -method als and -meta",
 }
 

@@ -24,14 +24,18 @@ class FMRegressor(RegressorMixin, BaseFM):
     ----------
     n_factors : int, default=8
         Rank k of the pairwise interactions (libFM's ``-dim 1,1,k``).
-    solver : {"sgd", "adagrad", "adam", "ftrl", "als", "mcmc"}, default="adagrad"
+    solver : {"sgd", "adagrad", "adam", "ftrl", "sgda", "als", "mcmc"}, default="adagrad"
         ``"sgd"`` with ``batch_size=1`` is libFM's ``-method sgd``. AdaGrad is the default
         because its per-parameter steps stay bounded on unscaled features, where plain
         SGD at a fixed rate can diverge; its Σg² starts at 1, as in libffm, so a rarely
         seen feature takes small steps (from 0 its first step would be ±lr). ``"ftrl"`` is
         FTRL-Proximal (McMahan et al. 2013), the online learner of click-prediction
         systems: with ``l1_linear`` / ``l1_factors`` it sets weights to exactly 0
-        (``sparsity_`` reports how many).
+        (``sparsity_`` reports how many). ``"sgda"`` is plain SGD whose L2 strengths
+        (per feature group of ``fit(groups=…)``) are learned on a validation set — the
+        first ``eval_set``, else ``validation_fraction`` of the rows — as libFM's
+        ``-method sgda``; they are on libFM's scale (it steps along 2(ŷ − y) + 2λθ) and
+        end in ``reg_linear_`` / ``reg_factors_``.
         ``"als"`` (coordinate descent) and ``"mcmc"`` (Gibbs sampling, libFM's ``-method
         mcmc``) sweep over all parameters and need no learning rate; MCMC needs no
         regularisation either (it samples it, per feature group: see ``fit(groups=…)``)

@@ -103,17 +103,20 @@ class _IterationLines(Callback):
     predictions ``-out`` would write (MCMC: the average over the sweeps so far); Train the
     training rows, eval set 1."""
 
-    def __init__(self, regression: bool, mcmc: bool, y_test, y_train):
+    def __init__(self, regression: bool, mcmc: bool, y_test, y_train, first: int = 0):
         self.regression, self.mcmc = regression, mcmc
         self.y_test, self.y_train = y_test, y_train
+        self.first = first  # the test set's position among the eval sets (SGDA: 1)
         self.count = 0
 
     def on_iteration(self, info):
+        j = self.first
         if self.regression:
-            train, test = info.scores["rmse_1"], info.scores["rmse"]
+            test = info.scores["rmse" + (f"_{j}" if j else "")]
+            train = info.scores[f"rmse_{j + 1}"]
         else:  # raw scores: > 0 means the positive class (probit MCMC averages keep the sign)
-            train = float(np.mean((info.predictions[1] > 0) == (self.y_train > 0)))
-            test = float(np.mean((info.predictions[0] > 0) == (self.y_test > 0)))
+            train = float(np.mean((info.predictions[j + 1] > 0) == (self.y_train > 0)))
+            test = float(np.mean((info.predictions[j] > 0) == (self.y_test > 0)))
         line = f"#Iter={self.count:3d}\tTrain={train:.6g}\tTest={test:.6g}"
         if self.mcmc and not self.regression:
             line += f"\tTest(ll)={info.scores['logloss'] / np.log(10.0):.6g}"
@@ -123,10 +126,13 @@ class _IterationLines(Callback):
 
 class _LastPredictions(Callback):
     """Keeps the test-set predictions of the latest iteration (MCMC: the running average,
-    which is what libFM writes to ``-out``)."""
+    which is what libFM writes to ``-out``); the test set is eval set ``first``."""
+
+    def __init__(self, first: int = 0):
+        self.first = first
 
     def on_iteration(self, info):
-        self.raw = info.predictions[0]
+        self.raw = info.predictions[self.first]
 
 
 def run(argv: list[str]) -> int:
@@ -136,11 +142,8 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.relation:
         raise UsageError("-relation (block structure, BS) is not available in fmlearn yet.")
-    if args.method == "sgda":
-        raise UsageError(
-            "-method sgda (adaptive regularisation) is not available in fmlearn yet; use "
-            "-method mcmc (no regularisation to tune) or sgd with -regular."
-        )
+    if args.method == "sgda" and not args.validation:
+        raise UsageError("-method sgda learns the regularisation on -validation: give one.")
     if args.cache_size:
         print("fmlearn libfm: -cache_size ignored (fmlearn reads text data into memory)")
     fit_intercept, fit_linear, k = _dim(args.dim)
@@ -158,11 +161,15 @@ def run(argv: list[str]) -> int:
 
     X, y = read_data(args.train, "libfm")
     X_test, y_test = read_data(args.test, "libfm")
-    n_features = max(X.shape[1], X_test.shape[1])
+    sgda = args.method == "sgda"
+    X_val, y_val = read_data(args.validation, "libfm") if sgda else (X_test, y_test)
+    n_features = max(X.shape[1], X_test.shape[1], X_val.shape[1])
     X = _widen(X, n_features)
     X_test = _widen(X_test, n_features)
+    X_val = _widen(X_val, n_features)
     if args.task == "c":  # libFM: a label > 0 is the positive class
         y, y_test = np.where(y > 0, 1, -1), np.where(y_test > 0, 1, -1)
+        y_val = np.where(y_val > 0, 1, -1)
         if np.unique(y).size < 2:
             side = "> 0 (positive)" if y[0] > 0 else "≤ 0 (negative)"
             raise UsageError(
@@ -190,26 +197,30 @@ def run(argv: list[str]) -> int:
         random_state=args.seed,
         verbose=int(args.verbosity > 0),
     )
-    # libFM's -meta: MCMC's hyperprior groups, and ALS's groups of per-group -regular
-    grouped = args.meta and (mcmc or args.method == "als")
+    # libFM's -meta: MCMC's hyperprior groups, ALS's groups of per-group -regular and
+    # SGDA's groups of learned strengths
+    grouped = args.meta and args.method != "sgd"
     groups = read_groups(args.meta, n_features) if grouped else None
     if mcmc:
         params["n_kept_samples"] = args.iter  # libFM averages every sweep
+    elif sgda:  # learns the regularisation from 0; libFM ignores -regular here
+        params.update(learning_rate=args.learn_rate, shuffle=False, tol=None)
     else:
         n_groups = int(groups.max()) + 1 if groups is not None and groups.size else None
         params.update(_regular(args.regular, n_groups))
     if args.method == "sgd":
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
     model = cls(**params)
-    last = _LastPredictions()
-    lines = _IterationLines(args.task == "r", mcmc, y_test, y)
-    fit_params = {"eval_set": [(X_test, y_test), (X, y)], "callbacks": [last, lines]}
+    first = 1 if sgda else 0  # SGDA's validation rows are the first eval set
+    last = _LastPredictions(first)
+    lines = _IterationLines(args.task == "r", mcmc, y_test, y, first)
+    eval_set = [(X_test, y_test), (X, y)]
+    fit_params = {"eval_set": [(X_val, y_val)] * sgda + eval_set, "callbacks": [last, lines]}
     if groups is not None:
         fit_params["groups"] = groups
     elif args.meta:
-        print(
-            "fmlearn libfm: -meta is not used by -method sgd (libFM's SGD has no groups); ignored."
-        )
+        print("fmlearn libfm: -meta is not used by -method sgd (libFM's SGD has no groups); "
+              "ignored.")  # fmt: skip
     if args.load_model:
         w0, w, V = load_libfm_model(args.load_model, n_features, k)
         fit_params["init_params"] = FMParams(np.array([w0]), w, V)
