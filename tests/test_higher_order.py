@@ -38,6 +38,36 @@ def test_degree_three_recovers_what_the_fm_cannot(planted):
     assert hofm < 0.12
 
 
+def test_the_defaults_learn_the_higher_orders(planted):
+    """Only degree set: "auto" gives each order its own initial spread and reg_factors
+    defaults to 0.01, so the order-3 factors are not shrunk to 0 before they learn."""
+    X, y, Xt, yt = planted
+    fm = rmse(FMRegressor(random_state=0).fit(X, y), Xt, yt)
+    hofm = rmse(FMRegressor(degree=3, random_state=0).fit(X, y), Xt, yt)
+    assert hofm < 0.3 * fm  # measured: 0.106 against 0.557
+
+
+def test_auto_init_std_per_order_counts_subsets():
+    from itertools import combinations
+    from math import comb
+
+    from fmlearn._base import auto_init_std, auto_init_std_per_order
+    from fmlearn.kernels.row_stats import mean_subsets
+
+    rng = np.random.default_rng(0)
+    X = sp.random(50, 12, density=0.4, random_state=0, format="csr")
+    X.data = rng.uniform(-2, 2, X.nnz)
+    dense = X.toarray() ** 2
+    brute = [np.mean([sum(np.prod(r[list(c)]) for c in combinations(range(12), m))
+                      for r in dense]) for m in (2, 3, 4)]  # fmt: skip
+    np.testing.assert_allclose(mean_subsets(X.indptr, X.data, 4), brute, rtol=1e-10)
+    onehot = sp.csr_matrix((np.ones(30), np.arange(30), np.arange(0, 31, 5)), shape=(6, 30))
+    stds = auto_init_std_per_order(onehot, 4, 4)
+    assert stds[0] == auto_init_std(onehot, 4)
+    for m, std in zip((3, 4), stds[1:], strict=True):  # spread of the order-m term: 0.3
+        assert np.sqrt(4 * comb(5, m)) * std**m == pytest.approx(0.3)
+
+
 def test_shapes_save_load_and_the_fitted_degree(planted, tmp_path):
     X, y, Xt, _ = planted
     model = FMRegressor(n_factors=3, degree=4, max_iter=2, random_state=0).fit(X, y)

@@ -133,6 +133,11 @@ class FMRegressor(RegressorMixin, BaseFM):
         ANOVA-kernel recursion in O(d² · k · nnz) per row). ``V_`` is then
         (n_features, degree − 1, n_factors), ``V_[:, m − 2]`` the order-m factors. Trained
         by the SGD family, row by row (``batch_size=1``); ALS and MCMC are for degree 2.
+        Its defaults differ where the FM's would keep the higher orders at 0:
+        ``reg_factors=None`` is 0.01, and ``init_std="auto"`` starts each order m ≥ 3 so
+        that its initial term has spread 0.3 (benchmarks/higher_order.py). Cost per row
+        grows as degree² at large k (degree 5 is 7–10× an FM's epoch at k = 16); it
+        over-fits sooner than the FM, so use ``early_stopping=True``.
 
     Attributes
     ----------

@@ -69,16 +69,18 @@ class HOFMParams:
 class HOFM(Model):
     """A degree-``degree``, rank-``n_factors`` higher-order FM stored in ``dtype``.
 
-    ``init_std`` is the standard deviation of the normal draw of V (every order); w0 and w
-    start at 0. Trained by the SGD family, row by row.
+    ``init_std`` is the standard deviation of the normal draw of V: one for every order,
+    or one per order 2 … degree (the estimators' "auto" gives each order its own,
+    ``_base.auto_init_std``); w0 and w start at 0. Trained by the SGD family, row by row.
     """
 
     name: ClassVar[str] = "hofm"
     families: ClassVar[frozenset[str]] = frozenset({"sgd"})
 
-    def __init__(self, n_factors: int, init_std: float = 0.1, dtype=np.float64, degree: int = 3):
+    def __init__(self, n_factors: int, init_std=0.1, dtype=np.float64, degree: int = 3):
         self.n_factors = int(n_factors)
-        self.init_std = float(init_std)
+        # one value for every order, or one per order 2 … degree
+        self.init_std = float(init_std) if np.ndim(init_std) == 0 else tuple(map(float, init_std))
         self._dtype = np.dtype(dtype).type
         if int(degree) != degree or degree < 2:
             raise ValueError(f"degree must be an integer ≥ 2; got {degree!r}")
@@ -89,9 +91,18 @@ class HOFM(Model):
         return self._dtype
 
     def init_params(self, n_features: int, rng: np.random.Generator) -> HOFMParams:
-        """Zero bias and weights, factors of every order ~ N(0, init_std²)."""
+        """Zero bias and weights, the factors of order m ~ N(0, init_std[m]²)."""
         shape = (n_features, self.degree - 1, self.n_factors)
-        V = normal_table(rng, shape, self.init_std, self.dtype)
+        if isinstance(self.init_std, tuple):  # per order, drawn order by order
+            if len(self.init_std) != self.degree - 1:
+                raise ValueError(
+                    f"init_std has {len(self.init_std)} values for degree {self.degree}"
+                )
+            V = np.empty(shape, dtype=self.dtype)
+            for j, std in enumerate(self.init_std):
+                V[:, j, :] = normal_table(rng, (n_features, self.n_factors), std, self.dtype)
+        else:
+            V = normal_table(rng, shape, self.init_std, self.dtype)
         return HOFMParams(np.zeros(1, dtype=self.dtype), np.zeros(n_features, dtype=self.dtype), V)
 
     def decision(self, X: sp.csr_matrix, params: HOFMParams, n_threads: int = 1) -> np.ndarray:
