@@ -71,7 +71,7 @@ def test_multiclass_from_a_libfm_file(tmp_path, capsys):
         dump_libfm(X[rows], y[rows] + 1, tmp_path / f"{name}.libfm")
     model = tmp_path / "mc.fmlearn"
     args = ["train", str(tmp_path / "train.libfm"), "-o", str(model), "--task",
-            "classification", "--iter", "3", "--seed", "0", "--multiclass", "separate",
+            "classification", "--iter", "3", "--seed", "0",
             "--valid", str(tmp_path / "test.libfm"), "-q"]  # fmt: skip
     assert main(args) == 0
     fitted = load(model)
@@ -86,7 +86,7 @@ def test_multiclass_from_a_libfm_file(tmp_path, capsys):
         main(["predict", str(model), str(tmp_path / "test.libfm"), "--proba", "-o", str(out)]) == 0
     )
     np.testing.assert_allclose(np.loadtxt(out), fitted.predict_proba(X[2500:]), rtol=1e-8)
-    two = ["train", str(tmp_path / "train.libfm"), "-o", str(model), "--multiclass", "separate"]
+    two = ["train", str(tmp_path / "train.libfm"), "-o", str(model), "--multiclass", "shared"]
     assert main(two) == 2
     assert "--multiclass is for --task classification" in capsys.readouterr().err
 

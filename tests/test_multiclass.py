@@ -142,7 +142,7 @@ def test_hogwild_runs_on_two_threads(planted):
 
 def test_refit_with_two_classes_drops_the_multiclass_model(planted):
     X, y, Xt, _, _ = planted
-    model = fit(X[:2000], y[:2000], max_iter=1)
+    model = fit(X[:2000], y[:2000], max_iter=1, multiclass="shared")
     assert hasattr(model, "P_")
     model.fit(X[:2000], y[:2000] % 2)
     assert model.link_ == "logit" and not hasattr(model, "P_")

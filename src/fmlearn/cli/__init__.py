@@ -217,7 +217,7 @@ def _train(args) -> int:
     n_labels = labels.size if np.array_equal(labels, np.round(labels)) else 0
     if n_labels > 2 and args.model_type == "fm":
         params["multiclass"] = args.multiclass  # a softmax FM over the labels as they are
-    elif args.multiclass != "shared":
+    elif args.multiclass != "separate":
         raise UsageError("--multiclass is for --task classification with more than two labels.")
     model = _estimator(args.task, args.model_type, **params)
     # libFM's convention for two labels: a label > 0 is the positive class; more than two
@@ -550,10 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--multiclass",
-        choices=("shared", "separate"),
-        default="shared",
-        help="more than two classes: the classes share the factors (one projection each) "
-        "or each class has its own",
+        choices=("separate", "shared"),
+        default="separate",
+        help="more than two classes: each class has its own factors, or the classes share "
+        "them (one projection each; faster, less memory)",
     )
     train.add_argument(
         "--loss", choices=("warp", "bpr", "logistic"), help="--task ranking (default warp)"

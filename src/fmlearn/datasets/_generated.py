@@ -20,11 +20,13 @@ from fmlearn.models.multiclass import SoftmaxFM, SoftmaxParams
 
 @dataclass
 class PlantedFM:
-    """The generating model: its parameters, field sizes and noise level."""
+    """The generating model: its parameters, field sizes and noise level, and each
+    field's ids by popularity (``id_order``: what ``planted=`` draws rows with)."""
 
     params: FMParams
     field_sizes: tuple[int, ...]
     noise: float
+    id_order: tuple[np.ndarray, ...] | None = None
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         out = np.empty(X.shape[0])
@@ -34,20 +36,30 @@ class PlantedFM:
         return out
 
 
-def _one_hot_fields(n_samples, field_sizes, rng, skew) -> sp.csr_matrix:
-    """One id per field per row, ids of each field drawn with popularity ∝ rank^−skew."""
+def _one_hot_fields(n_samples, field_sizes, rng, skew, id_order=None):
+    """One id per field per row, ids of each field drawn with popularity ∝ rank^−skew;
+    returns the rows and ``id_order``, each field's ids from most to least popular.
+
+    A first call draws ``id_order`` (popular ids anywhere in the field); the generators
+    keep it in their planted model, so that ``planted=`` draws rows from the same
+    distribution (a fresh order gave other popular ids: the column sums of a train and
+    a "same distribution" test set correlated 0.7, of two halves of one set 0.99996).
+    """
     n_fields = len(field_sizes)
     offsets = np.concatenate([[0], np.cumsum(field_sizes)[:-1]])
     indices = np.empty((n_samples, n_fields), dtype=np.int32)
+    orders = []
     for j, size in enumerate(field_sizes):
         popularity = 1.0 / np.arange(1, size + 1) ** skew
         cdf = np.cumsum(popularity)
         ids = np.searchsorted(cdf, rng.random(n_samples) * cdf[-1], side="right")
-        ids = rng.permutation(size)[np.minimum(ids, size - 1)]  # popular ids anywhere
-        indices[:, j] = offsets[j] + ids
+        order = rng.permutation(size) if id_order is None else id_order[j]
+        orders.append(order)
+        indices[:, j] = offsets[j] + order[np.minimum(ids, size - 1)]
     indptr = np.arange(0, n_samples * n_fields + 1, n_fields, dtype=np.int64)
     data = np.ones(n_samples * n_fields)
-    return sp.csr_matrix((data, indices.ravel(), indptr), shape=(n_samples, sum(field_sizes)))
+    X = sp.csr_matrix((data, indices.ravel(), indptr), shape=(n_samples, sum(field_sizes)))
+    return X, tuple(orders)
 
 
 def _ctr_field_sizes(n_fields, n_features, rng) -> tuple[int, ...]:
@@ -97,9 +109,9 @@ def make_recommendation(
     """
     rng = make_rng(random_state)
     sizes = (n_users, n_items, n_contexts)
-    X = _one_hot_fields(n_samples, sizes, rng, skew)
+    X, id_order = _one_hot_fields(n_samples, sizes, rng, skew)
     params = _planted_params(sum(sizes), n_factors, rng, 3.0, 0.5, n_factors**-0.5 * 0.8)
-    truth = PlantedFM(params, sizes, noise)
+    truth = PlantedFM(params, sizes, noise, id_order)
     y = truth.decision(X) + rng.normal(0.0, noise, n_samples)
     return X, y, truth
 
@@ -137,13 +149,13 @@ def make_ctr(
     rng = make_rng(random_state)
     if planted is None:
         sizes = _ctr_field_sizes(n_fields, n_features, rng)
-        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        X, id_order = _one_hot_fields(n_samples, sizes, rng, skew)
         scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
         params = _planted_params(n_features, n_factors, rng, -1.5, 0.3, scale)
-        truth = PlantedFM(params, sizes, 0.0)
+        truth = PlantedFM(params, sizes, 0.0, id_order)
     else:
         truth = planted
-        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
+        X, _ = _one_hot_fields(n_samples, truth.field_sizes, rng, skew, truth.id_order)
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth
@@ -156,6 +168,7 @@ class PlantedSoftmaxFM:
 
     params: SoftmaxParams
     field_sizes: tuple[int, ...]
+    id_order: tuple[np.ndarray, ...] | None = None
 
     def decision(self, X: sp.csr_matrix) -> np.ndarray:
         """The (n_samples, n_classes) class scores."""
@@ -201,7 +214,7 @@ def make_multiclass(
     rng = make_rng(random_state)
     if planted is None:
         sizes = _ctr_field_sizes(n_fields, n_features, rng)
-        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        X, id_order = _one_hot_fields(n_samples, sizes, rng, skew)
         # pairwise scores of standard deviation ~1 per class, as make_ctr's logits
         scale = (n_fields * (n_fields - 1) / 2) ** -0.25 / n_factors**0.25
         w0 = rng.normal(0.0, 0.5, size=n_classes)
@@ -214,10 +227,10 @@ def make_multiclass(
             params = SoftmaxParams(
                 w0, w, rng.normal(0.0, scale, size=(n_features, n_classes, n_factors))
             )
-        truth = PlantedSoftmaxFM(params, sizes)
+        truth = PlantedSoftmaxFM(params, sizes, id_order)
     else:
         truth = planted
-        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
+        X, _ = _one_hot_fields(n_samples, truth.field_sizes, rng, skew, truth.id_order)
     cumulative = truth.predict_proba(X).cumsum(axis=1)
     y = (cumulative < rng.random(n_samples)[:, None]).sum(axis=1)
     return X, np.minimum(y, cumulative.shape[1] - 1).astype(np.int64), truth
@@ -236,6 +249,7 @@ class PlantedFwFM:
     V: np.ndarray
     R: np.ndarray
     field_sizes: tuple[int, ...]
+    id_order: tuple[np.ndarray, ...] | None = None
 
     @property
     def fields(self) -> np.ndarray:
@@ -336,17 +350,17 @@ def make_field_aware_ctr(
     rng = make_rng(random_state)
     if planted is None:
         sizes = _ctr_field_sizes(n_fields, n_features, rng)
-        X = _one_hot_fields(n_samples, sizes, rng, skew)
+        X, id_order = _one_hot_fields(n_samples, sizes, rng, skew)
         # one-hot rows: Var(pairwise) = Σ_{f<g} R_fg² · k · std_v⁴ = 2², as Σ R² = 1
         factor_std = 2.0**0.5 * n_factors**-0.25
         w = rng.normal(0.0, 1.2 / n_fields**0.5, n_features)
         V = rng.normal(0.0, factor_std, (n_features, n_factors))
         R = _field_pair_strengths(n_fields, sparsity, rng)
-        truth = PlantedFwFM(0.0, w, V, R, sizes)
+        truth = PlantedFwFM(0.0, w, V, R, sizes, id_order)
         truth.w0 = _intercept_for_rate(truth.decision(X[:20_000]), 0.2)
     else:
         truth = planted
-        X = _one_hot_fields(n_samples, truth.field_sizes, rng, skew)
+        X, _ = _one_hot_fields(n_samples, truth.field_sizes, rng, skew, truth.id_order)
     logits = truth.decision(X)
     y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-logits))).astype(np.int64)
     return X, y, truth.fields, truth

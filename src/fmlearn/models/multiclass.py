@@ -2,10 +2,13 @@
 
 Two layouts, chosen by ``FMClassifier(multiclass=…)``:
 
+* ``"separate"`` (the default): each class is its own FM, ``V`` (n, C, k).
 * ``"shared"``: the classes share the factors ``V`` (n, k) and each has its own
   projection of the k pairwise components, ``P`` (C, k), besides its own bias and linear
-  weights. The factor work of a row is done once for all classes.
-* ``"separate"``: each class is its own FM, ``V`` (n, C, k).
+  weights. The factor work of a row is done once for all classes. P is not penalised,
+  and penalising it per row drove it to 0 (the model linear); since ``V / a, P · a²``
+  is the same model, L2 on V alone lets P grow instead (an open problem: the
+  FMClassifier docstring has the measurement).
 
 Both have per-class ``w0`` (C,) and ``w`` (n, C). :class:`SoftmaxParams` is the one
 place the layouts live; :class:`SoftmaxFM` initialises and predicts with them.
