@@ -28,7 +28,11 @@ def Xy():
         ("learning_rate", 0.0, "must be a float in the range (0, inf) or None. Got 0.0"),
         ("learning_rate", -1.0, "'learning_rate'"),
         ("max_iter", 0, "'max_iter' parameter of FMRegressor must be an int in the range [1"),
-        ("solver", "lbfgs", "{'sgd', 'adagrad', 'adam', 'ftrl', 'als', 'mcmc'}. Got 'lbfgs'"),
+        (
+            "solver",
+            "lbfgs",
+            "{'sgd', 'adagrad', 'adam', 'ftrl', 'sgda', 'als', 'mcmc'}. Got 'lbfgs'",
+        ),
         ("reg_factors", -0.1, "'reg_factors'"),
         ("batch_size", 0, "'batch_size'"),
         ("validation_fraction", 1.0, "'validation_fraction'"),

@@ -239,7 +239,7 @@ def test_bad_input(ratings):
         FMRegressor(solver="mcmc", max_iter=3, n_kept_samples=5).fit(X, y)
     with pytest.raises(ValueError, match="early_stopping is not available"):
         FMRegressor(solver="als", early_stopping=True).fit(X, y)
-    with pytest.raises(ValueError, match="groups are the hyperprior groups"):
+    with pytest.raises(ValueError, match="groups are read by solver='mcmc'"):
         FMRegressor(max_iter=1).fit(X, y, groups=np.zeros(n, int))
     assert not hasattr(FMRegressor(solver="mcmc"), "partial_fit")
     assert hasattr(FMRegressor(solver="sgd"), "partial_fit")

@@ -88,7 +88,7 @@ def test_ordinal_regressor_refuses_parameters_it_used_to_ignore():
 def test_groups_are_for_mcmc_and_als_only(Xy):
     X, y = Xy
     groups = np.zeros(X.shape[1], int)
-    with pytest.raises(ValueError, match="groups are the hyperprior groups"):
+    with pytest.raises(ValueError, match="groups are read by solver='mcmc'"):
         FMRegressor(solver="adagrad", max_iter=1).fit(X, y, groups=groups)
     FMRegressor(solver="als", max_iter=1).fit(X, y, groups=groups)  # per-group strengths
 

@@ -143,10 +143,12 @@ def test_refusals(ratings):
         FMRegressor(solver="sgda", reg_factors=0.1).fit(X, y)
     with pytest.raises(ValueError, match="no sample weights"):
         FMRegressor(solver="sgda", max_iter=1).fit(X, y, sample_weight=np.full(len(y), 2.0))
-    with pytest.raises(ValueError, match="classic FM"):
+    with pytest.raises(ValueError, match="solver='sgda' cannot train it"):
         FMRegressor(solver="sgda", degree=3, max_iter=1).fit(X, y)
-    with pytest.raises(ValueError, match="classic FM"):
+    with pytest.raises(ValueError, match="'solver' parameter of FFMRegressor must be one of"):
         FFMRegressor(solver="sgda", max_iter=1).fit(X, y, fields=np.zeros(X.shape[1], int))
+    with pytest.raises(ValueError, match=r"Only binary classification .*solver='sgda'"):
+        FMClassifier(solver="sgda", max_iter=1).fit(X, np.arange(len(y)) % 3)
     assert not hasattr(FMRegressor(solver="sgda"), "partial_fit")
 
 

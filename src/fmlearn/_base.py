@@ -400,9 +400,9 @@ class BaseFM(BaseEstimator):
             return None
         if not solver.uses_groups:
             raise ValueError(
-                "groups are the hyperprior groups of solver='mcmc' and the groups of "
-                f"solver='als''s per-group reg_linear/reg_factors; solver={self.solver!r} "
-                "does not use them."
+                "groups are read by solver='mcmc' (hyperprior groups), 'als' (per-group "
+                "reg_linear/reg_factors) and 'sgda' (learned per-group strengths); "
+                f"solver={self.solver!r} does not use them."
             )
         return check_groups(groups, n_features)
 

@@ -72,7 +72,7 @@ class FM(Model):
     """
 
     name: ClassVar[str] = "fm"
-    families: ClassVar[frozenset[str]] = frozenset({"sgd", "als", "mcmc"})
+    families: ClassVar[frozenset[str]] = frozenset({"sgd", "sgda", "als", "mcmc"})
 
     def __init__(self, n_factors: int, init_std: float = 0.1, dtype=np.float64):
         self.n_factors = int(n_factors)

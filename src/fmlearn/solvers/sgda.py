@@ -172,7 +172,9 @@ def solve(data: TrainData, *, task: Task, model, params, config: SGDAConfig, sta
 register_solver(
     Solver(
         name="sgda",
-        family="sgd",
+        # a family of its own: it trains the classic FM only, so the models that the SGD
+        # family reaches (FFM, FwFM, higher order, multiclass) do not list it
+        family="sgda",
         solve=solve,
         make_config=make_config,
         parameters=PARAMETERS,

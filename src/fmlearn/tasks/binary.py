@@ -71,7 +71,7 @@ class BinaryClassification(Task):
         return {"classes_": known, "link_": self._family_link()}
 
     def _family_link(self) -> str:
-        return "logit" if self.family == "sgd" else "probit"
+        return "logit" if self.family in ("sgd", "sgda") else "probit"
 
     def encode(self, y) -> np.ndarray:
         classes = self.target["classes_"]
