@@ -13,7 +13,8 @@ file is only scored. k = 8, learning rate 0.01 everywhere.
   validation RMSE, and the table also gives the best test RMSE over the grid (an
   oracle no user has).
 * ``sgda``: ``FMRegressor(solver="sgda")`` with the feature groups, the validation rows
-  as its ``eval_set`` (its λ learn there), stopped the same way.
+  as its ``eval_set`` (its λ learn there), stopped the same way, at its default learning
+  rate (0.005: it steps along 2 (ŷ − y), so this is SGD's 0.01).
 * ``libFM sgda`` (``--libfm PATH`` or ``FMLEARN_LIBFM``): ``libFM -method sgda -meta
   groups -validation valid -iter N`` on the same files, and ``fmlearn libfm`` with the same
   command line, both in file order for a fixed ``N`` (``--libfm-iters``, libFM has no
@@ -62,8 +63,8 @@ def split(design, seed: int = 0):
     return X[fit], y[fit], X[valid], y[valid], design.X_test, design.y_test
 
 
-def fit_stopped(max_epochs: int, X, y, Xv, yv, groups=None, **params):
-    model = FMRegressor(n_factors=K, learning_rate=LR, max_iter=max_epochs,
+def fit_stopped(max_epochs: int, X, y, Xv, yv, groups=None, lr=LR, **params):
+    model = FMRegressor(n_factors=K, learning_rate=lr, max_iter=max_epochs,
                         early_stopping=True, n_iter_no_change=10, tol=0.0, random_state=0,
                         **params)  # fmt: skip
     start = time.perf_counter()
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
         print(f"{'sgd':<10} {a:>10g} {b:>11g} {ep:>6} {valid:>7.4f} {test:>7.4f} {s:>6.1f}")
     chosen = min(rows)
     oracle = min(r[1] for r in rows)
-    sgda, sgda_s = fit_stopped(epochs, X, y, Xv, yv, groups=groups, solver="sgda")
+    sgda, sgda_s = fit_stopped(epochs, X, y, Xv, yv, groups=groups, solver="sgda", lr=None)
     sgda_test = rmse(sgda, Xt, yt)
     print(f"{'sgda':<10} {'learned':>10} {'learned':>11} {sgda.n_iter_:>6} "
           f"{min(sgda.history_.valid['rmse']):>7.4f} {sgda_test:>7.4f} {sgda_s:>6.1f}")  # fmt: skip
