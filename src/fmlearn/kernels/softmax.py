@@ -35,11 +35,13 @@ from numba import njit, prange
 
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.sgd import (
+    ADAGRAD,
     FIT_INTERCEPT,
     FIT_LINEAR,
     L1_FACTORS,
     L1_LINEAR,
     OPTIMIZER,
+    SGD,
     _bias_corrections,
     _scalars,
     _step,
@@ -213,6 +215,29 @@ def _shared_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, eve
         for ptr in range(indptr[r], indptr[r + 1]):
             i = indices[ptr]
             x = np.float64(data[ptr])
+            if opt == SGD or opt == ADAGRAD:
+                # written out, as kernels/sgd.py does: without the optimiser branch the
+                # loops over classes and factors vectorise (shared, C = 20: AdaGrad epoch
+                # 5.4× → see benchmarks/README.md, issue 20)
+                lr, eps = ohp[0], ohp[3]
+                adagrad = opt == ADAGRAD
+                if fit_linear:
+                    for c in range(C):
+                        g = G[c] * x + r_lin * w[i, c]
+                        if adagrad:
+                            acc = s1_w[i, c] + g * g
+                            s1_w[i, c] = acc
+                            g = g / (np.sqrt(acc) + eps)
+                        w[i, c] -= lr * g
+                for f in range(k):
+                    v = V[i, f]
+                    gv = x * (q[f] - v * x) * u[f] + r_fac * v
+                    if adagrad:
+                        acc = s1_V[i, f] + gv * gv
+                        s1_V[i, f] = acc
+                        gv = gv / (np.sqrt(acc) + eps)
+                    V[i, f] = v - lr * gv
+                continue
             if fit_linear:
                 for c in range(C):
                     a1 = s1_w[i, c] if has_s1 else 0.0
@@ -296,6 +321,27 @@ def _separate_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, e
         for ptr in range(indptr[r], indptr[r + 1]):
             i = indices[ptr]
             x = np.float64(data[ptr])
+            if opt == SGD or opt == ADAGRAD:  # written out, as in _shared_rows
+                lr, eps = ohp[0], ohp[3]
+                adagrad = opt == ADAGRAD
+                for c in range(C):
+                    gx = G[c] * x
+                    if fit_linear:
+                        g = gx + r_lin * w[i, c]
+                        if adagrad:
+                            acc = s1_w[i, c] + g * g
+                            s1_w[i, c] = acc
+                            g = g / (np.sqrt(acc) + eps)
+                        w[i, c] -= lr * g
+                    for f in range(k):
+                        v = V[i, c, f]
+                        gv = gx * (Q[c, f] - v * x) + r_fac * v
+                        if adagrad:
+                            acc = s1_V[i, c, f] + gv * gv
+                            s1_V[i, c, f] = acc
+                            gv = gv / (np.sqrt(acc) + eps)
+                        V[i, c, f] = v - lr * gv
+                continue
             for c in range(C):
                 gx = G[c] * x
                 if fit_linear:
