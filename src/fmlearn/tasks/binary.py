@@ -75,13 +75,7 @@ class BinaryClassification(Task):
 
     def encode(self, y) -> np.ndarray:
         classes = self.target["classes_"]
-        y = np.asarray(y).ravel()
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels {preview(np.unique(y[unknown]))} that are not among the "
-                f"classes {preview(classes)}."
-            )
+        y = known_labels(y, classes)
         return np.where(y == classes[1], 1.0, -1.0)
 
     def metrics(self) -> MetricsFn:
@@ -107,6 +101,18 @@ class BinaryClassification(Task):
 
     def stratify(self, y: np.ndarray) -> np.ndarray | None:
         return y if np.unique(y).size == 2 else None
+
+
+def known_labels(y, classes: np.ndarray) -> np.ndarray:
+    """``y`` as a flat array; ``ValueError`` naming the labels that are not ``classes``."""
+    y = np.asarray(y).ravel()
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        raise ValueError(
+            f"y contains labels {preview(np.unique(y[unknown]))} that are not among the "
+            f"classes {preview(classes)}."
+        )
+    return y
 
 
 def probit_inverse(p: np.ndarray) -> np.ndarray:

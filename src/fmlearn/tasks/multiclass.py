@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from fmlearn._utils import preview
 from fmlearn.kernels import losses
 from fmlearn.tasks.base import MetricsFn, Task, weighted_mean
+from fmlearn.tasks.binary import known_labels
 
 
 class MulticlassClassification(Task):
@@ -55,14 +56,7 @@ class MulticlassClassification(Task):
 
     def encode(self, y) -> np.ndarray:
         classes = self.target["classes_"]
-        y = np.asarray(y).ravel()
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels {preview(np.unique(y[unknown]))} that are not among the "
-                f"classes {preview(classes)}."
-            )
-        return np.searchsorted(classes, y).astype(np.float64)
+        return np.searchsorted(classes, known_labels(y, classes)).astype(np.float64)
 
     def metrics(self) -> MetricsFn:
         def logloss_accuracy(raw, y, sample_weight):
