@@ -185,9 +185,6 @@ class FMClassifier(ClassifierMixin, BaseFM):
             )
         return MulticlassClassification(name, family)
 
-    def _is_multiclass(self) -> bool:
-        return getattr(self, "link_", None) == "softmax"
-
     def _make_model(self, fitted=False, n_factors=None):
         """The softmax FM when the target of this fit (or the fitted one) has more than
         two classes."""
