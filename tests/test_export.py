@@ -117,9 +117,6 @@ def test_refuses_what_it_cannot_export(ctr, tmp_path):
         save(fitted, tmp_path / "f.fmlearn")
         assert main(["export", str(tmp_path / "f.fmlearn"), "-o", str(tmp_path / "f.onnx")]) == 2
         assert not (tmp_path / "f.onnx").exists()
-    higher = FMRegressor(n_factors=2, degree=3, max_iter=1, random_state=0).fit(X, y)
-    with pytest.raises(TypeError, match="of degree 3"):
-        to_onnx(higher)
     model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(model, dtype=np.float16)
@@ -221,3 +218,27 @@ def test_multiclass_matches_predict_proba_and_decision(layout, model_dtype):
         assert decision.shape == proba.shape == (10_000, 4)
         np.testing.assert_allclose(decision, model.decision_function(X[2_000:]), atol=tol)
         np.testing.assert_allclose(proba, model.predict_proba(X[2_000:]), atol=tol)
+
+
+@pytest.mark.parametrize("degree", [3, 4, 5])
+def test_higher_order_matches_predict(ctr, degree):
+    """Newton's identities in the graph, the ANOVA recursion in the kernel: the same
+    polynomial. Also on a model with large factors (planted degree-3 data, RMSE 0.1)."""
+    X, y, X_test = ctr
+    reg = FMRegressor(n_factors=6, degree=degree, max_iter=3, random_state=0).fit(X, y)
+    clf = FMClassifier(n_factors=6, degree=degree, max_iter=3, random_state=0).fit(X, y)
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        got = _run(to_onnx(reg, dtype=dtype), X_test, dtype)["predictions"]
+        np.testing.assert_allclose(got, reg.predict(X_test), rtol=0, atol=tol)
+        got = _run(to_onnx(clf, dtype=dtype), X_test, dtype)
+        np.testing.assert_allclose(got["probabilities"], clf.predict_proba(X_test), atol=tol)
+        np.testing.assert_allclose(got["decision"], clf.decision_function(X_test), atol=tol * 10)
+    rng = np.random.default_rng(0)
+    cols = rng.integers(0, 6, size=(3000, 5)) + np.arange(5) * 6
+    Xp = sp.csr_matrix((np.ones(15000), cols.ravel(), np.arange(0, 15001, 5)), shape=(3000, 30))
+    yp = rng.normal(size=3000) + (Xp @ rng.normal(size=30)) ** 3 / 10
+    big = FMRegressor(n_factors=4, degree=degree, init_std=0.6, max_iter=5, random_state=0)
+    big.fit(Xp, yp)
+    got = _run(to_onnx(big, dtype=np.float32), Xp, np.float32)["predictions"]
+    assert np.abs(big.V_).max() > 0.5
+    np.testing.assert_allclose(got, big.predict(Xp), rtol=1e-5, atol=1e-5)
