@@ -372,8 +372,8 @@ class BaseFM(BaseEstimator):
         families = self._model_families()
         if solver.family not in families and getattr(self, "degree", 2) > 2:
             raise ValueError(
-                f"degree={self.degree} (a higher-order FM) is trained by the SGD family: "
-                f"solver={self.solver!r} cannot train it; use one of "
+                f"degree={self.degree} (a higher-order FM) is trained by the SGD family and "
+                f"ALS: solver={self.solver!r} cannot train it; use one of "
                 f"{list(solver_names(families))} or degree=2."
             )
         if solver.family not in families:

@@ -29,30 +29,13 @@ from reference import (
     kernel_csr,
     loss,
     loss_derivative,
+    naive_predict_anova,
     random_csr,
     structure_mask,
 )
 
 
 # ---------------------------------------------------------------------------- reference
-def naive_predict_anova(X_dense, w0, w, V):
-    """``w0 + Σ_i w_i x_i + Σ_{m=2}^{d} Σ_f Σ_{i1<…<im} Π_t V[i_t, m−2, f] x_{i_t}``, every
-    subset of the row's non-zeros enumerated (float64)."""
-    X_dense = np.atleast_2d(np.asarray(X_dense, dtype=np.float64))
-    V = np.asarray(V, dtype=np.float64)
-    out = np.empty(X_dense.shape[0])
-    for r, x in enumerate(X_dense):
-        total = float(np.asarray(w0, dtype=np.float64).reshape(-1)[0])
-        total += float(np.dot(np.asarray(w, dtype=np.float64), x))
-        nz = np.flatnonzero(x)
-        for m in range(2, V.shape[1] + 2):
-            for subset in itertools.combinations(nz, m):
-                c = list(subset)
-                total += float(np.sum(np.prod(V[c, m - 2, :] * x[c, None], axis=0)))
-        out[r] = total
-    return out
-
-
 def naive_gradient_V(x, V):
     """``∂ŷ/∂V[j, m−2, f] = x_j Σ_{subsets S of the others, |S| = m−1} Π_{i∈S} V[i,m−2,f] x_i``
     (the definition differentiated), full size: zero where ``x_j`` is."""

@@ -75,7 +75,7 @@ class HOFM(Model):
     """
 
     name: ClassVar[str] = "hofm"
-    families: ClassVar[frozenset[str]] = frozenset({"sgd"})
+    families: ClassVar[frozenset[str]] = frozenset({"sgd", "als"})
 
     def __init__(self, n_factors: int, init_std=0.1, dtype=np.float64, degree: int = 3):
         self.n_factors = int(n_factors)

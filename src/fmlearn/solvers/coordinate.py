@@ -15,7 +15,10 @@ from functools import partial
 
 import numpy as np
 
+from fmlearn._utils import format_bytes, physical_memory
+from fmlearn.kernels import anova_coordinate as AK
 from fmlearn.kernels import coordinate as K
+from fmlearn.models.hofm import HOFM
 from fmlearn.solvers.base import (
     FitResult,
     Monitor,
@@ -337,8 +340,12 @@ def solve(
     position, not from ``params``) or starts a chain at ``params``; it averages the
     predictions of the last ``n_kept`` sweeps on every eval set (on the task's averaging
     scale: probabilities for classification) and returns the posterior-mean parameters
-    with the chain as state. ALS returns the last parameters and no state.
+    with the chain as state. ALS returns the last parameters and no state. A higher-order
+    FM (ALS, regression) sweeps with kernels/anova_coordinate.py (:func:`_solve_anova`).
     """
+    if isinstance(model, HOFM):
+        return _solve_anova(data, task=task, model=model, params=params, config=config,
+                            callbacks=callbacks)  # fmt: skip
     groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
     n_groups = int(groups.max()) + 1 if groups.size else 1
     chain = _start(state, params, n_groups, task, data.y, config.sample)
@@ -411,6 +418,50 @@ def solve(
                 stacklevel=4,  # solve ← BaseFM._train ← fit ← the caller
             )
         return monitor.finish(FitResult(chain.posterior_mean(params.dtype), chain, monitor.history))
+
+
+def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> FitResult:
+    """ALS sweeps of a higher-order FM (regression): each parameter set to its exact
+    coordinate minimiser, with per-row caches of the ANOVA polynomials."""
+    if config.sample or task.likelihood != K.REGRESSION:
+        raise ValueError(
+            f"degree={model.degree} (a higher-order FM) is trained by ALS for regression "
+            "only; for classification use the SGD family (solver='adagrad')."
+        )
+    if any(np.ndim(r) for r in (config.reg_linear, config.reg_factors)):
+        raise ValueError("per-group reg_linear/reg_factors are for degree 2.")
+    n, k, orders = data.n_rows, params.n_factors, model.degree - 1
+    cache = n * orders * (orders + 2) * k * 8
+    memory = physical_memory()
+    if memory is not None and cache > memory // 2:
+        raise MemoryError(
+            f"ALS for degree {model.degree} keeps {format_bytes(cache)} of per-row caches "
+            f"({n:,} rows × {orders} orders × {orders + 2} polynomials × {k} factors); "
+            "this machine has "
+            f"{format_bytes(memory)}. Use the SGD family, fewer rows or a lower n_factors."
+        )
+    Xc = data.X.tocsc()
+    Xc = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int32), Xc.data)
+    E = np.empty((n, orders, orders + 2, k))
+    e = np.empty(n)
+    w0, w, V = params.as_tuple()
+    AK.anova_caches(data.arrays, data.y, w0, w, V, E, e)
+    regs = np.array([config.reg_bias, config.reg_linear, config.reg_factors], dtype=np.float64)
+    weights = data.kernel_weights()
+    weight_total = float(data.sample_weight.sum()) or 1.0
+    metrics = task.metrics()
+    with Monitor(callbacks, config.first_sweep, config.n_sweeps, "sweep") as monitor:
+        for sweep in monitor.iterations():
+            with Stopwatch() as clock:
+                sse = AK.anova_als_sweep(Xc, weights, w0, w, V, E, e, regs,
+                                         config.fit_intercept, config.fit_linear)  # fmt: skip
+                mean_loss = 0.5 * sse / weight_total
+                check_finite(sweep, "sweep", mean_loss, params, "Try stronger regularisation.")
+                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                scores = score_eval_sets(data.eval_sets, predictions, metrics)
+            if monitor.record(sweep, params, None, mean_loss, scores, clock.seconds, predictions):
+                break
+        return monitor.finish(FitResult(params, None, monitor.history))
 
 
 def _fixed_strengths(chain: ChainState, config: CoordinateConfig, n_groups: int, grouped: bool):
