@@ -123,6 +123,8 @@ def test_als_recovers_the_higher_orders(planted):
     assert rmse(hofm.fit(X, y), Xt, yt) < 0.3 * fm  # measured: 0.104 against 0.518
     with pytest.raises(ValueError, match="ALS for regression only"):
         FMClassifier(degree=3, solver="als", max_iter=1).fit(X[:300], y[:300] > 0)
+    with pytest.raises(ValueError, match=r"groups and per-group .* are for degree 2"):
+        FMRegressor(degree=3, solver="als").fit(X[:300], y[:300], groups=np.zeros(X.shape[1], int))
 
 
 def test_multiclass_is_degree_two(planted):

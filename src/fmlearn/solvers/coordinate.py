@@ -428,8 +428,11 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
             f"degree={model.degree} (a higher-order FM) is trained by ALS for regression "
             "only; for classification use the SGD family (solver='adagrad')."
         )
-    if any(np.ndim(r) for r in (config.reg_linear, config.reg_factors)):
-        raise ValueError("per-group reg_linear/reg_factors are for degree 2.")
+    if data.groups is not None or any(np.ndim(r) for r in (config.reg_linear, config.reg_factors)):
+        raise ValueError(
+            f"groups and per-group reg_linear/reg_factors are for degree 2; degree={model.degree} "
+            "with ALS takes one strength each."
+        )
     n, k, orders = data.n_rows, params.n_factors, model.degree - 1
     cache = n * orders * (orders + 2) * k * 8
     memory = physical_memory()
