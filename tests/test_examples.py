@@ -145,3 +145,14 @@ def test_fm_from_scratch_numpy_and_numba_fit_the_same_model():
     assert abs(numpy_rmse - numba_rmse) < 1e-6
     assert result["max_parameter_gap"] < 1e-10
     assert numpy_rmse < 1.0  # it learned something: the targets' spread is ~1.2
+
+
+def test_multiclass_and_higher_order_example_shows_what_its_text_says():
+    example = _load("multiclass_and_higher_order")
+    classes = {name: loss for name, loss, *_ in example.multiclass(10_000)}
+    best = classes["planted model (best possible)"]
+    assert best < classes["FMClassifier separate"] < classes["logistic regression"] - 0.03
+    assert classes["FMClassifier separate"] < classes["one-vs-rest FMs"]
+    rmse = {name: value for name, value, _ in example.higher_order(10_000)}
+    assert rmse["degree 3, AdaGrad"] < 0.3 * rmse["FM (pairs), AdaGrad"]  # 0.108 vs 0.935
+    assert rmse["degree 3, ALS"] < 0.5 * rmse["FM (pairs), AdaGrad"]  # 0.138
