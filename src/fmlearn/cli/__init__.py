@@ -364,12 +364,11 @@ def evaluate_predictions(model, X, y) -> dict:
     accuracy for more than two classes)."""
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
+    from fmlearn.tasks.binary import known_labels
+
     classes = getattr(model, "classes_", np.empty(0))
     if hasattr(model, "predict_proba") and classes.size > 2 and model.link_ == "softmax":
-        y = np.asarray(y)
-        unknown = ~np.isin(y, classes)
-        if unknown.any():
-            raise ValueError(f"labels {np.unique(y[unknown])[:5].tolist()} are not classes")
+        y = known_labels(y, classes)
         return {
             "logloss": log_loss(y, model.predict_proba(X), labels=classes),
             "accuracy": accuracy_score(y, model.predict(X)),

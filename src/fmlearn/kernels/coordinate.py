@@ -53,8 +53,9 @@ PROBIT = 1
 ORDINAL = 2  # ordered probit: class j when c_{j-1} < z ≤ c_j, z ~ N(ŷ, 1)
 
 # Positions in the float prior vector ``prior``.
-ALPHA0, BETA0, GAMMA0, MU0, NOISE_SHAPE0, NOISE_RATE0, REG_W0, REG_LINEAR, REG_FACTORS = range(9)
-N_PRIOR = 9
+# (ALS's strengths of w and V are not here: the solver writes them into the group priors)
+ALPHA0, BETA0, GAMMA0, MU0, NOISE_SHAPE0, NOISE_RATE0, REG_W0 = range(7)
+N_PRIOR = 7
 # Positions in the int code vector ``codes``.
 TASK, SAMPLE, FIT_INTERCEPT, FIT_LINEAR, ADAPT, BLOCK = range(6)
 N_CODES = 6

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 
 from fmlearn._utils import format_bytes, physical_memory
+from fmlearn._validation import csr_arrays
 from fmlearn.kernels import anova_coordinate as AK
 from fmlearn.kernels import coordinate as K
 from fmlearn.models.hofm import HOFM
@@ -72,11 +73,7 @@ class CoordinateConfig:
         prior[K.ALPHA0], prior[K.BETA0] = self.alpha0, self.beta0
         prior[K.GAMMA0], prior[K.MU0] = self.gamma0, self.mu0
         prior[K.NOISE_SHAPE0], prior[K.NOISE_RATE0] = self.noise_shape0, self.noise_rate0
-        prior[K.REG_W0] = self.reg_bias
-        # ALS's sweep reads w's and V's strengths per group from the chain's λ arrays
-        # (:func:`_fixed_strengths`); a scalar here is kept for the record only
-        prior[K.REG_LINEAR] = np.mean(self.reg_linear)
-        prior[K.REG_FACTORS] = np.mean(self.reg_factors)
+        prior[K.REG_W0] = self.reg_bias  # w's and V's: per group, :func:`_fixed_strengths`
         return prior
 
     def codes(self) -> np.ndarray:
@@ -355,8 +352,7 @@ def solve(
         chain.samples.clear()
         chain.sample_cut.clear()
     params = chain.position
-    Xc = data.X.tocsc()
-    Xc = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int32), Xc.data)
+    Xc = _columns(data.X)
     n, k = data.n_rows, params.n_factors
     weights = data.kernel_weights()
     weight_total = float(data.sample_weight.sum()) or 1.0
@@ -420,6 +416,11 @@ def solve(
         return monitor.finish(FitResult(chain.posterior_mean(params.dtype), chain, monitor.history))
 
 
+def _columns(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSC triplet the sweeps walk feature by feature, in the kernels' dtypes."""
+    return csr_arrays(X.tocsc())  # the same three arrays, of the transposed layout
+
+
 def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> FitResult:
     """ALS sweeps of a higher-order FM (regression): each parameter set to its exact
     coordinate minimiser, with per-row caches of the ANOVA polynomials."""
@@ -443,8 +444,7 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
             "this machine has "
             f"{format_bytes(memory)}. Use the SGD family, fewer rows or a lower n_factors."
         )
-    Xc = data.X.tocsc()
-    Xc = (Xc.indptr.astype(np.int64), Xc.indices.astype(np.int32), Xc.data)
+    Xc = _columns(data.X)
     E = np.empty((n, orders, orders + 2, k))
     e = np.empty(n)
     w0, w, V = params.as_tuple()

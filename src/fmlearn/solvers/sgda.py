@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fmlearn._validation import csr_arrays
 from fmlearn.kernels import sgda as K
 from fmlearn.models.fm import FM
 from fmlearn.solvers.base import (
@@ -146,7 +147,7 @@ def solve(data: TrainData, *, task: Task, model, params, config: SGDAConfig, sta
     if state is None or not state.matches(n_groups, params.n_features, k):
         state = AdaptiveRegularization.fresh(n_groups, params.n_features, k)
     valid = data.eval_sets[0]
-    Xv = (valid.X.indptr.astype(np.int64), valid.X.indices.astype(np.int32), valid.X.data)
+    Xv = csr_arrays(valid.X)
     hp = np.array([config.learning_rate, *config.y_range])
     flags = np.array([config.task, config.loss, config.fit_intercept, config.fit_linear], np.int64)
     identity = np.arange(data.n_rows, dtype=np.int64)
