@@ -160,13 +160,6 @@ class HOFM(Model):
         V = arrays.get("V_")
         return int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim == 3 else None
 
-    @classmethod
-    def saved_degree(cls, arrays) -> int | None:
-        """The degree of saved parameters (``V_.shape[1] + 1``; None without a 3-D ``V_``):
-        like the rank, a file is read with the degree it was fitted with."""
-        V = arrays.get("V_")
-        return int(V.shape[1]) + 1 if isinstance(V, np.ndarray) and V.ndim == 3 else None
-
     def params_from_estimator(self, estimator) -> HOFMParams:
         V = np.ascontiguousarray(estimator.V_)  # the epoch kernel needs C order
         return HOFMParams(np.array([estimator.w0_], dtype=V.dtype), estimator.w_, V)
