@@ -25,6 +25,7 @@ _EXPORTS = {
     "FMRegressor": "fmlearn.regression",
     "FwFMClassifier": "fmlearn.ffm",
     "FwFMRegressor": "fmlearn.ffm",
+    "RelationBlock": "fmlearn.relations",
     "fetch_frappe": "fmlearn.datasets",
     "fetch_movielens": "fmlearn.datasets",
     "load": "fmlearn.persist",
@@ -42,6 +43,7 @@ __all__ = [  # the same names as _EXPORTS (a test checks), spelled out for linte
     "FMRegressor",
     "FwFMClassifier",
     "FwFMRegressor",
+    "RelationBlock",
     "__version__",
     "fetch_frappe",
     "fetch_movielens",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from fmlearn.recommend import recommend
     from fmlearn.recommender import FMRecommender
     from fmlearn.regression import FMRegressor
+    from fmlearn.relations import RelationBlock
 
 
 def __getattr__(name: str):

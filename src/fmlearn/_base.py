@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import replace
 from typing import ClassVar
 
 import numba
@@ -44,6 +45,13 @@ from fmlearn._validation import (
 from fmlearn.callbacks import ProgressBar
 from fmlearn.kernels.row_stats import mean_pairs, mean_subsets
 from fmlearn.models import FM, HOFM, Model
+from fmlearn.relations import (
+    RelationArrays,
+    check_relations,
+    combined_groups,
+    flatten,
+    is_relations_argument,
+)
 from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
 from fmlearn.solvers.base import RegisteredSolver
 from fmlearn.tasks import Task
@@ -176,7 +184,15 @@ class BaseFM(BaseEstimator):
 
     # ------------------------------------------------------------------------ fitting
     def fit(
-        self, X, y, sample_weight=None, eval_set=None, groups=None, callbacks=None, init_params=None
+        self,
+        X,
+        y,
+        sample_weight=None,
+        eval_set=None,
+        groups=None,
+        callbacks=None,
+        init_params=None,
+        relations=None,
     ):
         """Fit the FM to ``X`` (n_samples, n_features; dense, any sparse format, DataFrame).
 
@@ -196,11 +212,21 @@ class BaseFM(BaseEstimator):
 
         ``init_params``: parameters to start from instead of the random initialisation
         (an :class:`~fmlearn.models.FMParams`, e.g. read from a libFM model file).
+
+        ``relations``: a list of :class:`fmlearn.RelationBlock` — features many rows share
+        (a user's demographics and rated items), stored once per block row. The model is
+        the FM over ``[X | block rows]`` (:func:`fmlearn.relations.flatten`), its
+        features numbered after X's; MCMC and ALS sweep the blocks without repeating
+        them (libFM's ``-relation``), other solvers train on the flattened rows. Then
+        ``predict`` and friends need the relations of their rows too, and an eval set is
+        ``(X, y, relations)`` or ``(X, y, sample_weight, relations)``.
         """
         solver = self._checked_solver()
         warm = self.warm_start and hasattr(self, "history_")
         with _restored_on_error(self):
             X, y = self._validate_Xy(X, y, reset=not warm)
+            fitted_widths = getattr(self, "relation_features_", ()) if warm else None
+            relations = check_relations(relations, X.shape[0], fitted=fitted_widths)
             previous = self._fitted_target() if warm else None
             task = self._task_for(solver.family, y, previous)
             task.fit_target(y, previous)
@@ -208,11 +234,34 @@ class BaseFM(BaseEstimator):
                 X,
                 task.encode(y),
                 self._training_weights(sample_weight, y, task, online=False),
-                self._eval_sets(eval_set, task, X.dtype),
+                self._eval_sets(eval_set, task, X.dtype, relations),
                 self._groups(groups, solver, X.shape[1]),
             )
+            if relations:
+                data = self._with_relations(data, relations, groups, solver)
             rng = make_rng(self.random_state)
             return self._train(solver, task, data, rng, warm, self.max_iter, callbacks, init_params)
+
+    def _with_relations(self, data: TrainData, relations, groups, solver) -> TrainData:
+        """The training data with its relation blocks: kept apart for MCMC and ALS on the
+        FM (the relational sweep), flattened into the rows for everything else."""
+        widths = tuple(block.n_features for block in relations)
+        n_main, dtype = data.X.shape[1], data.X.dtype
+        degree = getattr(self, "degree", 2)
+        if solver.family in ("mcmc", "als") and degree == 2:
+            design = RelationArrays.build(relations, n_main, dtype)
+            for es in data.eval_sets:
+                es.relations = design.for_rows(es.relations, n_main, dtype)
+            return replace(data, groups=combined_groups(n_main, relations, groups),
+                           relations=design, relation_widths=widths)  # fmt: skip
+        for es in data.eval_sets:
+            es.X, _ = flatten(es.X, es.relations)
+            es.relations = None
+        flat, flat_groups = flatten(data.X, relations, groups)
+        given = groups is not None or any(block.groups is not None for block in relations)
+        if not solver.uses_groups or (degree > 2 and not given):
+            flat_groups = None
+        return replace(data, X=flat, groups=flat_groups, relation_widths=widths)
 
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
@@ -238,6 +287,12 @@ class BaseFM(BaseEstimator):
     def _online(self, X, y, sample_weight, *, first: bool, n_iterations: int, **target_kwargs):
         """``n_iterations`` online epochs over ``X`` (``partial_fit``: 1; a start: 0)."""
         solver = self._checked_solver() if first else get_solver(self.solver)
+        if not first and getattr(self, "relation_features_", ()):
+            raise ValueError(
+                "partial_fit takes no relation blocks, and this model was fitted with "
+                f"{len(self.relation_features_)}: continue with fit(..., relations=…) and "
+                "warm_start=True, or train online on fmlearn.relations.flatten(X, relations)."
+            )
         with _restored_on_error(self):
             X, y = self._validate_Xy(X, y, reset=first)
             previous = None if first else self._fitted_target()
@@ -278,16 +333,17 @@ class BaseFM(BaseEstimator):
         params = self.get_params(deep=False)
         if solver.prepare is not None and not online:
             data = solver.prepare(data, params, task, rng)
-        self._fit_init_std = self._init_std(data.X, solver.family)  # for _make_model
+        sample = data.X if data.relations is None else data.relations.flat_rows(data.X, 100_000)
+        self._fit_init_std = self._init_std(sample, solver.family)  # for _make_model
         self._setup_target = task.target
         try:
             model = self._make_model(fitted=warm)
         finally:
             del self._fit_init_std, self._setup_target
         if not warm and init_params is None and type(model) in (FM, HOFM):
-            _check_fits_in_memory(model, data.X, self.solver)
+            _check_fits_in_memory(model, sample, self.solver)
         start, state, previous = self._starting_point(
-            model, data.X.shape[1], rng, warm, init_params, solver
+            model, data.n_features, rng, warm, init_params, solver
         )
         n_threads = _n_threads(self.n_jobs, default=1)
         config = solver.make_config(
@@ -297,7 +353,7 @@ class BaseFM(BaseEstimator):
             first_iteration=len(previous) + 1,
             n_iterations=n_iterations,
             n_threads=n_threads,
-            n_features=data.X.shape[1],
+            n_features=data.n_features,
         )
         cbs = list(
             solver.default_callbacks(params, online=online) if solver.default_callbacks else ()
@@ -316,6 +372,7 @@ class BaseFM(BaseEstimator):
                 callbacks=cbs,
             )
         self._set_fitted(result, task.target, previous)
+        self.relation_features_ = data.relation_widths
         return self
 
     def _starting_point(self, model, n_features, rng, warm, init_params, solver):
@@ -415,42 +472,69 @@ class BaseFM(BaseEstimator):
         """The model's dtype: data is converted to it once, before any kernel runs."""
         return self._make_model(fitted=not reset and hasattr(self, "_fitted_dtype")).dtype
 
-    def _eval_sets(self, eval_set, task: Task, dtype) -> list[EvalSet]:
-        """The eval sets as the training data: canonical CSR in its ``dtype``."""
+    def _eval_sets(self, eval_set, task: Task, dtype, relations=()) -> list[EvalSet]:
+        """The eval sets as the training data: canonical CSR in its ``dtype``; their
+        relation blocks (checked against the fit's ``relations``) in ``EvalSet.relations``
+        until :meth:`_with_relations` puts them in kernel form."""
         result = []
+        widths = tuple(block.n_features for block in relations)
         for j, item in enumerate(eval_set or ()):
+            blocks = None
+            if isinstance(item, tuple | list) and len(item) in (3, 4):
+                if is_relations_argument(item[-1]):
+                    item, blocks = tuple(item[:-1]), item[-1]
             if not isinstance(item, tuple | list) or len(item) not in (2, 3):
                 raise ValueError(
-                    f"eval_set[{j}] must be a tuple (X, y) or (X, y, sample_weight); "
-                    f"got {type(item).__name__}."
+                    f"eval_set[{j}] must be a tuple (X, y) or (X, y, sample_weight), with the "
+                    f"rows' relation blocks last if the fit has any; got {type(item).__name__}"
+                    + (f" of length {len(item)}." if isinstance(item, tuple | list) else ".")
                 )
             Xe, ye = validate_data(
                 self, self._as_model_width(item[0]), item[1], accept_sparse=True, dtype=dtype,
                 reset=False,
             )  # fmt: skip
             swe = check_sample_weight(item[2] if len(item) == 3 else None, Xe.shape[0])
-            result.append(EvalSet(as_canonical_csr(Xe, dtype), task.encode(ye), swe))
+            blocks = check_relations(
+                blocks, Xe.shape[0], fitted=widths, argument=f"eval_set[{j}]'s relations"
+            )
+            es = EvalSet(as_canonical_csr(Xe, dtype), task.encode(ye), swe)
+            es.relations = blocks or None
+            result.append(es)
         return result
 
     # --------------------------------------------------------------------- prediction
-    def _decision(self, X) -> np.ndarray:
+    def _decision(self, X, relations=None) -> np.ndarray:
         """Raw FM output ŷ(x) for each row (float64); any row count, including 0.
 
         With MCMC samples kept, the posterior predictive mean: the samples' predictions
         are averaged on the task's scale (probabilities for classification), as libFM
         and myFM do.
         """
-        X = self._check_predict_X(X)
-        model = self._make_model(fitted=True)
-        n_threads = self._predict_threads()
+        decide = self._decider(X, relations)
         samples = getattr(self, "samples_", None)
         if not samples:
-            return model.decision(X, model.params_from_estimator(self), n_threads)
+            return decide(self._model_params())
         task = self._prediction_task()
-        total = np.zeros(X.shape[0])
+        total = 0.0
         for params in samples:
-            total += task.to_mean_scale(model.decision(X, params, n_threads), np.zeros(0))
+            total = total + task.to_mean_scale(decide(params), np.zeros(0))
         return task.from_mean_scale(total / len(samples))
+
+    def _decider(self, X, relations=None):
+        """A function params → ŷ of the checked rows of ``X`` (with their relation
+        blocks: each block row computed once for the FM, the flattened rows otherwise)."""
+        X = self._check_predict_X(X)
+        widths = getattr(self, "relation_features_", ())
+        relations = check_relations(relations, X.shape[0], fitted=widths)
+        model = self._make_model(fitted=True)
+        n_threads = self._predict_threads()
+        if not relations:
+            return lambda params: model.decision(X, params, n_threads)
+        if type(model) is FM:
+            design = RelationArrays.build(relations, X.shape[1], X.dtype, columns=False)
+            return lambda params: design.decision(X, params, n_threads)
+        flat, _ = flatten(X, relations)
+        return lambda params: model.decision(flat, params, n_threads)
 
     def _predict_threads(self) -> int:
         """``n_jobs`` for prediction: all cores when None (results do not depend on it)."""
@@ -512,6 +596,9 @@ class BaseFM(BaseEstimator):
     def _to_file(self) -> tuple[dict, dict]:
         check_is_fitted(self, "history_")
         fitted = {"n_iter_": int(self.n_iter_), "n_features_in_": int(self.n_features_in_)}
+        widths = getattr(self, "relation_features_", ())
+        if widths:
+            fitted["relation_features_"] = [int(n) for n in widths]
         arrays = dict(self._model_params().arrays())
         for name, value in self._fitted_target().items():
             if isinstance(value, np.ndarray):
@@ -563,7 +650,10 @@ class BaseFM(BaseEstimator):
             )
         finally:
             del estimator._setup_target
-        params_ = model.params_from_arrays(arrays, n_features)
+        widths = tuple(int(n) for n in fitted.get("relation_features_", ()))
+        if any(n < 1 for n in widths):
+            raise ValueError(f"relation_features_={list(widths)}: blocks have ≥ 1 feature")
+        params_ = model.params_from_arrays(arrays, n_features + sum(widths))
         state = None
         if meta.get("state"):
             state_meta = dict(meta["state"])
@@ -577,6 +667,7 @@ class BaseFM(BaseEstimator):
             estimator.feature_names_in_ = arrays["feature_names_in_"].astype(object)
         history = FitHistory.from_dict(meta["history"])
         estimator._set_fitted(FitResult(params_, state, history), target, FitHistory())
+        estimator.relation_features_ = widths
         if estimator.n_iter_ != int(fitted["n_iter_"]):
             raise ValueError(f"n_iter_={fitted['n_iter_']} but the history has {len(history)}")
         if state is not None:

@@ -237,14 +237,15 @@ class FMClassifier(ClassifierMixin, BaseFM):
             raise ValueError(f"class weights must be finite and ≥ 0; got {self.class_weight}.")
         return weights * per_class[np.searchsorted(task.target["classes_"], y)]
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X, relations=None) -> np.ndarray:
         """Raw FM score ŷ(x); positive means ``classes_[1]``. Multiclass: the per-class
-        scores, shape (n_samples, n_classes)."""
-        return self._decision(X)
+        scores, shape (n_samples, n_classes). ``relations``: the rows' relation blocks,
+        when the model was fitted with some (also for the other predict methods)."""
+        return self._decision(X, relations)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, relations=None) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
-        raw = self._decision(X)
+        raw = self._decision(X, relations)
         if self.link_ == "softmax":
             return softmax(raw)
         if self.link_ == "probit":
@@ -252,16 +253,16 @@ class FMClassifier(ClassifierMixin, BaseFM):
         p = sigmoid(raw)
         return np.column_stack([1.0 - p, p])
 
-    def predict_log_proba(self, X) -> np.ndarray:
-        raw = self._decision(X)
+    def predict_log_proba(self, X, relations=None) -> np.ndarray:
+        raw = self._decision(X, relations)
         if self.link_ == "softmax":
             return log_softmax(raw)
         if self.link_ == "probit":
             return np.column_stack([log_ndtr(-raw), log_ndtr(raw)])
         return np.column_stack([-np.logaddexp(0.0, raw), -np.logaddexp(0.0, -raw)])
 
-    def predict(self, X) -> np.ndarray:
-        raw = self._decision(X)
+    def predict(self, X, relations=None) -> np.ndarray:
+        raw = self._decision(X, relations)
         if raw.ndim == 2:
             return self.classes_[raw.argmax(axis=1)]
         return self.classes_[(raw > 0).astype(np.intp)]

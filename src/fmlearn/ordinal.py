@@ -126,25 +126,24 @@ class FMOrdinalRegressor(RegressorMixin, BaseFM):
         self.keep_samples = keep_samples
         self.factor_update = factor_update
 
-    def predict_proba(self, X) -> np.ndarray:
-        """P(label = ``classes_[j]``), shape (n_samples, n_classes), averaged over samples."""
-        return self._probabilities(X)
+    def predict_proba(self, X, relations=None) -> np.ndarray:
+        """P(label = ``classes_[j]``), shape (n_samples, n_classes), averaged over samples.
+        ``relations``: the rows' relation blocks, when the model was fitted with some."""
+        return self._probabilities(X, relations)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, relations=None) -> np.ndarray:
         """Expected label under the posterior predictive distribution (a float)."""
-        return self._probabilities(X) @ self.classes_.astype(np.float64)
+        return self._probabilities(X, relations) @ self.classes_.astype(np.float64)
 
-    def _probabilities(self, X) -> np.ndarray:
-        X = self._check_predict_X(X)
-        model = self._make_model(fitted=True)
+    def _probabilities(self, X, relations=None) -> np.ndarray:
+        decide = self._decider(X, relations)
         chain = self._solver_state
         if self.samples_:
-            total = np.zeros((X.shape[0], self.classes_.size))
+            total = 0.0
             for params, cut in zip(self.samples_, chain.sample_cut, strict=True):
-                total += probabilities(model.decision(X, params, self._predict_threads()), cut)
+                total = total + probabilities(decide(params), cut)
             return total / len(self.samples_)
-        raw = model.decision(X, self._model_params(), self._predict_threads())
-        return probabilities(raw, self.cutpoints_)
+        return probabilities(decide(self._model_params()), self.cutpoints_)
 
     def __sklearn_tags__(self):
         # a regressor that also gives class probabilities over its (ordered) labels

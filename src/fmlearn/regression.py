@@ -254,22 +254,24 @@ class FMRegressor(RegressorMixin, BaseFM):
         """One pass over ``(X, y)``, continuing from the current model (online learning)."""
         return super().partial_fit(X, y, sample_weight)
 
-    def predict(self, X, return_std: bool = False):
+    def predict(self, X, return_std: bool = False, relations=None):
         """Predicted targets, clipped to ``[y_min_, y_max_]`` if ``clip_predictions``.
 
         ``return_std=True`` (``solver="mcmc"`` with kept samples) also returns the
         standard deviation of the posterior predictive distribution of y: the spread of
         the kept samples' predictions and the sampled noise, ``√(Var_s ŷ_s + E_s 1/α_s)``.
+
+        ``relations``: the rows' relation blocks, when the model was fitted with some.
         """
         if return_std:
-            return self._predict_with_std(X)
-        raw = self._decision(X)
+            return self._predict_with_std(X, relations)
+        raw = self._decision(X, relations)
         if self.clip_predictions:
             np.clip(raw, self.y_min_, self.y_max_, out=raw)
         return raw
 
-    def _predict_with_std(self, X):
-        X = self._check_predict_X(X)
+    def _predict_with_std(self, X, relations=None):
+        decide = self._decider(X, relations)
         samples = getattr(self, "samples_", None)
         if not samples:
             raise ValueError(
@@ -277,8 +279,7 @@ class FMRegressor(RegressorMixin, BaseFM):
                 f"keep_samples=True (this model: solver={self.solver!r}, "
                 f"keep_samples={self.keep_samples})."
             )
-        model = self._make_model(fitted=True)
-        preds = np.stack([model.decision(X, p, self._predict_threads()) for p in samples])
+        preds = np.stack([decide(p) for p in samples])
         mean = preds.mean(axis=0)
         alphas = self._solver_state.sample_alpha[-len(samples) :]
         noise = np.mean(1.0 / np.asarray(alphas))

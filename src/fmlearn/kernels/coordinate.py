@@ -116,11 +116,11 @@ def prepare_caches(rng, Xr, y, codes, w0, w, V, Q, e, t, cut):
         t[n] = y[n]
         e[n] = p - t[n]
     if codes[TASK] != REGRESSION:
-        _update_latent(rng, y, codes, e, t, cut)
+        update_latent(rng, y, codes, e, t, cut)
 
 
 @njit(cache=True, nogil=True)
-def _update_latent(rng, y, codes, e, t, cut):
+def update_latent(rng, y, codes, e, t, cut):
     """Probit: new latent targets given ŷ = e + t — drawn (MCMC) or expected (ALS/EM).
 
     Ordinal: drawn within the class's interval (c_{y−1}, c_y].
@@ -410,7 +410,7 @@ def _update_features(rng, Xc, sw, w, V, hyper, groups, prior, codes, a, Q, e):
     weighted = sw.shape[0] > 0
     k = V.shape[1]
     xb, sb, eb, hb, dv, P, rhs = _column_buffers(cptr, k)
-    for i in range(V.shape[0]):
+    for i in range(cptr.shape[0] - 1):  # X's features (relation blocks': kernels/relational)
         m = _gather(cptr, crows, cdata, sw, i, e, Q, V, xb, sb, eb, hb)
         g = groups[i]
         if codes[FIT_LINEAR] == 1:
@@ -511,7 +511,7 @@ def sweep(rng, Xr, Xc, y, sw, params, hyper, groups, n_groups, prior, codes, Q, 
     if codes[TASK] == ORDINAL and sample:
         update_cutpoints(rng, y, e, t, cut, step, codes[ADAPT] == 1)
     if codes[TASK] != REGRESSION:
-        _update_latent(rng, y, codes, e, t, cut)
+        update_latent(rng, y, codes, e, t, cut)
     if sample and codes[TASK] == REGRESSION:  # noise precision α | e
         alpha[0] = _draw_noise_precision(rng, sw, e, prior)
     a = alpha[0]

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from fmlearn._validation import csr_arrays
+from fmlearn.relations import RelationArrays
 
 
 # ------------------------------------------------------------------------------ history
@@ -102,13 +103,21 @@ class EvalSet:
     X: sp.csr_matrix
     y: np.ndarray
     sample_weight: np.ndarray
+    relations: RelationArrays | None = None  # its rows' relation blocks, if any
+
+    def decision(self, model, params) -> np.ndarray:
+        """ŷ of the set's rows (with their relation blocks)."""
+        if self.relations is None:
+            return model.decision(self.X, params)
+        return self.relations.decision(self.X, params)
 
 
 @dataclass
 class TrainData:
     """The training rows (canonical CSR, encoded target, weights) and what comes with them.
 
-    ``groups`` gives each feature's hyperprior group (MCMC; None: one group).
+    ``groups`` gives each feature's hyperprior group (MCMC; None: one group), of the
+    main table and the relation blocks.
     """
 
     X: sp.csr_matrix
@@ -116,6 +125,15 @@ class TrainData:
     sample_weight: np.ndarray
     eval_sets: list[EvalSet] = field(default_factory=list)
     groups: np.ndarray | None = None
+    # relation blocks kept apart (the coordinate solvers' relational sweep); the SGD
+    # family gets them flattened into X. ``relation_widths``: the blocks' feature counts.
+    relations: RelationArrays | None = None
+    relation_widths: tuple[int, ...] = ()
+
+    @property
+    def n_features(self) -> int:
+        """The model's features: X's columns and those of the relation blocks."""
+        return self.X.shape[1] + (self.relations.n_features if self.relations else 0)
 
     @cached_property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

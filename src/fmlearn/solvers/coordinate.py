@@ -19,6 +19,7 @@ from fmlearn._utils import format_bytes, physical_memory
 from fmlearn._validation import csr_arrays
 from fmlearn.kernels import anova_coordinate as AK
 from fmlearn.kernels import coordinate as K
+from fmlearn.kernels import relational as R
 from fmlearn.models.hofm import HOFM
 from fmlearn.solvers.base import (
     FitResult,
@@ -337,12 +338,16 @@ def solve(
     position, not from ``params``) or starts a chain at ``params``; it averages the
     predictions of the last ``n_kept`` sweeps on every eval set (on the task's averaging
     scale: probabilities for classification) and returns the posterior-mean parameters
-    with the chain as state. ALS returns the last parameters and no state. A higher-order
+    with the chain as state. ALS returns the last parameters and no state. Relation
+    blocks (``data.relations``) are swept by kernels/relational.py after X's features,
+    each block row's sums computed once. A higher-order
     FM (ALS, regression) sweeps with kernels/anova_coordinate.py (:func:`_solve_anova`).
     """
     if isinstance(model, HOFM):
         return _solve_anova(data, task=task, model=model, params=params, config=config,
                             callbacks=callbacks)  # fmt: skip
+    if data.relations is not None and isinstance(model, HOFM):
+        raise ValueError("relation blocks are swept for degree 2 only")  # _base flattens them
     groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
     n_groups = int(groups.max()) + 1 if groups.size else 1
     chain = _start(state, params, n_groups, task, data.y, config.sample)
@@ -359,7 +364,12 @@ def solve(
     Q, e, t = np.empty((n, k)), np.empty(n), np.empty(n)
     prior, codes = config.prior(), config.codes()
     rng = config.rng
-    K.prepare_caches(rng, data.arrays, data.y, codes, *params.as_tuple(), Q, e, t, chain.cut)
+    rel = data.relations
+    if rel is None:
+        K.prepare_caches(rng, data.arrays, data.y, codes, *params.as_tuple(), Q, e, t, chain.cut)
+    else:
+        R.prepare_caches(rng, data.arrays, rel.links, rel.Zr, data.y, codes, *params.as_tuple(),
+                         Q, e, t, chain.cut)  # fmt: skip
     metrics = task.metrics()
     averages = [np.zeros(es.X.shape[0]) for es in data.eval_sets]
     n_averaged_eval = 0
@@ -387,6 +397,10 @@ def solve(
                     e,
                     t,
                 )
+                if rel is not None:  # the blocks' features, from per-block-row sums
+                    sse = R.relation_sweep(rng, rel.links, rel.Zr, rel.Zc, rel.row_bounds,
+                                           rel.feature_bounds, weights, params.as_tuple(),
+                                           chain.hyper(), groups, codes, Q, e)  # fmt: skip
                 mean_loss = 0.5 * sse / weight_total
                 check_finite(sweep, "sweep", mean_loss, params, remedy)
                 if config.sample:
@@ -396,7 +410,7 @@ def solve(
                     n_averaged_eval += 1
                 predictions = []
                 for j, es in enumerate(data.eval_sets):
-                    current = task.to_mean_scale(model.decision(es.X, params), chain.cut)
+                    current = task.to_mean_scale(es.decision(model, params), chain.cut)
                     if keep:
                         averages[j] += (current - averages[j]) / n_averaged_eval
                         current = averages[j]
@@ -460,7 +474,7 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
                                          config.fit_intercept, config.fit_linear)  # fmt: skip
                 mean_loss = 0.5 * sse / weight_total
                 check_finite(sweep, "sweep", mean_loss, params, "Try stronger regularisation.")
-                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(sweep, params, None, mean_loss, scores, clock.seconds, predictions):
                 break

@@ -379,7 +379,7 @@ def solve(
                 state.n_updates += updates_per_epoch
                 mean_loss = total / weight_total
                 check_finite(epoch, "epoch", mean_loss, params, remedy)
-                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(epoch, params, state, mean_loss, scores, clock.seconds, predictions):
                 break

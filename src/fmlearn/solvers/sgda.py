@@ -166,7 +166,7 @@ def solve(data: TrainData, *, task: Task, model, params, config: SGDAConfig, sta
                 state.n_epochs += 1
                 mean_loss = total / max(data.n_rows, 1)
                 check_finite(epoch, "epoch", mean_loss, params, remedy)
-                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(epoch, params, state, mean_loss, scores, clock.seconds, predictions):
                 break

@@ -1,0 +1,281 @@
+"""FM prediction and coordinate sweeps over relation blocks, each block row computed once.
+
+A data row n is its own sparse row plus, for every block b, the block row
+``j = links[n, b]`` of the stacked block matrix Z (:class:`fmlearn.relations.RelationArrays`).
+The FM over the flat row needs, per row, the linear sum, ``q_f = Σ v_if x_i`` and
+``Σ v_if² x_i²``: each is a sum over the row's parts, and a block row's part is the same
+for every data row that uses it. So prediction computes the parts of every block row
+once (:func:`block_row_terms`, O(k · nnz(Z))) and each data row adds them up in
+O(k · (nnz(x) + B)).
+
+The sweep (Rendle, "Scaling Factorization Machines to Relational Data", VLDB 2013; libFM's
+relational MCMC) updates the main table's features with :mod:`fmlearn.kernels.coordinate`
+(their columns are ordinary sparse columns, and the per-row caches ``Q`` and ``e`` hold
+the full rows' ``q`` and residual), then each block's features from per-block-row sums.
+A block feature i with value x in block row j enters every data row n that links to j
+with ``h_n = x (qB_j − v_if x + qR_nf)``, where ``qB_j`` is block row j's part of q_f
+and ``qR_nf = q_nf − qB_j`` the rest of the row's, which no parameter of the block
+changes. The conditional of v_if needs ``Σ_n s h²`` and ``Σ_n s e h``; summed over the
+rows of each block row they are polynomials in ``a = qB_j − v_if x`` with coefficients
+``S_j = Σ s``, ``SQ_j = Σ s qR``, ``SQQ_j = Σ s qR²``, ``SE_j = Σ s e`` and
+``SEQ_j = Σ s e qR`` — five numbers per block row, gathered in one pass over the data
+rows per factor and block. An update of v_if then costs O(nnz of its column of Z) and
+moves only ``SE``, ``SEQ`` and ``qB`` of its block rows (``e_n`` changes by
+``Δ x (a + qR_nf)``); at the end of the factor one more pass writes the change of each
+block row's part back into every row's ``e`` and ``Q``. Factors go one at a time (the
+cross sums between factors would cost k² per block row), so block features always take
+scalar steps. Per sweep: O(k · (nnz(Z) + B · n_rows)) for the blocks.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fmlearn.kernels import FASTMATH
+from fmlearn.kernels.coordinate import (
+    FIT_LINEAR,
+    REGRESSION,
+    SAMPLE,
+    TASK,
+    _draw,
+    conditional,
+    update_latent,
+)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def block_row_terms(Zr, w, V, lin, q, sq):
+    """For every row j of Z: ``lin[j] = Σ w_i x``, ``q[j, f] = Σ v_if x`` and
+    ``sq[j, f] = Σ v_if² x²`` (float64)."""
+    indptr, indices, data = Zr
+    k = V.shape[1]
+    for j in range(indptr.shape[0] - 1):
+        total = 0.0
+        for f in range(k):
+            q[j, f] = 0.0
+            sq[j, f] = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            x = np.float64(data[p])
+            total += np.float64(w[i]) * x
+            for f in range(k):
+                vx = np.float64(V[i, f]) * x
+                q[j, f] += vx
+                sq[j, f] += vx * vx
+        lin[j] = total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def relational_row(Xr, links, n, lin, qB, sqB, w0, w, V, q, s):
+    """ŷ of data row n (its own features and its block rows' parts); fills
+    ``q[f] = Σ v_if x_i`` over the whole row. ``s`` is scratch."""
+    indptr, indices, data = Xr
+    k = V.shape[1]
+    linear = 0.0
+    for f in range(k):
+        q[f] = 0.0
+        s[f] = 0.0
+    for p in range(indptr[n], indptr[n + 1]):
+        i = indices[p]
+        x = np.float64(data[p])
+        linear += np.float64(w[i]) * x
+        for f in range(k):
+            vx = np.float64(V[i, f]) * x
+            q[f] += vx
+            s[f] += vx * vx
+    for b in range(links.shape[1]):
+        j = links[n, b]
+        linear += lin[j]
+        for f in range(k):
+            q[f] += qB[j, f]
+            s[f] += sqB[j, f]
+    pairwise = 0.0
+    for f in range(k):
+        pairwise += q[f] * q[f] - s[f]
+    return w0 + linear + 0.5 * pairwise
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def predict_relational(Xr, links, lin, qB, sqB, w0, w, V, out, block_rows):
+    """ŷ of every data row into ``out``, blocks of ``block_rows`` rows in parallel; each
+    row is summed in the same order whatever the thread count."""
+    n_rows = out.shape[0]
+    k = V.shape[1]
+    n_blocks = (n_rows + block_rows - 1) // block_rows
+    for blk in prange(n_blocks):
+        q = np.empty(k)
+        s = np.empty(k)
+        for n in range(blk * block_rows, min((blk + 1) * block_rows, n_rows)):
+            out[n] = relational_row(Xr, links, n, lin, qB, sqB, w0, w, V, q, s)
+
+
+@njit(cache=True, nogil=True)
+def prepare_caches(rng, Xr, links, Zr, y, codes, w0, w, V, Q, e, t, cut):
+    """:func:`fmlearn.kernels.coordinate.prepare_caches` for rows with relation blocks:
+    ``Q[n, f] = q_f`` of the whole row, the targets and the residual ``e = ŷ − t``."""
+    n_block_rows = Zr[0].shape[0] - 1
+    k = V.shape[1]
+    lin = np.empty(n_block_rows)
+    qB = np.empty((n_block_rows, k))
+    sqB = np.empty((n_block_rows, k))
+    block_row_terms(Zr, w, V, lin, qB, sqB)
+    q = np.empty(k)
+    s = np.empty(k)
+    for n in range(links.shape[0]):
+        p = relational_row(Xr, links, n, lin, qB, sqB, w0[0], w, V, q, s)
+        for f in range(k):
+            Q[n, f] = q[f]
+        t[n] = y[n]
+        e[n] = p - t[n]
+    if codes[TASK] != REGRESSION:
+        update_latent(rng, y, codes, e, t, cut)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _block_linear(rng, b, links, Zc, row_bounds, feature_bounds, sw, w, groups, mu_w, lam_w,
+                  a, sample, e, S, SE, dL):  # fmt: skip
+    """The linear weights of block b's features, then ``e += Δ(block row's linear part)``."""
+    cptr, crows, cdata = Zc
+    weighted = sw.shape[0] > 0
+    for j in range(row_bounds[b], row_bounds[b + 1]):
+        SE[j] = 0.0
+        dL[j] = 0.0
+    for n in range(links.shape[0]):
+        s = sw[n] if weighted else 1.0
+        SE[links[n, b]] += s * e[n]
+    for i in range(feature_bounds[b], feature_bounds[b + 1]):
+        sum_hh = 0.0
+        sum_xe = 0.0
+        for p in range(cptr[i], cptr[i + 1]):
+            j = crows[p]
+            x = np.float64(cdata[p])
+            sum_hh += x * x * S[j]
+            sum_xe += x * SE[j]
+        wi = np.float64(w[i])
+        g = groups[i]
+        mean, var = conditional(sum_hh, wi * sum_hh - sum_xe, a, mu_w[g], lam_w[g])
+        if np.isnan(mean):
+            continue
+        w[i] = _draw(rng, mean, var, sample)
+        delta = np.float64(w[i]) - wi
+        if delta == 0.0:
+            continue
+        for p in range(cptr[i], cptr[i + 1]):
+            j = crows[p]
+            dx = delta * np.float64(cdata[p])
+            SE[j] += dx * S[j]
+            dL[j] += dx
+    for n in range(links.shape[0]):
+        e[n] += dL[links[n, b]]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _block_factor(rng, b, f, links, Zr, Zc, row_bounds, feature_bounds, sw, V, groups, mu_v,
+                  lam_v, a, sample, Q, e, S, SE, SQ, SQQ, SEQ, qB, qB0, sqB, c0):  # fmt: skip
+    """Factor f of block b's features from the per-block-row sums (module docstring),
+    then the change of each block row's part of ŷ and q_f written back to its rows."""
+    rptr, rcols, rdata = Zr
+    cptr, crows, cdata = Zc
+    weighted = sw.shape[0] > 0
+    r0, r1 = row_bounds[b], row_bounds[b + 1]
+    for j in range(r0, r1):  # the block rows' part of q_f and of Σ v² x², from V
+        qj = 0.0
+        sj = 0.0
+        for p in range(rptr[j], rptr[j + 1]):
+            vx = np.float64(V[rcols[p], f]) * np.float64(rdata[p])
+            qj += vx
+            sj += vx * vx
+        qB[j] = qj
+        qB0[j] = qj
+        sqB[j] = sj
+        c0[j] = 0.5 * (qj * qj - sj)
+        SE[j] = 0.0
+        SQ[j] = 0.0
+        SQQ[j] = 0.0
+        SEQ[j] = 0.0
+    for n in range(links.shape[0]):
+        j = links[n, b]
+        s = sw[n] if weighted else 1.0
+        r = Q[n, f] - qB0[j]
+        sr = s * r
+        se = s * e[n]
+        SQ[j] += sr
+        SQQ[j] += sr * r
+        SE[j] += se
+        SEQ[j] += se * r
+    for i in range(feature_bounds[b], feature_bounds[b + 1]):
+        v = np.float64(V[i, f])
+        sum_hh = 0.0
+        sum_eh = 0.0
+        for p in range(cptr[i], cptr[i + 1]):
+            j = crows[p]
+            x = np.float64(cdata[p])
+            aj = qB[j] - v * x
+            sum_hh += x * x * (aj * aj * S[j] + 2.0 * aj * SQ[j] + SQQ[j])
+            sum_eh += x * (aj * SE[j] + SEQ[j])
+        g = groups[i]
+        mean, var = conditional(sum_hh, v * sum_hh - sum_eh, a, mu_v[g, f], lam_v[g, f])
+        if np.isnan(mean):
+            continue
+        V[i, f] = _draw(rng, mean, var, sample)
+        new = np.float64(V[i, f])  # the stored value (float32 models round)
+        dv = new - v
+        if dv == 0.0:
+            continue
+        for p in range(cptr[i], cptr[i + 1]):
+            j = crows[p]
+            x = np.float64(cdata[p])
+            aj = qB[j] - v * x
+            dx = dv * x
+            SE[j] += dx * (aj * S[j] + SQ[j])
+            SEQ[j] += dx * (aj * SQ[j] + SQQ[j])
+            qB[j] += dx
+            sqB[j] += (new * new - v * v) * x * x
+    for n in range(links.shape[0]):
+        j = links[n, b]
+        d = qB[j] - qB0[j]
+        own = 0.5 * (qB[j] * qB[j] - sqB[j]) - c0[j]
+        if d != 0.0 or own != 0.0:
+            e[n] += own + d * (Q[n, f] - qB0[j])
+            Q[n, f] += d
+
+
+@njit(cache=True, nogil=True)
+def relation_sweep(rng, links, Zr, Zc, row_bounds, feature_bounds, sw, params, hyper, groups,
+                   codes, Q, e):  # fmt: skip
+    """Every block feature's w_i (block by block), then factor by factor its v_if, from
+    their full conditionals; ``params = (w0, w, V)`` and the caches ``Q``, ``e`` updated
+    in place. Run after :func:`fmlearn.kernels.coordinate.sweep` (which draws the noise
+    precision, w0, the group priors and the main table's features). Returns Σ s e²."""
+    _, w, V = params
+    alpha, mu_w, lam_w, mu_v, lam_v, _, _ = hyper
+    a = alpha[0]
+    sample = codes[SAMPLE] == 1
+    n_rows, n_blocks = links.shape
+    n_block_rows = row_bounds[n_blocks]
+    weighted = sw.shape[0] > 0
+    S = np.zeros(n_block_rows)
+    for n in range(n_rows):
+        s = sw[n] if weighted else 1.0
+        for b in range(n_blocks):
+            S[links[n, b]] += s
+    SE = np.empty(n_block_rows)
+    SQ = np.empty(n_block_rows)
+    SQQ = np.empty(n_block_rows)
+    SEQ = np.empty(n_block_rows)
+    qB = np.empty(n_block_rows)
+    qB0 = np.empty(n_block_rows)
+    sqB = np.empty(n_block_rows)
+    c0 = np.empty(n_block_rows)
+    for b in range(n_blocks):
+        if codes[FIT_LINEAR] == 1:
+            _block_linear(rng, b, links, Zc, row_bounds, feature_bounds, sw, w, groups, mu_w,
+                          lam_w, a, sample, e, S, SE, qB)  # fmt: skip
+        for f in range(V.shape[1]):
+            _block_factor(rng, b, f, links, Zr, Zc, row_bounds, feature_bounds, sw, V, groups,
+                          mu_v, lam_v, a, sample, Q, e, S, SE, SQ, SQQ, SEQ, qB, qB0, sqB,
+                          c0)  # fmt: skip
+    sse = 0.0
+    for n in range(n_rows):
+        s = sw[n] if weighted else 1.0
+        sse += s * e[n] * e[n]
+    return sse
