@@ -333,7 +333,7 @@ class BaseFM(BaseEstimator):
         params = self.get_params(deep=False)
         if solver.prepare is not None and not online:
             data = solver.prepare(data, params, task, rng)
-        sample = data.X if data.relations is None else data.relations.flat_rows(data.X, 100_000)
+        sample = data.X if data.relations is None else data.relations.flat_rows(data.X, 20_000)
         self._fit_init_std = self._init_std(sample, solver.family)  # for _make_model
         self._setup_target = task.target
         try:
