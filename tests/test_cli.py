@@ -123,8 +123,10 @@ def test_exit_codes_and_messages(csv_files, capsys, tmp_path):
     assert main(["libfm", "-task", "r", "-train", "x", "-test", "y", "-dim", "1,1"]) == 2
     assert "-dim must be 'k0,k1,k2'" in capsys.readouterr().err
     assert main(["libfm", "-task", "r", "-train", "x", "-test", "y", "-method", "sgda"]) == 2
-    assert main(["libfm", "-task", "r", "-train", "x", "-test", "y", "-relation", "r"]) == 2
-    assert "not available" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["libfm", "-task", "r", "-train", "x", "-test", "y", "-method", "sgda",
+                 "-validation", "v", "-relation", "r"]) == 2  # fmt: skip
+    assert "-method sgda with -relation" in capsys.readouterr().err
 
 
 def test_unwritable_outputs_fail_before_any_work(csv_files, capsys, tmp_path):
@@ -610,7 +612,7 @@ LIBFM_FLAGS = [
     "-task", "-test", "-train", "-validation", "-verbosity",
 ]  # fmt: skip
 REFUSED = {
-    ("-relation", "x"): "-relation (block structure, BS) is not available",
+    ("-method", "sgda", "-relation", "x"): "-method sgda with -relation: SGDA learns",
     ("-method", "sgda"): "-method sgda learns the regularisation on -validation: give one",
     ("-regular", "0,0,0.1,0.2"): "per-group values: with -method als and -meta",
 }

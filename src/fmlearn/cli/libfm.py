@@ -11,13 +11,23 @@ iteration also scores the training rows, as libFM does) before a ``Final`` line:
 ``-task c``), ``-rlog`` a tab-separated table with a header and one row per iteration,
 ``-save_model``/``-load_model`` libFM's text model (not for MCMC, as in libFM).
 
-What libFM has and fmlearn does not yet (``-method sgda``, ``-relation`` block structure)
-fails with a message that says so; ``-cache_size`` (binary data) is accepted and ignored.
+``-relation user,item`` (libFM's block structure, BS) reads libFM's files for each
+relation — ``user.x`` or ``user.xt``, ``user.train``, ``user.test``, optional
+``user.groups`` (:mod:`fmlearn.io.libfm_binary`) — numbers the blocks' features after the
+main table's and their groups after ``-meta``'s, as libFM does (the main table may hold
+only targets), and trains MCMC and ALS with the relational sweep (each block row once).
+libFM refuses relations with SGD; ``-method sgd`` here trains on the flattened rows, with
+a note, and ``-method sgda`` with ``-relation`` is refused (libFM reads no relation rows
+for ``-validation``). ``-train`` and ``-test`` may name libFM's binary data (``NAME.x`` or
+``NAME.xt`` with ``NAME.y``, as its ``convert`` writes them), which libFM reads in
+preference to a text file ``NAME``.
+``-cache_size`` is accepted and ignored (fmlearn reads the data into memory).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import numpy as np
@@ -32,7 +42,9 @@ from fmlearn.cli._common import (
     read_data,
     read_groups,
 )
+from fmlearn.io import libfm_binary
 from fmlearn.models import FMParams
+from fmlearn.relations import combined_groups, flatten
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = p.add_argument
     add("-help", action="help", help="this screen")
     add("-task", choices=("r", "c"), required=True, help="r=regression, c=binary classification")
-    add("-train", required=True, help="training data (libFM format)")
-    add("-test", required=True, help="test data: predicted into -out")
+    add(
+        "-train",
+        required=True,
+        help="training data (libFM text, or libFM's binary NAME.x/.xt with NAME.y)",
+    )
+    add("-test", required=True, help="test data: predicted into -out (text or binary)")
     add("-validation", help="validation data (libFM uses it only for SGDA)")
     add("-out", help="file for the test predictions, one per line")
     add("-dim", default="1,1,8", help="'k0,k1,k2': use bias, use 1-way, dim of 2-way")
@@ -73,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("-meta", help="groups file: one group id per feature, one per line")
     add("-save_model", help="write the model (libFM text format; not for MCMC)")
     add("-load_model", help="start from this model (libFM text format; not for MCMC)")
-    add("-relation", help="BS: block-structure relations (not available in fmlearn)")
-    add("-cache_size", help="ignored (binary data format)")
+    add(
+        "-relation",
+        help="BS: relations, comma-separated file prefixes R: each reads R.x (or R.xt), "
+        "R.train, R.test and R.groups if present (libFM's files)",
+    )
+    add("-cache_size", help="ignored (fmlearn reads the data into memory)")
     return p
 
 
@@ -140,12 +160,17 @@ def run(argv: list[str]) -> int:
         build_parser().print_help()
         return 0
     args = build_parser().parse_args(argv)
-    if args.relation:
-        raise UsageError("-relation (block structure, BS) is not available in fmlearn yet.")
+    relation_names = _relation_names(args.relation)
+    if args.method == "sgda" and relation_names:
+        raise UsageError(
+            "-method sgda with -relation: SGDA learns its regularisation on -validation, for "
+            "which libFM reads no relation rows (only R.train and R.test), and libFM refuses "
+            "relations with SGD; use -method mcmc or als."
+        )
     if args.method == "sgda" and not args.validation:
         raise UsageError("-method sgda learns the regularisation on -validation: give one.")
     if args.cache_size:
-        print("fmlearn libfm: -cache_size ignored (fmlearn reads text data into memory)")
+        print("fmlearn libfm: -cache_size ignored (fmlearn reads the data into memory)")
     fit_intercept, fit_linear, k = _dim(args.dim)
     mcmc = args.method == "mcmc"
     for flag in ("save_model", "load_model"):
@@ -159,14 +184,25 @@ def run(argv: list[str]) -> int:
     check_output(args.rlog, "log file (-rlog)")
     check_output(args.save_model, "model file (-save_model)")
 
-    X, y = read_data(args.train, "libfm")
-    X_test, y_test = read_data(args.test, "libfm")
+    X, y = _read_libfm_data(args.train)
+    X_test, y_test = _read_libfm_data(args.test)
     sgda = args.method == "sgda"
-    X_val, y_val = read_data(args.validation, "libfm") if sgda else (X_test, y_test)
+    X_val, y_val = _read_libfm_data(args.validation) if sgda else (X_test, y_test)
     n_features = max(X.shape[1], X_test.shape[1], X_val.shape[1])
     X = _widen(X, n_features)
     X_test = _widen(X_test, n_features)
     X_val = _widen(X_val, n_features)
+    # libFM's block structure: each relation's rows for the training and the test rows
+    train_blocks, test_blocks = [], []
+    for name in relation_names:
+        train, test = libfm_binary.load_relation(
+            name, X.shape[0], X_test.shape[0], train_name=args.train, test_name=args.test
+        )
+        train_blocks.append(train)
+        test_blocks.append(test)
+    if train_blocks and args.method == "sgd":
+        print("fmlearn libfm: note: libFM refuses -relation with SGD; fmlearn trains SGD on "
+              "the flattened rows (main features, then each relation's).")  # fmt: skip
     if args.task == "c":  # libFM: a label > 0 is the positive class
         y, y_test = np.where(y > 0, 1, -1), np.where(y_test > 0, 1, -1)
         y_val = np.where(y_val > 0, 1, -1)
@@ -181,7 +217,16 @@ def run(argv: list[str]) -> int:
     if args.iter < 0:
         raise UsageError(f"-iter must be ≥ 0; got {args.iter}.")
     if args.iter == 0:  # libFM's way to score data with a saved model
-        return _predict_only(args, y, X_test, y_test, (fit_intercept, fit_linear, k))
+        flat_test = flatten(X_test, test_blocks)[0] if test_blocks else X_test
+        return _predict_only(args, y, flat_test, y_test, (fit_intercept, fit_linear, k))
+
+    # libFM's block-structure main table may hold only targets (every feature in the
+    # blocks); fmlearn's estimators need a column: one that is always 0, in the main
+    # group, changes no prediction and is left out of -save_model and -load_model
+    dummy = n_features == 0 and bool(train_blocks)
+    if dummy:
+        n_features = 1
+        X, X_test, X_val = _widen(X, 1), _widen(X_test, 1), _widen(X_val, 1)
 
     from fmlearn.classification import FMClassifier
     from fmlearn.regression import FMRegressor
@@ -200,13 +245,17 @@ def run(argv: list[str]) -> int:
     # libFM's -meta: MCMC's hyperprior groups, ALS's groups of per-group -regular and
     # SGDA's groups of learned strengths
     grouped = args.meta and args.method != "sgd"
-    groups = read_groups(args.meta, n_features) if grouped else None
+    groups = read_groups(args.meta, n_features - dummy) if grouped else None
+    if groups is not None and dummy:
+        groups = np.zeros(1, np.int64)
     if mcmc:
         params["n_kept_samples"] = args.iter  # libFM averages every sweep
     elif sgda:  # learns the regularisation from 0; libFM ignores -regular here
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None)
     else:
         n_groups = int(groups.max()) + 1 if groups is not None and groups.size else None
+        if train_blocks and args.method == "als":  # libFM's joined groups: main, then blocks'
+            n_groups = int(combined_groups(n_features, train_blocks, groups).max()) + 1
         params.update(_regular(args.regular, n_groups))
     if args.method == "sgd":
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
@@ -214,15 +263,23 @@ def run(argv: list[str]) -> int:
     first = 1 if sgda else 0  # SGDA's validation rows are the first eval set
     last = _LastPredictions(first)
     lines = _IterationLines(args.task == "r", mcmc, y_test, y, first)
-    eval_set = [(X_test, y_test), (X, y)]
+    if train_blocks:
+        eval_set = [(X_test, y_test, test_blocks), (X, y, train_blocks)]
+    else:
+        eval_set = [(X_test, y_test), (X, y)]
     fit_params = {"eval_set": [(X_val, y_val)] * sgda + eval_set, "callbacks": [last, lines]}
+    if train_blocks:
+        fit_params["relations"] = train_blocks
     if groups is not None:
         fit_params["groups"] = groups
     elif args.meta:
         print("fmlearn libfm: -meta is not used by -method sgd (libFM's SGD has no groups); "
               "ignored.")  # fmt: skip
-    if args.load_model:
-        w0, w, V = load_libfm_model(args.load_model, n_features, k)
+    if args.load_model:  # libFM's model covers the blocks' features too, after the main ones
+        n_all = n_features - dummy + sum(block.n_features for block in train_blocks)
+        w0, w, V = load_libfm_model(args.load_model, n_all, k)
+        if dummy:
+            w, V = np.r_[0.0, w], np.vstack([np.zeros((1, k)), V])
         fit_params["init_params"] = FMParams(np.array([w0]), w, V)
     start = time.perf_counter()
     model.fit(X, y, **fit_params)
@@ -233,9 +290,9 @@ def run(argv: list[str]) -> int:
         pred = last.raw
         pred = np.clip(pred, model.y_min_, model.y_max_) if args.task == "r" else ndtr(pred)
     elif args.task == "r":
-        pred = model.predict(X_test)
+        pred = model.predict(X_test, relations=test_blocks or None)
     else:
-        pred = model.predict_proba(X_test)[:, 1]
+        pred = model.predict_proba(X_test, relations=test_blocks or None)[:, 1]
     if args.task == "r":
         final = f"Test={np.sqrt(np.mean((pred - y_test) ** 2)):.6g}"
     else:
@@ -244,7 +301,8 @@ def run(argv: list[str]) -> int:
     if args.out:
         np.savetxt(args.out, pred, fmt="%.10g")
     if args.save_model:
-        save_libfm_model(model, args.save_model)
+        write_libfm_model(args.save_model, model.w0_, model.w_[dummy:], model.V_[dummy:],
+                          model.fit_intercept, model.fit_linear)  # fmt: skip
     return 0
 
 
@@ -287,6 +345,20 @@ def _predict_only(args, y, X_test, y_test, dim) -> int:
         with open(args.rlog, "w") as fh:
             fh.write("\t".join(["time_learn", *metrics]) + "\n")
     return 0
+
+
+def _relation_names(text: str | None) -> list[str]:
+    """libFM's ``-relation`` list: names separated by ',' or ';' (its delimiters for
+    every list flag), empty ones skipped."""
+    return [name for name in re.split(r"[,;]", text or "") if name]
+
+
+def _read_libfm_data(path: str):
+    """``(X, y)`` as libFM reads ``-train``/``-test``: its binary files ``PATH.x`` (or
+    ``.xt``) with ``PATH.y`` when they exist — libFM prefers them — else the text file."""
+    if libfm_binary.binary_data_files(path) is not None:
+        return libfm_binary.load_binary_data(path)
+    return read_data(path, "libfm")
 
 
 def _widen(X, n_features: int):

@@ -1,6 +1,8 @@
-"""Data in and out: libSVM / libFM / libffm text readers and writers, the DataFrame encoder."""
+"""Data in and out: libSVM / libFM / libffm text readers and writers, libFM's binary
+block-structure files (relation blocks), the DataFrame encoder."""
 
 from fmlearn.io.encoder import FMEncoder
+from fmlearn.io.libfm_binary import load_relation, read_binary_matrix, write_binary_matrix
 from fmlearn.io.text import (
     dump_libffm,
     dump_libfm,
@@ -24,4 +26,7 @@ __all__ = [
     "load_libffm",
     "load_libfm",
     "load_libsvm",
+    "load_relation",
+    "read_binary_matrix",
+    "write_binary_matrix",
 ]
