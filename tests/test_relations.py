@@ -207,3 +207,40 @@ def test_bad_input_names_the_block_and_the_argument():
         related.partial_fit(X, y)
     with pytest.raises(ValueError, match=r"relations\[0\] has 8 features, but .* block 0 has 12"):
         related.predict(X, relations=relations[::-1])
+
+
+def test_the_encoder_makes_a_block_of_an_entity_table():
+    pd = pytest.importorskip("pandas")
+    from fmlearn import FMEncoder
+
+    rng = np.random.default_rng(8)
+    users = pd.DataFrame(
+        {
+            "age": rng.integers(18, 70, 20),
+            "rated": [" ".join(map(str, rng.choice(30, 3, replace=False))) for _ in range(20)],
+        },
+        index=np.arange(100, 120),
+    )
+    ratings = pd.DataFrame(
+        {"user_id": rng.integers(100, 120, 300), "item": rng.integers(0, 5, 300)}
+    )
+    encoder = FMEncoder(multi_valued=["rated"]).fit(users)
+    block = encoder.relation_block(users, ratings["user_id"])
+    # its rows, looked up per rating, are the encoding of the joined table
+    joined = encoder.transform(users.loc[ratings["user_id"]])
+    assert (block.X[block.index] != joined).nnz == 0
+    np.testing.assert_array_equal(block.groups, encoder.groups_)
+    # and a key column instead of the index
+    keyed = users.rename_axis("uid").reset_index()
+    same = FMEncoder(multi_valued=["rated"]).fit(keyed.drop(columns="uid"))
+    other = same.relation_block(keyed, ratings["user_id"].to_numpy(), on="uid")
+    np.testing.assert_array_equal(other.index, block.index)
+    X = sp.csr_matrix(np.eye(5)[ratings["item"]])
+    y = rng.normal(size=300)
+    FMRegressor(solver="mcmc", max_iter=3, n_factors=2).fit(X, y, relations=[block])
+    with pytest.raises(ValueError, match=r"1 of the 2 keys are not in the table \(e.g. \[7\]\)"):
+        encoder.relation_block(users, [100, 7])
+    with pytest.raises(ValueError, match="keys repeat"):
+        encoder.relation_block(pd.concat([users, users.iloc[:1]]), [100])
+    with pytest.raises(ValueError, match="no key column 'id'"):
+        encoder.relation_block(users, [100], on="id")

@@ -31,6 +31,7 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.io.field_matrix import FieldMatrix
+from fmlearn.relations import RelationBlock
 
 _HASH_KEY = "fmlearn-encoder!"  # 16 bytes: pandas' SipHash key, fixed so hashes are stable
 
@@ -428,6 +429,58 @@ class FMEncoder(TransformerMixin, BaseEstimator):
             codes = np.where(codes < 0, spec.width - 1, codes)
         keep = codes >= 0
         return row[keep], codes[keep]
+
+    def relation_block(self, table, keys, *, on: str | None = None) -> RelationBlock:
+        """``table`` — one row per entity (a user, an item), in the columns this encoder
+        was fitted on — as a :class:`fmlearn.RelationBlock` for data rows whose entity is
+        ``keys[r]``: the block is ``transform(table)``, stored once per entity instead of
+        once per data row (libFM's block structure), with ``groups_`` as its groups.
+
+        ``on``: the table's key column (left out of the encoding); None: the table's
+        index (pandas). A multi-valued column makes the implicit-feedback block of SVD++:
+        e.g. a users table with the items each user rated, ``"12 7 431"``. Every key must
+        be in the table, once: a rating of an unknown user has no block row to use.
+
+        >>> import pandas as pd
+        >>> users = pd.DataFrame({"age": [20, 30, 40], "rated": ["a b", "b", "a c"]},
+        ...                      index=[7, 8, 9])
+        >>> encoder = FMEncoder(multi_valued=["rated"]).fit(users)
+        >>> block = encoder.relation_block(users, keys=[9, 7, 7, 8])
+        >>> block.index.tolist(), block.X.shape, block.groups.tolist()
+        ([2, 0, 0, 1], (3, 4), [0, 1, 1, 1])
+        """
+        check_is_fitted(self, "columns_")
+        pd = _pandas()
+        if on is None:
+            if not isinstance(table, pd.DataFrame):
+                raise ValueError(
+                    "relation_block: name the key column with on=… (the table is not a "
+                    "pandas DataFrame, so it has no index to use)."
+                )
+            ids, frame = table.index, table
+        else:
+            frame = _as_pandas(table)
+            if on not in frame.columns:
+                raise ValueError(f"relation_block: the table has no key column {on!r}.")
+            ids, frame = pd.Index(frame[on]), frame.drop(columns=[on])
+        if not ids.is_unique:
+            repeated = ids[ids.duplicated()].unique()[:5].tolist()
+            raise ValueError(
+                f"relation_block: the table's keys repeat ({repeated}): one row per entity."
+            )
+        keys = np.asarray(keys.to_numpy() if hasattr(keys, "to_numpy") else keys)
+        index = ids.get_indexer(keys) if keys.size else np.zeros(0, np.int64)
+        unknown = index < 0
+        if unknown.any():
+            examples = pd.unique(keys[unknown])[:5].tolist()
+            raise ValueError(
+                f"relation_block: {int(unknown.sum())} of the {keys.size} keys are not in "
+                f"the table (e.g. {examples}): every data row needs its block row."
+            )
+        block = sp.csr_matrix(self.transform(frame))
+        # groups 0…G−1 without gaps (a column that encoded to nothing has no features)
+        groups = np.unique(self.groups_, return_inverse=True)[1]
+        return RelationBlock(index, block, groups)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "columns_")
