@@ -244,3 +244,19 @@ def test_the_encoder_makes_a_block_of_an_entity_table():
         encoder.relation_block(pd.concat([users, users.iloc[:1]]), [100])
     with pytest.raises(ValueError, match="no key column 'id'"):
         encoder.relation_block(users, [100], on="id")
+
+
+def test_onnx_takes_the_flat_rows():
+    pytest.importorskip("onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from fmlearn.export import padded, to_onnx
+
+    X, y, relations, flat, _ = _data(9)
+    model = FMRegressor(solver="als", n_factors=2, max_iter=5, random_state=0)
+    model.fit(X, y, relations=relations)
+    proto = to_onnx(model, dtype=np.float64)
+    assert {p.key: p.value for p in proto.metadata_props}["n_features"] == str(flat.shape[1])
+    session = onnxruntime.InferenceSession(proto.SerializeToString())
+    indices, values = padded(flat, dtype=np.float64)
+    (got,) = session.run(None, {"indices": indices, "values": values})
+    np.testing.assert_allclose(got, model.predict(X, relations=relations), atol=1e-9)

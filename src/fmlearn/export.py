@@ -29,6 +29,10 @@ Outputs:
 * multiclass FMClassifier (softmax): ``decision`` [N, C] (the class scores,
   ``decision_function``) and ``probabilities`` [N, C] (their softmax, ``predict_proba``).
 
+A model fitted with relation blocks takes each row's flat features — its own, then its
+block rows' (:func:`fmlearn.relations.flatten`); ``n_features`` in the metadata counts
+them all.
+
 A higher-order FM (``degree`` 3–5) has the outputs above; its order-m terms are computed
 from power sums by Newton's identities (``_anova_nodes``), the kernel's polynomial with
 its own rounding (float32 within 1e-5 of ``predict``, also with large factors).
@@ -292,7 +296,7 @@ def _finish(model, nodes, n_in, outputs, inits, n_factors, n_samples, external):
         producer_version=__version__,
     )
     proto.ir_version = min(proto.ir_version, 8)  # readable by onnxruntime ≥ 1.10
-    meta = {"n_features": str(model.n_features_in_), "n_factors": str(n_factors),
+    meta = {"n_features": str(len(model.w_)), "n_factors": str(n_factors),
             "n_samples": str(n_samples), "estimator": type(model).__name__}  # fmt: skip
     if isinstance(model, FMClassifier):
         meta["classes"] = repr(list(model.classes_.tolist()))

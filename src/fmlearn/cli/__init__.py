@@ -471,7 +471,7 @@ def _export(args) -> int:
         raise UsageError(f"{args.model}: {exc}") from exc
     print(
         f"{args.model} → {args.out}: inputs indices int64 [N, W] and values "
-        f"{np.dtype(dtype).name} [N, W], any N and W; {model.n_features_in_:,} features"
+        f"{np.dtype(dtype).name} [N, W], any N and W; {len(model.w_):,} features"
     )
     return 0
 
