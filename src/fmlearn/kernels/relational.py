@@ -64,6 +64,22 @@ def _block_terms(Zr, r0, r1, V, q, sq):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _block_q(Zr, r0, r1, V, q):
+    """``q[j, f] = Σ v_if x`` of rows r0…r1 of Z (what the sweep needs of
+    :func:`_block_terms`)."""
+    indptr, indices, data = Zr
+    k = V.shape[1]
+    for j in range(r0, r1):
+        for f in range(k):
+            q[j, f] = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            x = np.float64(data[p])
+            for f in range(k):
+                q[j, f] += np.float64(V[i, f]) * x
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def block_row_terms(Zr, w, V, lin, q, sq):
     """For every row j of Z: ``lin[j] = Σ w_i x``, ``q[j, f] = Σ v_if x`` and
     ``sq[j, f] = Σ v_if² x²`` (float64)."""
@@ -146,7 +162,8 @@ def prepare_caches(rng, Xr, links, Zr, y, codes, w0, w, V, Q, e, t, cut):
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _block_linear(rng, b, links, Zc, row_bounds, feature_bounds, sw, w, groups, mu_w, lam_w,
                   a, sample, e, S, SE, dL):  # fmt: skip
-    """The linear weights of block b's features, then ``e += Δ(block row's linear part)``."""
+    """The linear weights of block b's features; ``dL[j]`` is the change of block row
+    j's linear part, which the next pass over the data rows adds to their ``e``."""
     cptr, crows, cdata = Zc
     weighted = sw.shape[0] > 0
     for j in range(row_bounds[b], row_bounds[b + 1]):
@@ -177,57 +194,68 @@ def _block_linear(rng, b, links, Zc, row_bounds, feature_bounds, sw, w, groups, 
             dx = delta * np.float64(cdata[p])
             SE[j] += dx * S[j]
             dL[j] += dx
-    for n in range(links.shape[0]):
-        e[n] += dL[links[n, b]]
+
+
+# What the sweep keeps per block row for the factor being updated, in one row of 8 (one
+# cache line: the passes over data rows reach block rows in random order): the sums over
+# its data rows SQ = Σ s qR, SQQ = Σ s qR², SE = Σ s e, SEQ = Σ s e qR and S = Σ s; its
+# part of q_f now and at the factor's start; and the change of its Σ v_if² x².
+SQ, SQQ, SE, SEQ, S_ROWS, Q_NOW, Q_START, DSQ = range(8)
+N_ACC = 8
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _block_row_parts(f, r0, r1, qB, sqB, parts):
-    """Block rows r0…r1's part of q_f and of Σ v_if² x² (from :func:`block_row_terms`
-    at the block's start: updating factor f leaves the others' parts alone) into
-    ``parts[j]``: 0 (q, changed by the updates), 1 (q at the start), 2 (Σ v² x²) and 3
-    (the row's own pairwise part ½ (q² − Σ v² x²) at the start). A block row's four
-    numbers share a cache line: the row passes reach them in random order."""
+def _start_factor(f, r0, r1, qB, S, acc):
+    """Block rows r0…r1 ready for factor f: their part of q_f (from :func:`_block_terms`
+    at the block's start: updating factor f leaves the others' parts alone), S, and the
+    sums zeroed for the next pass over the data rows to gather."""
     for j in range(r0, r1):
-        qj = qB[j, f]
-        sj = sqB[j, f]
-        parts[j, 0] = qj
-        parts[j, 1] = qj
-        parts[j, 2] = sj
-        parts[j, 3] = 0.5 * (qj * qj - sj)
+        acc[j, SQ] = 0.0
+        acc[j, SQQ] = 0.0
+        acc[j, SE] = 0.0
+        acc[j, SEQ] = 0.0
+        acc[j, S_ROWS] = S[j]
+        acc[j, Q_NOW] = qB[j, f]
+        acc[j, Q_START] = qB[j, f]
+        acc[j, DSQ] = 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _rows_pass(b, f_done, f_next, links, sw, Q, e, done, parts, sums):
-    """One pass over the data rows: write factor ``f_done``'s change of each block row's
-    part (``done``) into ``e`` and ``Q[:, f_done]``, then gather factor ``f_next``'s
-    per-block-row sums (``sums``: SQ, SQQ, SE, SEQ; ``parts`` its block-row parts).
-    −1 skips either half; fused, the k factors cost k + 1 passes instead of 2k."""
+def _rows_pass(b, f_done, f_next, links, sw, Q, e, done, acc, dL, linear):
+    """One pass over the data rows: write the change of each block row's linear part
+    (``dL``, with ``linear``) or of its factor ``f_done`` part (``done``) into ``e`` (and
+    ``Q[:, f_done]``), then gather factor ``f_next``'s per-block-row sums into ``acc``.
+    −1 skips a factor; fused, the linear weights and k factors cost k + 1 passes instead
+    of 2k + 2. A block row's change of ŷ on its data rows is that of its own pairs,
+    ½ (q² − q0²) − ½ Δ Σ v² x², plus (q − q0) · qR."""
     weighted = sw.shape[0] > 0
     for n in range(links.shape[0]):
         j = links[n, b]
+        if linear:
+            e[n] += dL[j]
         if f_done >= 0:
-            d = done[j, 0] - done[j, 1]
-            own = 0.5 * (done[j, 0] * done[j, 0] - done[j, 2]) - done[j, 3]
+            q, q0 = done[j, Q_NOW], done[j, Q_START]
+            d = q - q0
+            own = 0.5 * (q * q - q0 * q0) - 0.5 * done[j, DSQ]
             if d != 0.0 or own != 0.0:
-                e[n] += own + d * (Q[n, f_done] - done[j, 1])
+                e[n] += own + d * (Q[n, f_done] - q0)
                 Q[n, f_done] += d
         if f_next >= 0:
             s = sw[n] if weighted else 1.0
-            r = Q[n, f_next] - parts[j, 1]
+            r = Q[n, f_next] - acc[j, Q_START]
             sr = s * r
             se = s * e[n]
-            sums[j, 0] += sr
-            sums[j, 1] += sr * r
-            sums[j, 2] += se
-            sums[j, 3] += se * r
+            acc[j, SQ] += sr
+            acc[j, SQQ] += sr * r
+            acc[j, SE] += se
+            acc[j, SEQ] += se * r
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, S, parts, sums):
+def _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, acc):
     """Factor f of features i0…i1 (one block) from the per-block-row sums (module
-    docstring); keeps ``parts[0]`` (q), ``parts[2]`` (Σ v² x²) and the sums SE, SEQ
-    current after each change."""
+    docstring); keeps each block row's q, Δ Σ v² x², SE and SEQ current after each
+    change."""
     cptr, crows, cdata = Zc
     for i in range(i0, i1):
         v = np.float64(V[i, f])
@@ -236,9 +264,9 @@ def _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, S, part
         for p in range(cptr[i], cptr[i + 1]):
             j = crows[p]
             x = np.float64(cdata[p])
-            aj = parts[j, 0] - v * x
-            sum_hh += x * x * (aj * aj * S[j] + 2.0 * aj * sums[j, 0] + sums[j, 1])
-            sum_eh += x * (aj * sums[j, 2] + sums[j, 3])
+            aj = acc[j, Q_NOW] - v * x
+            sum_hh += x * x * (aj * aj * acc[j, S_ROWS] + 2.0 * aj * acc[j, SQ] + acc[j, SQQ])
+            sum_eh += x * (aj * acc[j, SE] + acc[j, SEQ])
         g = groups[i]
         mean, var = conditional(sum_hh, v * sum_hh - sum_eh, a, mu_v[g, f], lam_v[g, f])
         if np.isnan(mean):
@@ -251,12 +279,12 @@ def _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, S, part
         for p in range(cptr[i], cptr[i + 1]):
             j = crows[p]
             x = np.float64(cdata[p])
-            aj = parts[j, 0] - v * x
+            aj = acc[j, Q_NOW] - v * x
             dx = dv * x
-            sums[j, 2] += dx * (aj * S[j] + sums[j, 0])
-            sums[j, 3] += dx * (aj * sums[j, 0] + sums[j, 1])
-            parts[j, 0] += dx
-            parts[j, 2] += (new * new - v * v) * x * x
+            acc[j, SE] += dx * (aj * acc[j, S_ROWS] + acc[j, SQ])
+            acc[j, SEQ] += dx * (aj * acc[j, SQ] + acc[j, SQQ])
+            acc[j, Q_NOW] += dx
+            acc[j, DSQ] += (new * new - v * v) * x * x
 
 
 @njit(cache=True, nogil=True)
@@ -281,33 +309,31 @@ def relation_sweep(rng, links, Zr, Zc, row_bounds, feature_bounds, sw, params, h
     SE = np.empty(n_block_rows)
     dL = np.empty(n_block_rows)
     k = V.shape[1]
-    # per block row: q parts of the factor being updated and of the one being written
-    # back (:func:`_block_row_parts`), and the sums SQ, SQQ, SE, SEQ
-    parts = np.empty((n_block_rows, 4))
-    done = np.empty((n_block_rows, 4))
-    sums = np.empty((n_block_rows, 4))
+    # per block row (N_ACC numbers): the factor being updated, and the one whose change
+    # the next pass writes back
+    acc = np.empty((n_block_rows, N_ACC))
+    done = np.empty((n_block_rows, N_ACC))
     qB = np.empty((n_block_rows, k))
-    sqB = np.empty((n_block_rows, k))
     for b in range(n_blocks):
         r0, r1 = row_bounds[b], row_bounds[b + 1]
         i0, i1 = feature_bounds[b], feature_bounds[b + 1]
-        if codes[FIT_LINEAR] == 1:
+        linear = codes[FIT_LINEAR] == 1
+        if linear:
             _block_linear(rng, b, links, Zc, row_bounds, feature_bounds, sw, w, groups, mu_w,
                           lam_w, a, sample, e, S, SE, dL)  # fmt: skip
         if k == 0:
+            _rows_pass(b, -1, -1, links, sw, Q, e, done, acc, dL, linear)
             continue
-        _block_terms(Zr, r0, r1, V, qB, sqB)
-        _block_row_parts(0, r0, r1, qB, sqB, parts)
-        sums[r0:r1] = 0.0
-        _rows_pass(b, -1, 0, links, sw, Q, e, done, parts, sums)
+        _block_q(Zr, r0, r1, V, qB)
+        _start_factor(0, r0, r1, qB, S, acc)
+        _rows_pass(b, -1, 0, links, sw, Q, e, done, acc, dL, linear)
         for f in range(k):
-            _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, S, parts, sums)
-            parts, done = done, parts
+            _block_factor(rng, f, i0, i1, Zc, V, groups, mu_v, lam_v, a, sample, acc)
+            acc, done = done, acc
             f_next = f + 1 if f + 1 < k else -1
             if f_next >= 0:
-                _block_row_parts(f_next, r0, r1, qB, sqB, parts)
-                sums[r0:r1] = 0.0
-            _rows_pass(b, f, f_next, links, sw, Q, e, done, parts, sums)
+                _start_factor(f_next, r0, r1, qB, S, acc)
+            _rows_pass(b, f, f_next, links, sw, Q, e, done, acc, dL, False)
     sse = 0.0
     for n in range(n_rows):
         s = sw[n] if weighted else 1.0
