@@ -201,9 +201,24 @@ class RelationArrays:
         """``columns=False`` skips the CSC copy, which only the sweeps read."""
         rows = np.cumsum([0] + [b.X.shape[0] for b in relations]).astype(np.int64)
         features = n_main + np.cumsum([0] + [b.n_features for b in relations]).astype(np.int64)
-        Z = sp.block_diag([b.X for b in relations], format="csr", dtype=dtype)
-        Z = sp.hstack([sp.csr_matrix((Z.shape[0], n_main), dtype=dtype), Z], format="csr")
-        Z = as_canonical_csr(Z, dtype)
+        # the blocks' CSR arrays end to end, their columns moved to their features: no
+        # COO temporaries (scipy's block_diag makes them), each block already canonical
+        starts = np.cumsum([0] + [b.X.nnz for b in relations])
+        indptr = np.concatenate(
+            [[0]]
+            + [
+                b.X.indptr[1:].astype(np.int64) + s
+                for b, s in zip(relations, starts[:-1], strict=True)
+            ]
+        )
+        indices = np.concatenate(
+            [
+                b.X.indices.astype(np.int32) + np.int32(f)
+                for b, f in zip(relations, features[:-1], strict=True)
+            ]
+        )
+        data = np.concatenate([b.X.data.astype(dtype, copy=False) for b in relations])
+        Z = sp.csr_matrix((data, indices, indptr), shape=(int(rows[-1]), int(features[-1])))
         Zc = csr_arrays(Z.tocsc()) if columns else None
         return cls(_links(relations, rows), csr_arrays(Z), Zc, rows, features, tuple(relations))
 
