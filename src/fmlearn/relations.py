@@ -154,7 +154,8 @@ def flatten(X, relations: Sequence[RelationBlock], groups=None):
     without blocks. Memory O(nnz of the flat rows): for checking, small data, and the
     solvers that train on rows (the SGD family).
     """
-    X = as_canonical_csr(X, X.dtype if sp.issparse(X) and X.dtype.kind == "f" else np.float64)
+    X = X if sp.issparse(X) else np.asarray(X)
+    X = as_canonical_csr(X, X.dtype if X.dtype.kind == "f" else np.float64)
     relations = check_relations(relations, X.shape[0])
     if not relations:
         return X, None if groups is None else check_groups(groups, X.shape[1])
@@ -191,7 +192,6 @@ class RelationArrays:
     Zc: tuple | None
     row_bounds: np.ndarray  # (B + 1,) int64
     feature_bounds: np.ndarray  # (B + 1,) int64
-
     blocks: tuple  # the RelationBlocks these arrays were made from
 
     @classmethod
