@@ -25,7 +25,7 @@ moves only ``SE``, ``SEQ`` and ``qB`` of its block rows (``e_n`` changes by
 part back into every row's ``e`` and ``Q`` — fused with the gathering pass of the next
 factor, so a block costs k + 1 passes over the rows. Per sweep: O(k · (nnz(Z) + B ·
 n_rows)) for the blocks; on ML-100K with the users' rated-item sets, 0.06× the flat
-sweep and 0.4× myFM's relational one (benchmarks/relations.py).
+sweep and 0.4–0.5× myFM's relational one (benchmarks/relations.py).
 
 With ``codes[BLOCK]`` (``factor_update="block"``) a block feature's k factors are
 updated jointly instead (:func:`_block_joint`), as the main table's are: the same sums
