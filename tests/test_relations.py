@@ -260,3 +260,24 @@ def test_onnx_takes_the_flat_rows():
     indices, values = padded(flat, dtype=np.float64)
     (got,) = session.run(None, {"indices": indices, "values": values})
     np.testing.assert_allclose(got, model.predict(X, relations=relations), atol=1e-9)
+
+
+def test_messages_that_say_what_to_do():
+    X, y, relations, flat, _ = _data(10)
+    assert RelationBlock([0, 1, 0], [[1.0, 0.0], [0.0, 2.0]]).X.shape == (2, 2)  # lists too
+    model = FMRegressor(solver="als", max_iter=2).fit(X, y, relations=relations)
+    with pytest.raises(ValueError, match="the flat rows of this model's 3 features and its 2"):
+        model.predict(flat)  # what ONNX takes; predict wants the blocks
+    plain = FMRegressor(solver="als", max_iter=2)
+    with pytest.raises(ValueError, match=r"eval_set\[0\] carries relation blocks, but fit was"):
+        plain.fit(X, y, eval_set=[(X, y, relations)])
+    too_small = FMRegressor(solver="als").fit(X, y).__dict__  # params for X alone
+    from fmlearn.models import FMParams
+
+    init = FMParams(np.array([too_small["w0_"]]), too_small["w_"], too_small["V_"])
+    with pytest.raises(ValueError, match=r"X and its relation blocks \(23 features in all\)"):
+        FMRegressor(solver="als").fit(X, y, relations=relations, init_params=init)
+    # a higher-order FM trains on the flat rows; a block's groups are for solvers with groups
+    grouped = [RelationBlock(relations[0].index, relations[0].X, np.arange(12) % 2), relations[1]]
+    FMRegressor(solver="als", degree=3, max_iter=2).fit(X, y, relations=grouped)
+    FMRegressor(solver="adagrad", max_iter=2).fit(X, y, relations=grouped)

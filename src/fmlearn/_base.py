@@ -219,7 +219,9 @@ class BaseFM(BaseEstimator):
         features numbered after X's; MCMC and ALS sweep the blocks without repeating
         them (libFM's ``-relation``), other solvers train on the flattened rows. Then
         ``predict`` and friends need the relations of their rows too, and an eval set is
-        ``(X, y, relations)`` or ``(X, y, sample_weight, relations)``.
+        ``(X, y, relations)`` or ``(X, y, sample_weight, relations)``. ``score`` and
+        scikit-learn's model-selection tools pass X alone: score such a model with the
+        predictions of ``predict(X, relations=…)``.
         """
         solver = self._checked_solver()
         warm = self.warm_start and hasattr(self, "history_")
@@ -258,9 +260,8 @@ class BaseFM(BaseEstimator):
             es.X, _ = flatten(es.X, es.relations)
             es.relations = None
         flat, flat_groups = flatten(data.X, relations, groups)
-        given = groups is not None or any(block.groups is not None for block in relations)
-        if not solver.uses_groups or (degree > 2 and not given):
-            flat_groups = None
+        if not solver.uses_groups or (degree > 2 and groups is None):
+            flat_groups = None  # a block's own groups are for the solvers that read groups
         return replace(data, X=flat, groups=flat_groups, relation_widths=widths)
 
     @available_if(_online_solver)
@@ -333,15 +334,15 @@ class BaseFM(BaseEstimator):
         params = self.get_params(deep=False)
         if solver.prepare is not None and not online:
             data = solver.prepare(data, params, task, rng)
-        sample = data.X if data.relations is None else data.relations.flat_rows(data.X, 20_000)
-        self._fit_init_std = self._init_std(sample, solver.family)  # for _make_model
+        # relation blocks stay apart only for ALS/MCMC, whose init_std does not read X
+        self._fit_init_std = self._init_std(data.X, solver.family)  # for _make_model
         self._setup_target = task.target
         try:
             model = self._make_model(fitted=warm)
         finally:
             del self._fit_init_std, self._setup_target
         if not warm and init_params is None and type(model) in (FM, HOFM):
-            _check_fits_in_memory(model, sample, self.solver)
+            _check_fits_in_memory(model, data, self.solver)
         start, state, previous = self._starting_point(
             model, data.n_features, rng, warm, init_params, solver
         )
@@ -389,7 +390,11 @@ class BaseFM(BaseEstimator):
             try:
                 params = model.params_from_arrays(init_params.arrays(), n_features)
             except ValueError as exc:
-                raise ValueError(f"init_params do not fit this model and X: {exc}.") from None
+                blocks = " and its relation blocks" if n_features != self.n_features_in_ else ""
+                raise ValueError(
+                    f"init_params do not fit this model and X{blocks} ({n_features} features in "
+                    f"all): {exc}."
+                ) from None
             return params.astype(model.dtype), None, FitHistory()  # a copy, in `dtype`
         return model.init_params(n_features, rng), None, FitHistory()
 
@@ -494,6 +499,11 @@ class BaseFM(BaseEstimator):
                 reset=False,
             )  # fmt: skip
             swe = check_sample_weight(item[2] if len(item) == 3 else None, Xe.shape[0])
+            if blocks is not None and not relations:
+                raise ValueError(
+                    f"eval_set[{j}] carries relation blocks, but fit was given none: pass the "
+                    "training rows' blocks as relations=[…] too, or drop them here."
+                )
             blocks = check_relations(
                 blocks, Xe.shape[0], fitted=widths, argument=f"eval_set[{j}]'s relations"
             )
@@ -565,6 +575,13 @@ class BaseFM(BaseEstimator):
         n = getattr(self, "n_features_in_", None)
         if n is None or not sp.issparse(X) or X.ndim != 2 or X.shape[1] == n:
             return X
+        widths = getattr(self, "relation_features_", ())
+        if widths and X.shape[1] == n + sum(widths):
+            raise ValueError(
+                f"X has {X.shape[1]} features: the flat rows of this model's {n} features and "
+                f"its {len(widths)} relation block(s). Pass X's own {n} columns with "
+                "relations=[…], as in fit."
+            )
         if X.shape[1] > n:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted on {n}: "
@@ -791,7 +808,7 @@ class _numba_threads:
 _STATE_SLOTS = {"adagrad": 1, "adam": 2, "ftrl": 2}
 
 
-def _check_fits_in_memory(model, X, solver: str) -> None:
+def _check_fits_in_memory(model, data: TrainData, solver: str) -> None:
     """Refuse, before drawing a single factor, an FM (with its optimiser's state) larger
     than this machine's memory, and say why it is so large.
 
@@ -800,14 +817,16 @@ def _check_fits_in_memory(model, X, solver: str) -> None:
     most never used, that would take minutes to draw and then exhaust memory mid-epoch.
     """
     memory = physical_memory()
-    n_features = X.shape[1]
+    n_features = data.n_features
     itemsize = np.dtype(model.dtype).itemsize
     orders = getattr(model, "degree", 2) - 1  # a higher-order FM keeps factors per order
     per_copy = (1 + n_features * (1 + orders * model.n_factors)) * itemsize
     total = per_copy * (1 + _STATE_SLOTS.get(solver, 0))
     if memory is None or total <= memory:
         return
-    used = np.unique(X.indices).size
+    used = np.unique(data.X.indices).size
+    if data.relations is not None:  # the blocks' columns of Z
+        used += np.unique(data.relations.Zr[1]).size
     raise MemoryError(
         f"The model would take {format_bytes(total)} ({n_features:,} features × "
         f"{orders * model.n_factors} factors in {np.dtype(model.dtype).name}"

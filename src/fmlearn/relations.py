@@ -34,9 +34,11 @@ class RelationBlock:
     any sparse or dense array) and ``index`` (one block row per data row).
 
     ``groups`` gives each of the block's features a hyperprior group 0…G_b−1 (MCMC; ALS's
-    per-group strengths), numbered after the main table's groups; without it the block
-    is one group of its own, as in libFM. The block is checked once, here; ``fit`` and
-    ``predict`` check that ``index`` has one entry per row of their ``X``.
+    and SGDA's per-group strengths), numbered after the main table's groups; without it
+    the block is one group of its own, as in libFM. Solvers without groups (the SGD
+    family) and higher-order FMs ignore a block's groups. The block is checked once,
+    here; ``fit`` and ``predict`` check that ``index`` has one entry per row of their
+    ``X``.
 
     >>> users = RelationBlock(user_of_rating, user_features)  # doctest: +SKIP
     >>> FMRegressor(solver="mcmc").fit(X, y, relations=[users, items])  # doctest: +SKIP
@@ -80,7 +82,7 @@ class RelationBlock:
 
 
 def _block_matrix(X) -> sp.csr_matrix:
-    if isinstance(X, RelationBlock) or not (sp.issparse(X) or hasattr(X, "__array__")):
+    if isinstance(X, RelationBlock | str | bytes | dict) or np.isscalar(X):
         raise TypeError(
             f"RelationBlock X must be a sparse matrix or an array; got {type(X).__name__}."
         )
@@ -242,18 +244,6 @@ class RelationArrays:
     def n_total(self) -> int:
         """Features of the whole model (main table and blocks)."""
         return int(self.feature_bounds[-1])
-
-    def flat_rows(self, X: sp.csr_matrix, stop: int) -> sp.csr_matrix:
-        """The first ``stop`` rows of the flat design (``init_std="auto"`` reads their
-        lengths and values)."""
-        stop = min(stop, X.shape[0])
-        indptr, indices, data = self.Zr
-        Z = sp.csr_matrix((data, indices, indptr), shape=(int(self.row_bounds[-1]), self.n_total))
-        main = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], self.n_total))
-        flat = main[:stop]
-        for b in range(self.links.shape[1]):
-            flat = flat + Z[self.links[:stop, b]]
-        return as_canonical_csr(flat, X.dtype)
 
     def decision(self, X: sp.csr_matrix, params, n_threads: int = 1) -> np.ndarray:
         """ŷ of every row of ``X`` with its block rows: each block row's part computed

@@ -160,7 +160,10 @@ def test_flat_rows_and_links():
     X, blocks = _problem(rng, n=40)
     flat, groups = flatten(X, blocks)
     design = RelationArrays.build(blocks, X.shape[1], np.float64)
-    assert (design.flat_rows(X, 25) != flat[:25]).nnz == 0
+    Z = sp.csr_matrix((design.Zr[2], design.Zr[1], design.Zr[0]), shape=(16, 15))
+    main = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(40, 15))
+    rebuilt = main + Z[design.links[:, 0]] + Z[design.links[:, 1]]
+    assert (rebuilt != flat).nnz == 0
     # libFM's numbering: the main table's group 0, then one group per block
     widths = [b.n_features for b in blocks]
     np.testing.assert_array_equal(groups, np.repeat([0, 1, 2], [X.shape[1], *widths]))

@@ -346,8 +346,6 @@ def solve(
     if isinstance(model, HOFM):
         return _solve_anova(data, task=task, model=model, params=params, config=config,
                             callbacks=callbacks)  # fmt: skip
-    if data.relations is not None and isinstance(model, HOFM):
-        raise ValueError("relation blocks are swept for degree 2 only")  # _base flattens them
     groups = data.groups if data.groups is not None else np.zeros(params.n_features, np.int64)
     n_groups = int(groups.max()) + 1 if groups.size else 1
     chain = _start(state, params, n_groups, task, data.y, config.sample)
@@ -365,6 +363,8 @@ def solve(
     prior, codes = config.prior(), config.codes()
     rng = config.rng
     rel = data.relations
+    if rel is not None and config.block:
+        _check_joint_sums_fit(rel, k)
     if rel is None:
         K.prepare_caches(rng, data.arrays, data.y, codes, *params.as_tuple(), Q, e, t, chain.cut)
     else:
@@ -428,6 +428,21 @@ def solve(
                 stacklevel=4,  # solve ← BaseFM._train ← fit ← the caller
             )
         return monitor.finish(FitResult(chain.posterior_mean(params.dtype), chain, monitor.history))
+
+
+def _check_joint_sums_fit(rel, k: int) -> None:
+    """Joint updates of block features keep k² + 4k + 3 float64 sums per block row of
+    the largest block (kernels/relational._block_joint): refuse, before the first sweep,
+    what would take more than half of this machine's memory."""
+    rows = int(np.diff(rel.row_bounds).max())
+    need = rows * (k * k + 4 * k + 3) * 8
+    memory = physical_memory()
+    if memory is not None and need > memory // 2:
+        raise MemoryError(
+            f"factor_update='block' with relation blocks keeps {format_bytes(need)} of sums "
+            f"({rows:,} block rows × {k}² factors); this machine has {format_bytes(memory)}. "
+            "Use factor_update='scalar' (k numbers per block row) or a lower n_factors."
+        )
 
 
 def _columns(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
