@@ -356,3 +356,11 @@ def test_cli_main_table_of_targets_only(tmp_path, capsys):
                   str(model_file))  # fmt: skip
     assert main(argv) == 0
     np.testing.assert_allclose(np.loadtxt(tmp_path / "p.txt"), expected, rtol=1e-8, atol=1e-9)
+    # an empty -meta: libFM counts no main group (user 1, item 2), so per-group -regular
+    # has 1 + 2 × 3 values; the zero column's own group takes the first group's strengths
+    (tmp_path / "empty.meta").write_text("")
+    meta, regular = str(tmp_path / "empty.meta"), "0.1,0.1,0.1,0.1,0.2,0.2,0.2"
+    argv = _libfm(tmp_path, "-task", "r", "-method", "als", "-iter", "2", "-meta", meta,
+                  "-regular", regular)  # fmt: skip
+    assert main(argv) == 0
+    assert "Final" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,9 @@ def write_data(path: str, fmt: str, X, y) -> None:
 def read_groups(path: str, n_features: int) -> np.ndarray:
     """libFM's ``-meta`` file: one group id per line, one line per feature."""
     try:
-        groups = np.loadtxt(path, dtype=np.int64, ndmin=1)
+        with warnings.catch_warnings():  # an empty file (no features) is no mistake
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+            groups = np.loadtxt(path, dtype=np.int64, ndmin=1)
     except ValueError as exc:
         raise ValueError(f"{path}: a groups file holds one integer per line ({exc}).") from None
     if groups.shape[0] != n_features:

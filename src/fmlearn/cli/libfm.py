@@ -256,7 +256,13 @@ def run(argv: list[str]) -> int:
         n_groups = int(groups.max()) + 1 if groups is not None and groups.size else None
         if train_blocks and args.method == "als":  # libFM's joined groups: main, then blocks'
             n_groups = int(combined_groups(n_features, train_blocks, groups).max()) + 1
-        params.update(_regular(args.regular, n_groups))
+        # an empty main table with -meta has no group in libFM; here the zero column has one
+        unseen = int(bool(dummy and args.meta and n_groups))
+        regular = _regular(args.regular, n_groups - unseen if n_groups else None)
+        for name in ("reg_linear", "reg_factors"):
+            if unseen and np.ndim(regular[name]) == 1:  # its strength changes nothing
+                regular[name] = [regular[name][0], *regular[name]]
+        params.update(regular)
     if args.method == "sgd":
         params.update(learning_rate=args.learn_rate, shuffle=False, tol=None, batch_size=1)
     model = cls(**params)
