@@ -129,7 +129,7 @@ def solve_ridge(data, *, task, model, params, config, state, callbacks=()):
                 theta = lsqr(X, data.y, damp=np.sqrt(config.damp), atol=1e-12, btol=1e-12)[0]
                 params.w0[0], params.w[:] = theta[0], theta[1:]
                 loss = 0.5 * np.mean((model.decision(data.X, params) - data.y) ** 2)
-                predictions = [model.decision(es.X, params) for es in data.eval_sets]
+                predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(iteration, params, None, loss, scores, clock.seconds, predictions):
                 break
