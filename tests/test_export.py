@@ -6,9 +6,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fmlearn import FFMClassifier, FMClassifier, FMRegressor, FwFMRegressor, load, save
+from fmlearn import (
+    FFMClassifier,
+    FFMRegressor,
+    FMClassifier,
+    FMOrdinalRegressor,
+    FMRegressor,
+    FwFMClassifier,
+    FwFMRegressor,
+    load,
+    save,
+)
 from fmlearn.cli import main
-from fmlearn.datasets import make_ctr
+from fmlearn.datasets import make_ctr, make_field_aware_ctr
 from fmlearn.export import padded, save_onnx, to_onnx
 
 onnx = pytest.importorskip("onnx")
@@ -106,17 +116,18 @@ def test_refuses_what_it_cannot_export(ctr, tmp_path):
     X, y, _ = ctr
     with pytest.raises(ValueError, match="not fitted"):
         to_onnx(FMRegressor())
-    with pytest.raises(TypeError, match="FMRegressor and FMClassifier"):
+    with pytest.raises(ValueError, match="not fitted"):
+        to_onnx(FFMRegressor())
+    with pytest.raises(TypeError, match="FMRegressor, FMClassifier and the field-aware"):
         to_onnx(object())
-    # field-aware models subclass the FM estimators; their graph would be wrong
-    fields = np.arange(X.shape[1]) % 4
-    for cls in (FFMClassifier, FwFMRegressor):
-        fitted = cls(n_factors=2, max_iter=1, random_state=0).fit(X, y, fields=fields)
-        with pytest.raises(TypeError, match=f"got {cls.__name__}"):
-            to_onnx(fitted)
-        save(fitted, tmp_path / "f.fmlearn")
-        assert main(["export", str(tmp_path / "f.fmlearn"), "-o", str(tmp_path / "f.onnx")]) == 2
-        assert not (tmp_path / "f.onnx").exists()
+    # an ordinal FM subclasses neither FM estimator: its cutpoints are not in the graph
+    ordinal = FMOrdinalRegressor(n_factors=2, max_iter=2, random_state=0)
+    ordinal.fit(X, y.astype(int) + (np.arange(len(y)) % 3 == 0))
+    with pytest.raises(TypeError, match="got FMOrdinalRegressor"):
+        to_onnx(ordinal)
+    save(ordinal, tmp_path / "o.fmlearn")
+    assert main(["export", str(tmp_path / "o.fmlearn"), "-o", str(tmp_path / "o.onnx")]) == 2
+    assert not (tmp_path / "o.onnx").exists()
     model = FMRegressor(n_factors=2, max_iter=1, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(model, dtype=np.float16)
@@ -242,3 +253,102 @@ def test_higher_order_matches_predict(ctr, degree):
     got = _run(to_onnx(big, dtype=np.float32), Xp, np.float32)["predictions"]
     assert np.abs(big.V_).max() > 0.5
     np.testing.assert_allclose(got, big.predict(Xp), rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def field_data():
+    """12,000 rows of 8 one-hot fields (``make_field_aware_ctr``), a fifth of the entries
+    dropped (rows of 3 to 10 entries: padding), and two numeric columns: one without a
+    field (−1: linear only) and one in field 0 (pairs within a field). 10,000 test rows."""
+    X, y, fields, _ = make_field_aware_ctr(12_000, n_fields=8, n_features=2_000, random_state=0)
+    rng = np.random.default_rng(0)
+    X = X.copy()
+    X.data[rng.random(X.nnz) < 0.2] = 0
+    X.eliminate_zeros()
+    X = sp.hstack([X, sp.csr_matrix(rng.normal(size=(X.shape[0], 2)))], format="csr")
+    fields = np.concatenate([fields, [-1, 0]])
+    target = y + X[:, -2].toarray().ravel() + X[:, -1].toarray().ravel()  # for regressors
+    return X[:2000], y[:2000], target[:2000], fields, X[2000:]
+
+
+FIELD_AWARE = {"ffm": (FFMRegressor, FFMClassifier), "fwfm": (FwFMRegressor, FwFMClassifier)}
+
+
+@pytest.mark.parametrize("family", ["ffm", "fwfm"])
+def test_field_aware_regressor_matches_predict(field_data, family):
+    """Rows of different lengths, a feature without a field and two of one field in a row;
+    clipping (on and off), and a model without intercept and linear terms."""
+    X, _, target, fields, X_test = field_data
+    assert len(set(np.diff(X_test.indptr))) > 3 and (fields == -1).any()
+    cls = FIELD_AWARE[family][0]
+    clipped = cls(max_iter=3, random_state=0).fit(X, target, fields=fields)
+    free = cls(max_iter=3, random_state=0, clip_predictions=False)
+    free.fit(X, target, fields=fields)
+    bare = cls(max_iter=3, random_state=0, fit_linear=False, fit_intercept=False)
+    bare.fit(X, target, fields=fields)
+    assert bare.w0_ == 0 and not bare.w_.any()
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        for model in (clipped, free, bare):
+            proto = to_onnx(model, dtype=dtype)
+            got = _run(proto, X_test, dtype)["predictions"]
+            assert got.dtype == dtype and got.shape == (X_test.shape[0],)
+            np.testing.assert_allclose(got, model.predict(X_test), rtol=0, atol=tol)
+    got = _run(to_onnx(clipped, dtype=np.float64), X_test, np.float64)["predictions"]
+    assert got.min() >= clipped.y_min_ and got.max() <= clipped.y_max_
+    got = _run(to_onnx(free, dtype=np.float64), X_test, np.float64)["predictions"]
+    assert got.min() < free.y_min_ or got.max() > free.y_max_  # clipping mattered
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["n_fields"] == "8" and meta["n_features"] == str(X.shape[1])
+    assert meta["estimator"] == cls.__name__ and "classes" not in meta
+
+
+@pytest.mark.parametrize("family", ["ffm", "fwfm"])
+def test_field_aware_classifier_matches_predict_proba_and_decision(field_data, family):
+    X, y, _, fields, X_test = field_data
+    cls = FIELD_AWARE[family][1]
+    model = cls(max_iter=3, random_state=0).fit(X, np.where(y, "c", "n"), fields=fields)
+    bare = cls(max_iter=3, random_state=0, fit_linear=False).fit(X, y, fields=fields)
+    for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-12)):
+        for fitted in (model, bare):
+            proto = to_onnx(fitted, dtype=dtype)
+            out = _run(proto, X_test, dtype)
+            assert out["probabilities"].shape == (X_test.shape[0], 2)
+            expected = fitted.predict_proba(X_test)
+            np.testing.assert_allclose(out["probabilities"], expected, rtol=0, atol=tol)
+            expected = fitted.decision_function(X_test)
+            np.testing.assert_allclose(out["decision"], expected, rtol=0, atol=tol)
+    meta = {p.key: p.value for p in to_onnx(model).metadata_props}
+    assert meta["classes"] == "['c', 'n']" and meta["estimator"] == cls.__name__
+    assert meta["n_fields"] == "8" and meta["n_factors"] == str(model.n_factors)
+
+
+@pytest.mark.parametrize("family", ["ffm", "fwfm"])
+def test_field_aware_edge_cases(field_data, family):
+    """A float32 model in a float64 graph (the values rounded as predict rounds them),
+    the padding width, zero rows, and a model in which no feature has a field."""
+    X, _, target, fields, X_test = field_data
+    cls = FIELD_AWARE[family][0]
+    f32 = cls(max_iter=2, random_state=0, dtype="float32").fit(X, target, fields=fields)
+    proto = to_onnx(f32, dtype=np.float64)
+    got = _run(proto, X_test[:2000], np.float64)["predictions"]
+    np.testing.assert_allclose(got, f32.predict(X_test[:2000]), rtol=0, atol=1e-12)
+    wide = _run(proto, X_test[:2000], np.float64, width=25)["predictions"]
+    np.testing.assert_allclose(wide, got, rtol=0, atol=1e-12)  # only the sum order moves
+    assert _run(to_onnx(f32), X_test[:0])["predictions"].shape == (0,)
+    linear = cls(max_iter=2, random_state=0).fit(X, target, fields=np.full(X.shape[1], -1))
+    got = _run(to_onnx(linear, dtype=np.float64), X_test[:2000], np.float64)["predictions"]
+    np.testing.assert_allclose(got, linear.predict(X_test[:2000]), rtol=0, atol=1e-12)
+
+
+def test_field_aware_command_line_and_external_data(field_data, tmp_path, capsys):
+    X, y, _, fields, X_test = field_data
+    model = FFMClassifier(max_iter=2, random_state=0).fit(X, y, fields=fields)
+    save(model, tmp_path / "ffm.fmlearn")
+    assert main(["export", str(tmp_path / "ffm.fmlearn"), "-o", str(tmp_path / "a.onnx")]) == 0
+    assert "any N and W" in capsys.readouterr().out
+    save_onnx(model, tmp_path / "b.onnx", external_data=True)  # V_ in b.onnx.data
+    assert (tmp_path / "b.onnx.data").stat().st_size > model.V_.size * 4
+    expected = load(tmp_path / "ffm.fmlearn").predict_proba(X_test[:1000])
+    for name in ("a.onnx", "b.onnx"):
+        out = _run(onnx.load(tmp_path / name), X_test[:1000])
+        np.testing.assert_allclose(out["probabilities"], expected, rtol=0, atol=1e-5)

@@ -1,5 +1,8 @@
 """Export a fitted FM to ONNX, so that it predicts outside Python (onnxruntime, ONNX-serving
-stacks in Java, C++, C#, JavaScript) without fmlearn.
+stacks in Java, C++, C#, JavaScript) without fmlearn: ``FMRegressor`` and ``FMClassifier``
+(binary, multiclass, degree 3–5, MCMC samples) and the field-aware ``FFMRegressor``,
+``FFMClassifier``, ``FwFMRegressor`` and ``FwFMClassifier``. Other estimators (ordinal,
+ranking, a Pipeline) are refused with a TypeError.
 
 The graph takes each row as its stored features, padded to a common width ``W``:
 
@@ -37,6 +40,30 @@ A higher-order FM (``degree`` 3–5) has the outputs above; its order-m terms ar
 from power sums by Newton's identities (``_anova_nodes``), the kernel's polynomial with
 its own rounding (float32 within 1e-5 of ``predict``, also with large factors).
 
+The field-aware models take the same inputs and give the same outputs as the FM's
+regressor and binary classifier (``predict`` clipped as above; ``decision`` is the logit,
+``probabilities`` its sigmoid). Their feature → field map ``fields_`` is a constant of the
+graph, gathered by index; a feature whose field is −1 keeps its linear term and takes part
+in no pair, as in the kernels (its value is zeroed for the pair term). The pair term is
+the kernels' pair loop as [N, W, W] tensors, masked to the slots a < b (a mask built from
+the batch's W) — no identity, so float32 has no cancellation:
+
+* FFM (``kernels/ffm.py``): ``ŷ = w0 + Σ_a w_{i_a} x_a + Σ_{a<b} <V[i_a, f(i_b)],
+  V[i_b, f(i_a)]> x_a x_b``. ``V`` (n, F, k) is stored as (n · F, k) and gathered at
+  ``i_a · F + f(i_b)`` into [N, W, W, k]; that tensor times its transpose (a ↔ b), summed
+  over k, gives the dots. O(N · W² · k) work and memory, as the kernel's O(W² k) a row:
+  with W = 39 and k = 4 in float32 each [N, W, W, k] intermediate takes 24 kB a row, so
+  feed such rows in batches of ~1,000 (10,000 at once ran ~6× slower per row).
+* FwFM (``kernels/fwfm.py``): ``ŷ = w0 + Σ_a w_{i_a} x_a + Σ_{a<b} R[f(i_a), f(i_b)]
+  <v_{i_a}, v_{i_b}> x_a x_b`` (R symmetric, as fitted and loaded; the graph holds
+  ``(R_ + R_ᵀ) / 2``, which is what the kernel's sum over both orders computes; the
+  diagonal weighs pairs within a field): the dots by one batched MatMul [N, W, k] ×
+  [N, k, W], R gathered at ``f(i_a) · F + f(i_b)``. O(N · W² · k), where the kernel's
+  per-field sums cost O(W k + F_x² k).
+
+Their metadata adds ``n_fields``. The graph sums the kernels' products in another order:
+float32 within ~1e-6 of ``predict`` in the tests (held to 1e-5), float64 to ~1e-15.
+
 Float32 (the default) is what serving stacks expect and halves the graph; predictions
 then differ from fmlearn's float64 accumulation by rounding, ~1e-6 relative (the tests
 hold it to 1e-5 on 10,000 rows). ``dtype=np.float64`` agrees to ~1e-12 (probit
@@ -60,7 +87,8 @@ from fmlearn._utils import atomic_write, import_optional
 from fmlearn._version import __version__
 
 #: The ONNX operator set the graph is written for (Gather, ReduceSum with axes as an
-#: input, Clip with min/max inputs, Erf: all present since 13).
+#: input, Clip with min/max inputs, Erf: all present since 13; the field-aware graphs'
+#: GreaterOrEqual, Where, Range, Less and MatMul since 12 or earlier).
 OPSET = 13
 
 #: Protobuf's 2 GiB, less room for the graph: the most weight an in-memory model holds.
@@ -100,8 +128,9 @@ def padded(X, *, width: int | None = None, dtype=np.float32) -> tuple[np.ndarray
 
 
 def to_onnx(model, *, dtype=np.float32):
-    """The fitted ``FMRegressor`` or ``FMClassifier`` as an ``onnx.ModelProto`` (see the
-    module docstring for its inputs and outputs); ``save_onnx`` writes it to a file.
+    """The fitted ``FMRegressor``, ``FMClassifier`` or field-aware estimator (``FFM…``,
+    ``FwFM…``) as an ``onnx.ModelProto`` (see the module docstring for its inputs and
+    outputs); ``save_onnx`` writes it to a file.
 
     An in-memory ONNX model holds at most 2 GiB: for larger weights use ``save_onnx``,
     which keeps them in a side file.
@@ -163,25 +192,29 @@ class _ExternalData:
 def _graph(model, dtype, external: _ExternalData | None):
     """``to_onnx``'s graph; with ``external``, tensors of 1 KiB or more are stored there."""
     import_optional("onnx", extra="onnx", needed_by="fmlearn.export.to_onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
     from sklearn.utils.validation import check_is_fitted
 
     from fmlearn.classification import FMClassifier
-    from fmlearn.models import FM
+    from fmlearn.models import FFM, FM, FwFM
     from fmlearn.regression import FMRegressor
 
-    # the graph is the classic FM's formula: the field-aware estimators subclass these
-    # two with another model (FFM, FwFM), whose parameters it lacks
-    if not isinstance(model, FMRegressor | FMClassifier) or model._model_class is not FM:
+    # the field-aware estimators subclass these two with another model (FFM, FwFM): the
+    # graph follows the model, and ordinal or ranking models have none of these
+    kind = model._model_class if isinstance(model, FMRegressor | FMClassifier) else None
+    if kind not in (FM, FFM, FwFM):
         raise TypeError(
-            "to_onnx exports FMRegressor and FMClassifier; got "
-            f"{type(model).__name__} (field-aware, ordinal and ranking models: not yet)."
+            "to_onnx exports FMRegressor, FMClassifier and the field-aware FFMRegressor, "
+            f"FFMClassifier, FwFMRegressor, FwFMClassifier; got {type(model).__name__} "
+            "(ordinal and ranking models: not yet)."
         )
     check_is_fitted(model, "history_")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
+    if kind is not FM:
+        return _field_aware_graph(model, kind is FFM, dtype, elem, external)
 
     samples = list(getattr(model, "samples_", None) or [])
     multiclass = getattr(model, "link_", None) == "softmax"
@@ -197,22 +230,7 @@ def _graph(model, dtype, external: _ExternalData | None):
         V = model.V_[None, :, :].astype(dtype, copy=False)
     n_samples = w0.shape[0]
 
-    if external is not None and external.threshold is not None:
-        if w.nbytes + V.nbytes <= external.threshold:
-            external = None
-    if external is None and (w.nbytes + V.nbytes) >= _IN_MEMORY_LIMIT:
-        raise ValueError(
-            f"The weights take {(w.nbytes + V.nbytes) / 2**30:.1f} GiB; an ONNX model in "
-            "memory holds at most 2 GiB. Write it with save_onnx(model, path), which "
-            "stores them in path + '.data'."
-        )
-
-    def const(name, array):
-        array = np.ascontiguousarray(array)
-        if external is not None and array.nbytes >= 1024:
-            return external.tensor(name, array)
-        return numpy_helper.from_array(array, name)
-
+    const, external = _constants(external, w.nbytes + V.nbytes)
     inits = [
         const("w0", w0 if multiclass else w0[:, None]),  # [C] or [S, 1]
         const("w", w),  # [n, C] or [S, n]
@@ -222,19 +240,8 @@ def _graph(model, dtype, external: _ExternalData | None):
         const("axis_last", np.array([-1], dtype=np.int64)),
     ]
     node = helper.make_node
-    nodes = []
-    values = "values"
-    if dtype == np.float64 and model.V_.dtype == np.float32:
-        # a float32 model: predict rounds X to float32 first, and so does the graph
-        nodes += [
-            node("Cast", ["values"], ["values_f32"], to=TensorProto.FLOAT),
-            node("Cast", ["values_f32"], ["values_rounded"], to=TensorProto.DOUBLE),
-        ]
-        values = "values_rounded"
-    n_in = [
-        helper.make_tensor_value_info("indices", TensorProto.INT64, ["N", "W"]),
-        helper.make_tensor_value_info("values", elem, ["N", "W"]),
-    ]
+    nodes, values = _input_values(model, dtype)
+    n_in = _inputs(elem)
     if multiclass:
         nodes += _softmax_nodes(model, values, inits, const, dtype)
         outputs = [helper.make_tensor_value_info("decision", elem, ["N", "C"]),
@@ -263,6 +270,65 @@ def _graph(model, dtype, external: _ExternalData | None):
         node("Add", ["linear", "pair"], ["terms"]),
         node("Add", ["terms", "w0"], ["raw"]),  # [S, N]
     ]
+    outputs = _outputs(model, nodes, inits, const, dtype, elem, n_samples)
+    return _finish(model, nodes, n_in, outputs, inits, V.shape[2], n_samples, external)
+
+
+def _constants(external: _ExternalData | None, weight_bytes: int):
+    """``(const, external)``: a maker of initialisers (to ``external`` when it takes the
+    weights, else in the graph), after checking an in-memory graph can hold them."""
+    from onnx import numpy_helper
+
+    if external is not None and external.threshold is not None:
+        if weight_bytes <= external.threshold:
+            external = None
+    if external is None and weight_bytes >= _IN_MEMORY_LIMIT:
+        raise ValueError(
+            f"The weights take {weight_bytes / 2**30:.1f} GiB; an ONNX model in "
+            "memory holds at most 2 GiB. Write it with save_onnx(model, path), which "
+            "stores them in path + '.data'."
+        )
+
+    def const(name, array):
+        array = np.ascontiguousarray(array)
+        if external is not None and array.nbytes >= 1024:
+            return external.tensor(name, array)
+        return numpy_helper.from_array(array, name)
+
+    return const, external
+
+
+def _inputs(elem) -> list:
+    from onnx import TensorProto, helper
+
+    return [
+        helper.make_tensor_value_info("indices", TensorProto.INT64, ["N", "W"]),
+        helper.make_tensor_value_info("values", elem, ["N", "W"]),
+    ]
+
+
+def _input_values(model, dtype) -> tuple[list, str]:
+    """The nodes that prepare the values, and the name of the values the graph uses: a
+    float32 model's ``predict`` rounds X to float32 first, and so does a float64 graph."""
+    from onnx import TensorProto
+    from onnx.helper import make_node as node
+
+    if dtype == np.float64 and model.V_.dtype == np.float32:
+        return [
+            node("Cast", ["values"], ["values_f32"], to=TensorProto.FLOAT),
+            node("Cast", ["values_f32"], ["values_rounded"], to=TensorProto.DOUBLE),
+        ], "values_rounded"
+    return [], "values"
+
+
+def _outputs(model, nodes, inits, const, dtype, elem, n_samples) -> list:
+    """The regressor's or binary classifier's outputs from ``raw`` [S, N]: nodes and
+    initialisers appended to ``nodes`` and ``inits``; returns the outputs' value infos."""
+    from onnx import helper
+    from onnx.helper import make_node as node
+
+    from fmlearn.regression import FMRegressor
+
     if isinstance(model, FMRegressor):
         # the posterior predictive mean is the mean of the samples' predictions
         nodes.append(node("ReduceMean", ["raw"], ["mean"], axes=[0], keepdims=0))
@@ -272,17 +338,122 @@ def _graph(model, dtype, external: _ExternalData | None):
             nodes.append(node("Clip", ["mean", "lo", "hi"], ["predictions"]))
         else:
             nodes.append(node("Identity", ["mean"], ["predictions"]))
-        outputs = [helper.make_tensor_value_info("predictions", elem, ["N"])]
+        return [helper.make_tensor_value_info("predictions", elem, ["N"])]
+    names = _classifier_tail(model, nodes, inits, const, dtype, n_samples)
+    shapes = {"decision": ["N"], "probabilities": ["N", 2]}
+    return [helper.make_tensor_value_info(n, elem, shapes[n]) for n in names]
+
+
+def _field_aware_graph(model, ffm: bool, dtype, elem, external):
+    """The graph of an FFM (``ffm``) or FwFM estimator: the kernels' pair loops over the
+    row's slots as [N, W, W] tensors (module docstring), masked to the pairs a < b of
+    slots whose features have a field."""
+    from onnx.helper import make_node as node
+
+    V = model.V_.astype(dtype, copy=False)
+    w = model.w_.astype(dtype, copy=False)
+    fields = model.fields_.astype(np.int64)
+    if ffm:
+        n_fields = V.shape[1]
+        strengths = None
     else:
-        names = _classifier_tail(model, nodes, inits, const, dtype, n_samples)
-        shapes = {"decision": ["N"], "probabilities": ["N", 2]}
-        outputs = [helper.make_tensor_value_info(n, elem, shapes[n]) for n in names]
-    return _finish(model, nodes, n_in, outputs, inits, V.shape[2], n_samples, external)
+        # R_ is symmetric (fitted and loaded so); the kernel sums both R[f, g] and R[g, f]
+        # over its field pairs, so a graph reading one triangle uses their mean
+        R = np.asarray(model.R_, dtype=np.float64)
+        strengths = ((R + R.T) / 2).astype(dtype)
+        n_fields = R.shape[0]
+    weights = [w, V, fields] + ([] if strengths is None else [strengths])
+    const, external = _constants(external, sum(a.nbytes for a in weights))
+    inits = [
+        const("w0", np.array([model.w0_], dtype=dtype)),  # [1]
+        const("w", w),  # [n]
+        const("axis_first", np.array([0], dtype=np.int64)),
+        const("axis_last", np.array([-1], dtype=np.int64)),
+    ]
+    nodes, values = _input_values(model, dtype)
+    nodes += [
+        node("Gather", ["w", "indices"], ["w_rows"], axis=0),  # [N, W]
+        node("Mul", ["w_rows", values], ["wx"]),
+        node("ReduceSum", ["wx", "axis_last"], ["linear"], keepdims=0),  # [N]
+    ]
+    if n_fields == 0:  # no feature has a field: no pair
+        nodes.append(node("Identity", ["linear"], ["terms"]))
+    else:
+        inits += [
+            const("fields", fields),  # [n], −1: no field
+            const("zero", np.array(0.0, dtype=dtype)),
+            const("zero_i", np.array(0, dtype=np.int64)),
+            const("one_i", np.array(1, dtype=np.int64)),
+            const("n_fields", np.array(n_fields, dtype=np.int64)),
+            const("axis_slot", np.array([1], dtype=np.int64)),
+            const("axis_partner", np.array([2], dtype=np.int64)),
+            const("axis_pairs", np.array([1, 2], dtype=np.int64)),
+        ]
+        nodes += [
+            # the slots' fields; a feature without one (−1) pairs with nothing: its value
+            # is zeroed for the pairs, and its field read as 0 (any valid one) meanwhile
+            node("Gather", ["fields", "indices"], ["f_rows"], axis=0),  # [N, W]
+            node("GreaterOrEqual", ["f_rows", "zero_i"], ["has_field"]),
+            node("Where", ["has_field", values, "zero"], ["x_pair"]),
+            node("Where", ["has_field", "f_rows", "zero_i"], ["f_valid"]),
+            # upper[a, b] = a < b, for the row width W of this batch
+            node("Shape", [values], ["shape"]),
+            node("Gather", ["shape", "one_i"], ["width"], axis=0),
+            node("Range", ["zero_i", "width", "one_i"], ["slots"]),  # [W]
+            node("Unsqueeze", ["slots", "axis_slot"], ["slot_a"]),  # [W, 1]
+            node("Unsqueeze", ["slots", "axis_first"], ["slot_b"]),  # [1, W]
+            node("Less", ["slot_a", "slot_b"], ["upper"]),  # [W, W]
+        ]
+        if ffm:
+            k = V.shape[2]
+            inits.append(const("V", V.reshape(-1, k)))  # V[i, f] is row i · F + f
+            nodes += [
+                # block[n, a, b] = V[i_a, f(i_b)]: slot a's vector for slot b's field
+                node("Mul", ["indices", "n_fields"], ["block_base"]),  # i_a · F
+                node("Unsqueeze", ["block_base", "axis_partner"], ["block_a"]),  # [N, W, 1]
+                node("Unsqueeze", ["f_valid", "axis_slot"], ["block_f"]),  # [N, 1, W]
+                node("Add", ["block_a", "block_f"], ["block"]),  # [N, W, W]
+                node("Gather", ["V", "block"], ["V_pairs"], axis=0),  # [N, W, W, k]
+                # <V[i_a, f(i_b)], V[i_b, f(i_a)]>: the block and its transpose
+                node("Transpose", ["V_pairs"], ["V_pairs_t"], perm=[0, 2, 1, 3]),
+                node("Mul", ["V_pairs", "V_pairs_t"], ["V_prod"]),
+                node("ReduceSum", ["V_prod", "axis_last"], ["dots"], keepdims=0),
+            ]
+        else:
+            inits += [const("V", V), const("R", strengths.reshape(-1))]  # R[f, g]: f · F + g
+            nodes += [
+                node("Gather", ["V", "indices"], ["V_rows"], axis=0),  # [N, W, k]
+                node("Transpose", ["V_rows"], ["V_rows_t"], perm=[0, 2, 1]),
+                node("MatMul", ["V_rows", "V_rows_t"], ["v_dots"]),  # [N, W, W]
+                node("Mul", ["f_valid", "n_fields"], ["pair_base"]),  # f(i_a) · F
+                node("Unsqueeze", ["pair_base", "axis_partner"], ["pair_a"]),  # [N, W, 1]
+                node("Unsqueeze", ["f_valid", "axis_slot"], ["pair_b"]),  # [N, 1, W]
+                node("Add", ["pair_a", "pair_b"], ["field_pair"]),  # [N, W, W]
+                node("Gather", ["R", "field_pair"], ["strength"], axis=0),
+                node("Mul", ["v_dots", "strength"], ["dots"]),
+            ]
+        nodes += [
+            # dot · x_a · x_b, as the kernels, for the pairs a < b
+            node("Unsqueeze", ["x_pair", "axis_partner"], ["x_a"]),  # [N, W, 1]
+            node("Unsqueeze", ["x_pair", "axis_slot"], ["x_b"]),  # [N, 1, W]
+            node("Mul", ["dots", "x_a"], ["dots_a"]),
+            node("Mul", ["dots_a", "x_b"], ["pairs_all"]),
+            node("Where", ["upper", "pairs_all", "zero"], ["pairs"]),
+            node("ReduceSum", ["pairs", "axis_pairs"], ["pair"], keepdims=0),  # [N]
+            node("Add", ["linear", "pair"], ["terms"]),
+        ]
+    nodes += [
+        node("Add", ["terms", "w0"], ["raw_n"]),
+        node("Unsqueeze", ["raw_n", "axis_first"], ["raw"]),  # [1, N]: one parameter set
+    ]
+    outputs = _outputs(model, nodes, inits, const, dtype, elem, 1)
+    return _finish(model, nodes, _inputs(elem), outputs, inits, V.shape[-1], 1, external,
+                   {"n_fields": str(n_fields)})  # fmt: skip
 
 
-def _finish(model, nodes, n_in, outputs, inits, n_factors, n_samples, external):
-    """The model around the graph's nodes, with fmlearn's metadata; checked unless its
-    weights are external (save_onnx checks the files)."""
+def _finish(model, nodes, n_in, outputs, inits, n_factors, n_samples, external, extra=None):
+    """The model around the graph's nodes, with fmlearn's metadata (and ``extra``);
+    checked unless its weights are external (save_onnx checks the files)."""
     import onnx
     from onnx import helper
 
@@ -298,6 +469,7 @@ def _finish(model, nodes, n_in, outputs, inits, n_factors, n_samples, external):
     proto.ir_version = min(proto.ir_version, 8)  # readable by onnxruntime ≥ 1.10
     meta = {"n_features": str(len(model.w_)), "n_factors": str(n_factors),
             "n_samples": str(n_samples), "estimator": type(model).__name__}  # fmt: skip
+    meta.update(extra or {})
     if isinstance(model, FMClassifier):
         meta["classes"] = repr(list(model.classes_.tolist()))
     for key, value in meta.items():
