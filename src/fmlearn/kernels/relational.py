@@ -54,28 +54,9 @@ from fmlearn.kernels.coordinate import (
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _block_terms(Zr, r0, r1, V, q, sq):
-    """``q[j, f] = Σ v_if x`` and ``sq[j, f] = Σ v_if² x²`` of rows r0…r1 of Z (one pass
-    over each row's features, reading whole rows of V)."""
-    indptr, indices, data = Zr
-    k = V.shape[1]
-    for j in range(r0, r1):
-        for f in range(k):
-            q[j, f] = 0.0
-            sq[j, f] = 0.0
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            x = np.float64(data[p])
-            for f in range(k):
-                vx = np.float64(V[i, f]) * x
-                q[j, f] += vx
-                sq[j, f] += vx * vx
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _block_q(Zr, r0, r1, V, q, offset):
-    """``q[j − offset, f] = Σ v_if x`` of rows j = r0…r1 of Z (what the sweep needs of
-    :func:`_block_terms`)."""
+    """``q[j − offset, f] = Σ v_if x`` of rows j = r0…r1 of Z (the part of
+    :func:`block_row_terms` the sweeps need)."""
     indptr, indices, data = Zr
     k = V.shape[1]
     for j in range(r0, r1):
@@ -91,15 +72,23 @@ def _block_q(Zr, r0, r1, V, q, offset):
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def block_row_terms(Zr, w, V, lin, q, sq):
     """For every row j of Z: ``lin[j] = Σ w_i x``, ``q[j, f] = Σ v_if x`` and
-    ``sq[j, f] = Σ v_if² x²`` (float64)."""
+    ``sq[j, f] = Σ v_if² x²`` (float64), reading whole rows of V."""
     indptr, indices, data = Zr
-    n_rows = indptr.shape[0] - 1
-    for j in range(n_rows):
+    k = V.shape[1]
+    for j in range(indptr.shape[0] - 1):
         total = 0.0
+        for f in range(k):
+            q[j, f] = 0.0
+            sq[j, f] = 0.0
         for p in range(indptr[j], indptr[j + 1]):
-            total += np.float64(w[indices[p]]) * np.float64(data[p])
+            i = indices[p]
+            x = np.float64(data[p])
+            total += np.float64(w[i]) * x
+            for f in range(k):
+                vx = np.float64(V[i, f]) * x
+                q[j, f] += vx
+                sq[j, f] += vx * vx
         lin[j] = total
-    _block_terms(Zr, 0, n_rows, V, q, sq)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -215,7 +204,7 @@ N_ACC = 8
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _start_factor(f, r0, r1, qB, S, acc):
-    """Block rows r0…r1 ready for factor f: their part of q_f (from :func:`_block_terms`
+    """Block rows r0…r1 ready for factor f: their part of q_f (from :func:`_block_q`
     at the block's start: updating factor f leaves the others' parts alone), S, and the
     sums zeroed for the next pass over the data rows to gather."""
     for j in range(r0, r1):

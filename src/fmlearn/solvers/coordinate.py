@@ -432,16 +432,23 @@ def solve(
 
 def _check_joint_sums_fit(rel, k: int) -> None:
     """Joint updates of block features keep k² + 4k + 3 float64 sums per block row of
-    the largest block (kernels/relational._block_joint): refuse, before the first sweep,
-    what would take more than half of this machine's memory."""
+    the largest block (kernels/relational._block_joint)."""
     rows = int(np.diff(rel.row_bounds).max())
-    need = rows * (k * k + 4 * k + 3) * 8
+    _refuse_over_half_memory(
+        rows * (k * k + 4 * k + 3) * 8,
+        f"factor_update='block' with relation blocks keeps {{}} of sums ({rows:,} block rows "
+        f"× {k}² factors)",
+        "Use factor_update='scalar' (k numbers per block row) or a lower n_factors.",
+    )
+
+
+def _refuse_over_half_memory(need: int, what: str, remedy: str) -> None:
+    """Refuse, before the first sweep, caches that would take more than half of this
+    machine's memory; ``what`` says what they are, ``{}`` standing for their size."""
     memory = physical_memory()
     if memory is not None and need > memory // 2:
         raise MemoryError(
-            f"factor_update='block' with relation blocks keeps {format_bytes(need)} of sums "
-            f"({rows:,} block rows × {k}² factors); this machine has {format_bytes(memory)}. "
-            "Use factor_update='scalar' (k numbers per block row) or a lower n_factors."
+            f"{what.format(format_bytes(need))}; this machine has {format_bytes(memory)}. " + remedy
         )
 
 
@@ -464,15 +471,12 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
             "with ALS takes one strength each."
         )
     n, k, orders = data.n_rows, params.n_factors, model.degree - 1
-    cache = n * orders * (orders + 2) * k * 8
-    memory = physical_memory()
-    if memory is not None and cache > memory // 2:
-        raise MemoryError(
-            f"ALS for degree {model.degree} keeps {format_bytes(cache)} of per-row caches "
-            f"({n:,} rows × {orders} orders × {orders + 2} polynomials × {k} factors); "
-            "this machine has "
-            f"{format_bytes(memory)}. Use the SGD family, fewer rows or a lower n_factors."
-        )
+    _refuse_over_half_memory(
+        n * orders * (orders + 2) * k * 8,
+        f"ALS for degree {model.degree} keeps {{}} of per-row caches ({n:,} rows × {orders} "
+        f"orders × {orders + 2} polynomials × {k} factors)",
+        "Use the SGD family, fewer rows or a lower n_factors.",
+    )
     Xc = _columns(data.X)
     E = np.empty((n, orders, orders + 2, k))
     e = np.empty(n)
