@@ -221,6 +221,34 @@ def test_divergence_is_reported_and_model_kept(ratings):
     assert np.array_equal(fm.V_, V) and fm.w0_ == w0
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adagrad", "ftrl"])
+@pytest.mark.parametrize("n_features", [300, 20_000])  # all copied / rows copied
+def test_partial_fit_trains_in_place_and_undoes_a_diverged_call(solver, n_features):
+    """partial_fit updates the fitted arrays without copying the model, and a call that
+    diverges puts back every row it touched (and the optimiser's scalars)."""
+    rng = np.random.default_rng(0)
+    X = sp.random(400, n_features, density=8 / n_features, random_state=0, format="csr")
+    y = rng.normal(size=400)
+    fm = FMRegressor(solver=solver, n_factors=4, random_state=0).partial_fit(X, y)
+    V = fm.V_
+    before = [a.copy() for a in (fm.w_, fm.V_, *fm._solver_state.arrays)]
+    n_updates = fm._solver_state.n_updates
+    fm.partial_fit(X[:50], y[:50])
+    assert fm.V_ is V and not np.array_equal(fm.V_, before[1])  # trained in place
+    before = [a.copy() for a in (fm.w_, fm.V_, *fm._solver_state.arrays)]
+    n_updates, hyper = fm._solver_state.n_updates, fm._solver_state.ftrl_hyper
+    fm.set_params(learning_rate=1e200)
+    with pytest.raises(DivergenceError):
+        fm.partial_fit(X[:50] * 1e3, y[:50] * 1e6)
+    after = [fm.w_, fm.V_, *fm._solver_state.arrays]
+    if solver == "ftrl":  # its z is re-derived for the new α first: same weights, new z
+        after, before = after[:2], before[:2]
+    assert all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+    assert fm._solver_state.n_updates == n_updates
+    assert solver == "ftrl" or fm._solver_state.ftrl_hyper == hyper
+    assert fm.n_iter_ == 2
+
+
 def test_clone_and_pickle(ratings):
     import pickle
 

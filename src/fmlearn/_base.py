@@ -43,6 +43,7 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.callbacks import ProgressBar
+from fmlearn.io.stream import as_stream
 from fmlearn.kernels.row_stats import mean_pairs, mean_subsets
 from fmlearn.models import FM, HOFM, Model
 from fmlearn.relations import (
@@ -54,6 +55,7 @@ from fmlearn.relations import (
 )
 from fmlearn.solvers import EvalSet, FitHistory, FitResult, TrainData, get_solver, solver_names
 from fmlearn.solvers.base import RegisteredSolver
+from fmlearn.solvers.streamed import StreamData
 from fmlearn.tasks import Task
 
 #: The highest ``degree`` (a higher-order FM's cost per row grows as degree², and orders
@@ -186,7 +188,7 @@ class BaseFM(BaseEstimator):
     def fit(
         self,
         X,
-        y,
+        y=None,
         sample_weight=None,
         eval_set=None,
         groups=None,
@@ -222,7 +224,19 @@ class BaseFM(BaseEstimator):
         ``(X, y, relations)`` or ``(X, y, sample_weight, relations)``. ``score`` and
         scikit-learn's model-selection tools pass X alone: score such a model with the
         predictions of ``predict(X, relations=…)``.
+
+        ``X`` may also be a stream (SGD family): a :class:`fmlearn.io.FileStream` (or a
+        file's path, read with its defaults) or a :class:`fmlearn.io.ChunkStream`, with
+        ``y`` (and weights) in its chunks. The fit then reads the data chunk by chunk,
+        every epoch, reading the next chunk on a second thread while it trains on this
+        one; memory holds two chunks, never the data. ``shuffle`` shuffles the rows
+        within each chunk and, where the stream can, the chunks' order.
         """
+        stream = as_stream(X)
+        if stream is not None:
+            return self._fit_stream(
+                stream, y, sample_weight, eval_set, groups, callbacks, init_params, relations
+            )
         solver = self._checked_solver()
         warm = self.warm_start and hasattr(self, "history_")
         with _restored_on_error(self):
@@ -263,6 +277,51 @@ class BaseFM(BaseEstimator):
         if not solver.uses_groups or (degree > 2 and groups is None):
             flat_groups = None  # a block's own groups are for the solvers that read groups
         return replace(data, X=flat, groups=flat_groups, relation_widths=widths)
+
+    def _fit_stream(
+        self, stream, y, sample_weight, eval_set, groups, callbacks, init_params, relations
+    ):
+        """``fit`` on a stream (:mod:`fmlearn.io.stream`): set up from its first chunk,
+        then epochs over its chunks (:class:`fmlearn.solvers.streamed.StreamData`)."""
+        solver = self._checked_solver()
+        _check_stream_arguments(self, solver, y, sample_weight, groups, relations, eval_set)
+        warm = self.warm_start and hasattr(self, "history_")
+        first = next(iter(stream.chunks()), None)
+        if first is None:
+            raise ValueError(f"{stream!r} holds no rows.")
+        if stream.n_features is not None:  # a file's width, not its first chunk's
+            first.X = _widened(first.X, stream.n_features)
+        with _restored_on_error(self):
+            try:
+                X, y = self._validate_Xy(first.X, first.y, reset=not warm)
+            except (ValueError, TypeError) as exc:
+                if type(exc) not in (ValueError, TypeError):
+                    raise
+                raise type(exc)(f"{first.where} of the stream: {exc}") from exc
+            previous = self._fitted_target() if warm else None
+            task = self._task_for(solver.family, y, previous, stream.classes)
+            task.fit_target(y, previous, classes=stream.classes)
+            dtype = X.dtype
+
+            def prepare(chunk):
+                Xc, yc = validate_data(
+                    self, self._as_model_width(chunk.X), chunk.y, accept_sparse=True,
+                    dtype=dtype, reset=False,
+                )  # fmt: skip
+                task.fit_target(yc, task.target)  # a regressor's y range grows chunk by chunk
+                weights = self._training_weights(chunk.sample_weight, yc, task, online=True)
+                return as_canonical_csr(Xc, dtype), task.encode(yc), weights
+
+            data = StreamData(
+                stream, prepare, prepare(first), X.shape[1], self._eval_sets(eval_set, task, dtype)
+            )
+            rng = make_rng(self.random_state)
+            try:
+                return self._train(
+                    solver, task, data, rng, warm, self.max_iter, callbacks, init_params
+                )
+            finally:
+                data.close()
 
     @available_if(_online_solver)
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
@@ -343,8 +402,9 @@ class BaseFM(BaseEstimator):
             del self._fit_init_std, self._setup_target
         if not warm and init_params is None and type(model) in (FM, HOFM):
             _check_fits_in_memory(model, data, self.solver)
+        in_place = online and warm  # partial_fit: no copy of the model per call
         start, state, previous = self._starting_point(
-            model, data.n_features, rng, warm, init_params, solver
+            model, data.n_features, rng, warm, init_params, solver, in_place
         )
         n_threads = _n_threads(self.n_jobs, default=1)
         config = solver.make_config(
@@ -362,30 +422,42 @@ class BaseFM(BaseEstimator):
         cbs += list(callbacks or ())
         if self.verbose:
             cbs.append(ProgressBar())
-        with _numba_threads(n_threads):
-            result = solver.solve(
-                data,
-                task=task,
-                model=model,
-                params=start,
-                config=config,
-                state=state,
-                callbacks=cbs,
-            )
+        if in_place and hasattr(state, "rebase"):
+            state.rebase(start, config)  # before the rollback copy: it may rewrite all rows
+        rollback = _Rollback(start, state, data.X) if in_place else None
+        try:
+            with _numba_threads(n_threads):
+                result = solver.solve(
+                    data,
+                    task=task,
+                    model=model,
+                    params=start,
+                    config=config,
+                    state=state,
+                    callbacks=cbs,
+                )
+        except BaseException:
+            if rollback is not None:
+                rollback.restore()
+            raise
         self._set_fitted(result, task.target, previous)
         self.relation_features_ = data.relation_widths
         return self
 
-    def _starting_point(self, model, n_features, rng, warm, init_params, solver):
+    def _starting_point(self, model, n_features, rng, warm, init_params, solver, in_place=False):
         """``(params, state, history)`` to start from: the fitted model, given or new ones.
 
-        Copies, so that the solver may update them in place. A warm start continues the
-        solver's state (optimiser memory, Markov chain) when the same solver made it.
+        Copies, so that the solver may update them in place; ``in_place`` (``partial_fit``)
+        hands over the fitted arrays themselves, unchecked, and the caller keeps a
+        :class:`_Rollback`. A warm start continues the solver's state (optimiser memory,
+        Markov chain) when the same solver made it.
         """
         if warm:
-            params = self._continuable_params(model, n_features).copy()
+            params = self._continuable_params(model, n_features, check_values=not in_place)
             state = self._solver_state if self._state_solver == solver.name else None
-            return params, (None if state is None else state.copy()), self.history_
+            if in_place:
+                return params, state, self.history_
+            return params.copy(), (None if state is None else state.copy()), self.history_
         if init_params is not None:
             try:
                 params = model.params_from_arrays(init_params.arrays(), n_features)
@@ -398,11 +470,16 @@ class BaseFM(BaseEstimator):
             return params.astype(model.dtype), None, FitHistory()  # a copy, in `dtype`
         return model.init_params(n_features, rng), None, FitHistory()
 
-    def _continuable_params(self, model, n_features):
+    def _continuable_params(self, model, n_features, check_values=True):
         """The fitted parameters, if they fit ``X`` and the current hyper-parameters."""
         current = model.params_from_estimator(self)
         try:
-            return model.params_from_arrays(current.arrays(), n_features)
+            if (
+                check_values
+                or "check_values" not in inspect.signature(model.params_from_arrays).parameters
+            ):  # a model from outside fmlearn (docs/design.md) checks anyway
+                return model.params_from_arrays(current.arrays(), n_features)
+            return model.params_from_arrays(current.arrays(), n_features, check_values=False)
         except ValueError as exc:
             raise ValueError(
                 f"Cannot continue training: {exc} (X has {n_features} features). "
@@ -697,6 +774,47 @@ class BaseFM(BaseEstimator):
         return tags
 
 
+class _Rollback:
+    """What ``partial_fit`` needs to undo a call that failed (diverged) after training on
+    the fitted arrays in place: copies of the rows of the features ``X`` has (a call's
+    updates touch no others) and of the small arrays, and the state's scalars.
+
+    Per-feature arrays are those with ``n_features`` rows; below :data:`ROWS_FROM`
+    features, or when ``X`` touches a quarter of them or more, everything is copied (a
+    gather of most rows costs more than one copy, and small models cost nothing).
+    """
+
+    ROWS_FROM = 4096
+
+    def __init__(self, params, state, X: sp.csr_matrix):
+        arrays = list(params.as_tuple()) + list(getattr(state, "arrays", ()))
+        n = X.shape[1]
+        rows = None
+        if n >= self.ROWS_FROM:
+            seen = np.zeros(n, dtype=bool)
+            seen[X.indices] = True
+            rows = np.flatnonzero(seen)
+            if rows.shape[0] * 4 >= n:
+                rows = None
+        self.saved = []
+        for a in arrays:
+            if rows is not None and a.ndim >= 1 and a.shape[0] == n:
+                self.saved.append((a, rows, a[rows]))
+            else:
+                self.saved.append((a, None, a.copy()))
+        self.state = state
+        self.scalars = {k: v for k, v in vars(state).items() if k != "arrays"} if state else {}
+
+    def restore(self) -> None:
+        for a, rows, copy in self.saved:
+            if rows is None:
+                a[...] = copy
+            else:
+                a[rows] = copy
+        if self.state is not None:
+            vars(self.state).update(self.scalars)
+
+
 class _restored_on_error:
     """Put back what input validation resets (``n_features_in_``, ``feature_names_in_``)
     if the fit fails, so that a failed fit leaves the previous model usable."""
@@ -717,6 +835,38 @@ class _restored_on_error:
                 self.estimator.__dict__.pop(name, None)
             self.estimator.__dict__.update(self.saved)
         return False
+
+
+def _check_stream_arguments(estimator, solver, y, sample_weight, groups, relations, eval_set):
+    """One-line errors for what a streamed fit cannot take."""
+    name = type(estimator).__name__
+    if not solver.online:
+        raise ValueError(
+            f"{name}(solver={estimator.solver!r}) needs all rows in memory: a stream trains "
+            "the SGD family (solver='sgd', 'adagrad', 'adam' or 'ftrl'). Load the file with "
+            "fmlearn.io.load_libfm to use this solver."
+        )
+    for argument, value, why in (
+        ("y", y, "the chunks carry the labels"),
+        ("sample_weight", sample_weight, "the chunks carry the weights, as (X, y, sample_weight)"),
+        ("groups", groups, "groups are for ALS and MCMC, which need the rows in memory"),
+        ("relations", relations, "stream the flattened rows (fmlearn.relations.flatten)"),
+    ):
+        if value is not None:
+            raise ValueError(f"fit(stream) takes no {argument}: {why}.")
+    if getattr(estimator, "early_stopping", False) and not eval_set:
+        raise ValueError(
+            "early_stopping=True on a stream needs an eval_set: a stream's rows are not in "
+            "memory to hold a validation_fraction of them out."
+        )
+
+
+def _widened(X, n_features: int):
+    """A sparse chunk with fewer columns than its stream, as wide as the stream."""
+    if sp.issparse(X) and X.shape[1] < n_features:
+        X = sp.csr_matrix(X)
+        return sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
+    return X
 
 
 #: V's initial standard deviation where "auto" has no rule (libFM's ``-init_stdev``).

@@ -23,6 +23,7 @@ from fmlearn._base import BaseFM, _online_solver
 from fmlearn._validation import check_fields, resolve_dtype
 from fmlearn.classification import FMClassifier
 from fmlearn.io.field_matrix import fields_of
+from fmlearn.io.stream import as_stream
 from fmlearn.models import FFM, FwFM
 from fmlearn.regression import FMRegressor
 from fmlearn.solvers.base import RegisteredSolver
@@ -82,11 +83,22 @@ class _FieldAware:
         "solver": [RegisteredSolver(FFM.families)],
     }
 
-    def fit(self, X, y, sample_weight=None, eval_set=None, fields=None, callbacks=None):
+    def fit(self, X, y=None, sample_weight=None, eval_set=None, fields=None, callbacks=None):
         """Fit to ``X`` (n_samples, n_features), ``y`` and the features' ``fields``.
 
-        ``eval_set``, ``callbacks``: as for :meth:`FMRegressor.fit`.
+        ``eval_set``, ``callbacks``, a stream as ``X``: as for :meth:`FMRegressor.fit`. A
+        stream's ``fields`` are those a libffm :class:`~fmlearn.io.FileStream` found in
+        its first pass (made when ``n_features`` is not given), unless given here.
         """
+        stream = as_stream(X)
+        if stream is not None and fields is None:
+            fields = stream.fields
+            if fields is None:
+                raise ValueError(
+                    f"{type(self).__name__} needs every feature's field before it trains on "
+                    f"{stream!r}: pass fields=…, or a libffm FileStream without n_features "
+                    "(its first pass finds the fields)."
+                )
         with self._fields_for_fit(X, fields):
             return super().fit(X, y, sample_weight, eval_set=eval_set, callbacks=callbacks)
 

@@ -65,7 +65,9 @@ def _local_round(cls, meta, arrays, prepared: list[dict], part: int) -> dict:
     """One ``partial_fit`` epoch over slice ``part`` of a prepared block (on a worker), on
     the model rows of the features it touches (``arrays``, cut by the driver)."""
     block = prepared[part]
-    local = cls._from_file(meta, arrays)
+    # partial_fit trains in place, and the driver still reads the rows it sent (the merge
+    # takes the change); a worker's copy, as partial_fit itself made before
+    local = cls._from_file(meta, {k: v.copy() for k, v in arrays.items()})
     local.partial_fit(block["X"], block["y"], block["weight"])
     _, out = local._to_file()
     keep = set(_merge.PER_FEATURE + _merge.PER_MODEL)

@@ -386,15 +386,17 @@ def _read_all(name: str) -> np.ndarray:
             raise ValueError(f"{name}: cannot decompress the file: {exc}") from exc
 
 
-def _read_blocks(name: str) -> Iterator[tuple[np.ndarray, int]]:
-    """``(bytes, line_base)`` of whole lines, ``_BLOCK_BYTES`` or so at a time."""
+def _read_blocks(name: str, block_bytes: int | None = None) -> Iterator[tuple[np.ndarray, int]]:
+    """``(bytes, line_base)`` of whole lines, ``block_bytes`` (``_BLOCK_BYTES``) or so
+    at a time."""
+    block_bytes = block_bytes or _BLOCK_BYTES
     opener = _opener(name)
     line_base = 0
     with (opener or open)(name, "rb") as f:
         carry = bytearray()
         while True:
             try:
-                chunk = f.read(_BLOCK_BYTES)
+                chunk = f.read(block_bytes)
             except _DECOMPRESSION_ERRORS as exc:
                 if opener is None:
                     raise
@@ -533,6 +535,7 @@ class _Parsed:
     y: np.ndarray
     qid: np.ndarray  # per row (libSVM), else empty
     row_starts: np.ndarray
+    n_newlines: int = 0  # line ends in the buffer (streams count lines with it)
 
     def entry_row(self, p: int) -> int:
         return int(np.searchsorted(self.indptr, p, side="right")) - 1
@@ -593,6 +596,7 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
         _trim(y, n_rows),
         _trim(qid, n_rows) if fmt.allow_qid else qid,
         row_starts[:n_rows],
+        n_newlines,
     )
     if not canonical:
         nnz, conflict_row, conflict_index = text_parse.canonicalize_rows(

@@ -54,8 +54,12 @@ class Model:
         """Raw model output ŷ(x) (float64) for each row of a canonical CSR matrix."""
         raise NotImplementedError
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> Params:
-        """Rebuild saved parameters; ``ValueError`` if shapes, dtypes or values are wrong."""
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> Params:
+        """Rebuild saved parameters; ``ValueError`` if shapes, dtypes or values are wrong
+        (values: NaN or infinity, unless ``check_values=False``, for parameters the
+        estimator itself keeps: a ``partial_fit`` call must not pay a pass over the model)."""
         raise NotImplementedError
 
     @classmethod

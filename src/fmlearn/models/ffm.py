@@ -132,7 +132,9 @@ class FFM(Model):
             return ffm_kernels.ffm_sgd_epoch(*args)
         return ffm_kernels.ffm_sgd_epoch_hogwild(*args, n_chunks)
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> FFMParams:
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> FFMParams:
         missing = [name for name in ("w0_", "w_", "V_", "fields_") if name not in arrays]
         if missing:
             raise ValueError(f"missing array {missing[0]}")
@@ -148,7 +150,9 @@ class FFM(Model):
         fields = check_fields(arrays["fields_"], n_features)
         if fields.size and fields.max() >= V.shape[1]:
             raise ValueError(f"fields_ names field {fields.max()} but V_ has {V.shape[1]}")
-        if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
+        if check_values and not (
+            np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])
+        ):
             raise ValueError("parameters contain NaN or infinity")
         return FFMParams(w0, w, np.ascontiguousarray(V), fields)
 

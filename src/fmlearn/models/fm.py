@@ -127,7 +127,9 @@ class FM(Model):
             return sgd_kernels.sgd_epoch(*args, t0, batch_size)
         return sgd_kernels.sgd_epoch_hogwild(*args, t0, batch_size, n_chunks)
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> FMParams:
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> FMParams:
         missing = [name for name in ("w0_", "w_", "V_") if name not in arrays]
         if missing:
             raise ValueError(f"missing array {missing[0]}")
@@ -140,7 +142,9 @@ class FM(Model):
             raise ValueError(f"V_ has {V.shape[0]} rows but n_features_in_={n_features}")
         if V.shape[1] != self.n_factors:
             raise ValueError(f"V_ has {V.shape[1]} columns but n_factors={self.n_factors}")
-        if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
+        if check_values and not (
+            np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])
+        ):
             raise ValueError("parameters contain NaN or infinity")
         return FMParams(w0, w, V)
 

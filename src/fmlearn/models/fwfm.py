@@ -137,7 +137,9 @@ class FwFM(Model):
             return fwfm_kernels.fwfm_sgd_epoch(*args, t0)
         return fwfm_kernels.fwfm_sgd_epoch_hogwild(*args, t0, n_chunks)
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> FwFMParams:
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> FwFMParams:
         missing = [name for name in ("w0_", "w_", "V_", "R_", "fields_") if name not in arrays]
         if missing:
             raise ValueError(f"missing array {missing[0]}")
@@ -157,7 +159,7 @@ class FwFM(Model):
         fields = check_fields(arrays["fields_"], n_features)
         if fields.size and fields.max() >= R.shape[0]:
             raise ValueError(f"fields_ names field {fields.max()} but R_ has {R.shape[0]}")
-        if not all(np.all(np.isfinite(a)) for a in (w0, w, V, R)):
+        if check_values and not all(np.all(np.isfinite(a)) for a in (w0, w, V, R)):
             raise ValueError("parameters contain NaN or infinity")
         return FwFMParams(w0, w, V, np.ascontiguousarray(R), fields)
 

@@ -134,7 +134,9 @@ class HOFM(Model):
             return anova_kernels.anova_sgd_epoch(*args)
         return anova_kernels.anova_sgd_epoch_hogwild(*args, n_chunks)
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> HOFMParams:
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> HOFMParams:
         missing = [name for name in ("w0_", "w_", "V_") if name not in arrays]
         if missing:
             raise ValueError(f"missing array {missing[0]}")
@@ -151,7 +153,9 @@ class HOFM(Model):
             )
         if V.shape[2] != self.n_factors:
             raise ValueError(f"V_ has {V.shape[2]} factors but n_factors={self.n_factors}")
-        if not (np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])):
+        if check_values and not (
+            np.all(np.isfinite(V)) and np.all(np.isfinite(w)) and np.isfinite(w0[0])
+        ):
             raise ValueError("parameters contain NaN or infinity")
         return HOFMParams(w0, w, np.ascontiguousarray(V))  # the epoch kernel needs C order
 

@@ -160,7 +160,9 @@ class SoftmaxFM(Model):
         kernel = K.shared_sgd_epoch_hogwild if params.shared else K.separate_sgd_epoch_hogwild
         return kernel(*args, n_chunks)
 
-    def params_from_arrays(self, arrays: dict[str, np.ndarray], n_features: int) -> SoftmaxParams:
+    def params_from_arrays(
+        self, arrays: dict[str, np.ndarray], n_features: int, check_values: bool = True
+    ) -> SoftmaxParams:
         missing = [name for name in ("w0_", "w_", "V_") if name not in arrays]
         if self.shared and "P_" not in arrays:
             missing.append("P_")
@@ -183,7 +185,7 @@ class SoftmaxFM(Model):
             raise ValueError(f"V_ has {V.shape[0]} rows but n_features_in_={n_features}")
         if V.shape[-1] != self.n_factors:
             raise ValueError(f"V_ has rank {V.shape[-1]} but n_factors={self.n_factors}")
-        if not all(np.all(np.isfinite(a)) for a in learned):
+        if check_values and not all(np.all(np.isfinite(a)) for a in learned):
             raise ValueError("parameters contain NaN or infinity")
         return SoftmaxParams(w0, w, V, P)
 

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from fmlearn._validation import csr_arrays
 from fmlearn.relations import RelationArrays
+from fmlearn.solvers.streamed import TrainChunk, row_order
 
 
 # ------------------------------------------------------------------------------ history
@@ -129,6 +130,7 @@ class TrainData:
     # family gets them flattened into X. ``relation_widths``: the blocks' feature counts.
     relations: RelationArrays | None = None
     relation_widths: tuple[int, ...] = ()
+    _chunk: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
@@ -149,6 +151,16 @@ class TrainData:
         if np.all(self.sample_weight == 1.0):
             return np.empty(0, dtype=np.float64)
         return self.sample_weight
+
+    def epoch_chunks(self, rng: np.random.Generator, shuffle: bool):
+        """One epoch's rows as the SGD family takes them: a single chunk (a stream's
+        epoch has several, :class:`fmlearn.solvers.streamed.StreamData`)."""
+        if self._chunk is None:
+            weights = self.kernel_weights()
+            total = float(self.sample_weight.sum())
+            self._chunk = TrainChunk(self.arrays, self.y, weights, total, np.empty(0))
+        self._chunk.order = row_order(self.n_rows, rng, shuffle)
+        yield self._chunk
 
 
 # ------------------------------------------------------------------------------ outputs

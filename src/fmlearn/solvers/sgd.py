@@ -349,12 +349,6 @@ def solve(
     else:
         state.rebase(params, config)  # FTRL continued with another α, β or λ1
     hp, codes = config.hyper(), config.codes()
-    n = data.n_rows
-    weights = data.kernel_weights()
-    weight_total = float(data.sample_weight.sum()) or 1.0
-    identity = np.arange(n, dtype=np.int64)
-    n_chunks = max(1, min(config.n_threads, n // max(config.batch_size, 1000)))
-    updates_per_epoch = -(-n // config.batch_size)
     metrics = task.metrics()
     remedy = (
         f"Try a smaller learning_rate (now {config.learning_rate:g}) or stronger regularisation."
@@ -362,22 +356,27 @@ def solve(
     with Monitor(callbacks, config.first_epoch, config.n_epochs, "epoch") as monitor:
         for epoch in monitor.iterations():
             with Stopwatch() as clock:
-                order = config.rng.permutation(n) if config.shuffle else identity
-                total = model.sgd_epoch(
-                    data.arrays,
-                    data.y,
-                    weights,
-                    order,
-                    params,
-                    state.arrays,
-                    hp,
-                    codes,
-                    state.n_updates,
-                    config.batch_size,
-                    n_chunks,
-                )
-                state.n_updates += updates_per_epoch
-                mean_loss = total / weight_total
+                total, weight_total = 0.0, 0.0
+                # in memory: one chunk; a stream (fit(FileStream(…))): its chunks in turn
+                for chunk in data.epoch_chunks(config.rng, config.shuffle):
+                    n = chunk.n_rows
+                    n_chunks = max(1, min(config.n_threads, n // max(config.batch_size, 1000)))
+                    total += model.sgd_epoch(
+                        chunk.arrays,
+                        chunk.y,
+                        chunk.weights,
+                        chunk.order,
+                        params,
+                        state.arrays,
+                        hp,
+                        codes,
+                        state.n_updates,
+                        config.batch_size,
+                        n_chunks,
+                    )
+                    state.n_updates += -(-n // config.batch_size)
+                    weight_total += chunk.weight_total
+                mean_loss = total / (weight_total or 1.0)
                 check_finite(epoch, "epoch", mean_loss, params, remedy)
                 predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
