@@ -646,3 +646,39 @@ def test_libfm_method_in_any_case(libfm_files, capsys):
     argv = ["libfm", "-task", "r", "-train", str(folder / "train.libfm"),
             "-test", str(folder / "test.libfm"), "-iter", "2", "-method", "SGD"]  # fmt: skip
     assert main(argv) == 0
+
+
+def test_train_streams_a_file(tmp_path, capsys, monkeypatch):
+    """--stream (or a file too large for memory) trains on the file chunk by chunk; the
+    labels follow libFM's rule (> 0 positive) as in memory."""
+    from fmlearn import cli
+    from fmlearn.datasets import make_ctr
+    from fmlearn.io import dump_libfm
+
+    X, y, planted = make_ctr(6000, n_fields=8, n_features=500, random_state=0)
+    train = tmp_path / "train.libfm"
+    dump_libfm(X, np.where(y > 0, 1.0, -1.0), train)  # -1/1 labels, as libFM's own files
+    X_test, y_test, _ = make_ctr(2000, planted=planted, random_state=1)
+    test = tmp_path / "test.libfm"
+    dump_libfm(X_test, y_test, test)
+    args = ["train", str(train), "-o", str(tmp_path / "s.fmlearn"), "--task", "classification",
+            "--iter", "4", "--seed", "0", "--stream", "-q"]  # fmt: skip
+    assert main(args) == 0
+    assert "streaming" in capsys.readouterr().out
+    streamed = load(tmp_path / "s.fmlearn")
+    assert streamed.classes_.tolist() == [-1, 1] and streamed.n_iter_ == 4
+    in_memory = load(tmp_path / "s.fmlearn").fit(X, np.where(y > 0, 1, -1))
+    auc = [roc_auc(m.decision_function(X_test), y_test) for m in (streamed, in_memory)]
+    assert auc[0] > 0.6 and abs(auc[0] - auc[1]) < 0.02
+    # without --stream, a file larger than the memory share streams too
+    monkeypatch.setattr(cli, "STREAM_MEMORY_SHARE", 0.0)
+    assert main([*args[:-2], "-q"]) == 0
+    assert "streaming" in capsys.readouterr().out
+    assert main([*args[:-2], "--solver", "mcmc", "--stream"]) == 2
+    assert "--stream reads a libFM" in capsys.readouterr().err
+
+
+def roc_auc(score, y):
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(y, score)

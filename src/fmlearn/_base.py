@@ -85,7 +85,7 @@ class BaseFM(BaseEstimator):
         "fit_intercept": [BOOLEAN],
         "fit_linear": [BOOLEAN],
         "batch_size": [Interval(int, 1, None)],
-        "shuffle": [BOOLEAN],
+        "shuffle": [BOOLEAN, Options(("full",))],
         "early_stopping": [BOOLEAN],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(int, 1, None)],

@@ -7,6 +7,7 @@ bar share one implementation of each.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import tempfile
@@ -89,6 +90,26 @@ def physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):
         return None
+
+
+@functools.cache
+def l2_cache_bytes() -> int:
+    """The per-core L2 cache's size (1 MiB where the platform does not say: Linux's
+    sysfs, then ``os.sysconf``, are asked)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index2/size") as fh:
+            text = fh.read().strip().upper()
+        scale = {"K": 2**10, "M": 2**20}.get(text[-1:], 1)
+        return int(text.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    try:
+        size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+        if size > 0:
+            return size
+    except (AttributeError, OSError, ValueError):
+        pass
+    return 2**20
 
 
 def format_bytes(n: int) -> str:

@@ -191,14 +191,33 @@ def hard_numbers(n: int, seed: int = 0) -> list[str]:
     return [t for t in texts if math.isfinite(float(t))]
 
 
-def test_hard_numbers_bitwise_equal_to_python_float(tmp_path):
+@pytest.mark.parametrize("table_rows", [None, 1, 3])
+def test_hard_numbers_bitwise_equal_to_python_float(tmp_path, monkeypatch, table_rows):
+    """(With a table of 1 or 3 slow numbers: the parser stops, hands them over, goes on,
+    and doubles the table for a line holding more than it has room for.)"""
+    if table_rows is not None:
+        monkeypatch.setattr(text_module, "_SLOW_TABLE_ROWS", table_rows)
     texts = hard_numbers(3000)
     path = tmp_path / "numbers.libfm"
-    path.write_text("".join(f"{t} 0:{t}\n" for t in texts))
+    wide = texts[-40:]  # a last line of 40 hard values
+    line = " ".join(f"{j}:{t}" for j, t in enumerate(wide, start=1))
+    path.write_text("".join(f"{t} 0:{t}\n" for t in texts) + f"{texts[0]} {line}\n")
     want = np.array([float(t) for t in texts])
     X, y = load_libfm(path)
-    np.testing.assert_array_equal(y.view(np.int64), want.view(np.int64))
-    np.testing.assert_array_equal(X.data.view(np.int64), want.view(np.int64))  # -0.0 too
+    np.testing.assert_array_equal(y.view(np.int64), np.append(want, want[0]).view(np.int64))
+    values = np.append(want, [float(t) for t in wide])
+    np.testing.assert_array_equal(X.data.view(np.int64), values.view(np.int64))  # -0.0 too
+
+
+def test_errors_after_the_slow_table_filled_name_their_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(text_module, "_SLOW_TABLE_ROWS", 1)
+    slow = "0.1000000000000000000000001"  # 25 digits: float()'s
+    path = write(tmp_path, "a.libfm", f"1 0:{slow}\n1 0:{slow} 1:{slow}\n1 0:abc\n")
+    with pytest.raises(ValueError, match=r"a\.libfm, line 3: bad value 'abc'"):
+        load_libfm(path)
+    path = write(tmp_path, "b.libfm", f"1 0:{slow}\n1 0:{slow} 1:1e999\n")
+    with pytest.raises(ValueError, match=r"b\.libfm, line 2: .*not finite"):
+        load_libfm(path)
 
 
 # ------------------------------------------------------------------- round trips

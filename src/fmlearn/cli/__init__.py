@@ -15,10 +15,12 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from fmlearn._progress import announce_compilation
+from fmlearn._utils import physical_memory
 from fmlearn.cli._common import (
     FORMATS,
     HelpFormatter,
@@ -37,6 +39,7 @@ from fmlearn.cli._common import (
     wants_table,
     write_data,
 )
+from fmlearn.io.stream import FileStream, Stream
 
 
 # --------------------------------------------------------------------------- commands
@@ -148,6 +151,62 @@ def _train_ranking(args) -> int:
     return 0
 
 
+#: A training file streams (``fit(FileStream)``) without ``--stream`` when its text
+#: takes more than this share of the machine's memory: its CSR arrays take about as much
+#: as the text, and a fit in memory holds them and a copy.
+STREAM_MEMORY_SHARE = 0.4
+
+
+def _streams(args, field_aware: bool) -> bool:
+    """Whether ``fmlearn train`` reads the file chunk by chunk (issue 22): ``--stream``,
+    or a libFM / libSVM / libffm file too large for memory, with an SGD-family solver."""
+    if not Path(args.train).exists():
+        return False  # the reader says so, as without streaming
+    fmt = guess_format(args.train, args.format)
+    text_file = fmt in ("libfm", "libsvm", "libffm")
+    online = args.task in ("regression", "classification") and args.solver in (
+        "sgd",
+        "adagrad",
+        "adam",
+        "ftrl",
+    )
+    if args.stream:
+        if not (text_file and online):
+            raise UsageError(
+                "--stream reads a libFM, libSVM or libffm file chunk by chunk, for "
+                "--task regression or classification with an SGD-family --solver (sgd, "
+                "adagrad, adam, ftrl)."
+            )
+        return True
+    memory = physical_memory()
+    if not (text_file and online and memory):
+        return False
+    large = os.path.getsize(args.train) > STREAM_MEMORY_SHARE * memory
+    if large:
+        print(f"{args.train} is larger than {STREAM_MEMORY_SHARE:.0%} of this machine's memory: "
+              "streaming it (--stream)")  # fmt: skip
+    return large
+
+
+class _PositiveLabels(Stream):
+    """A stream whose labels follow libFM's rule for two classes: > 0 is positive."""
+
+    def __init__(self, inner: Stream):
+        self.inner = inner
+        self.n_features, self.fields = inner.n_features, inner.fields
+
+    def __repr__(self) -> str:
+        return repr(self.inner)
+
+    def n_chunks(self):
+        return self.inner.n_chunks()
+
+    def chunks(self, order=None):
+        for chunk in self.inner.chunks(order):
+            chunk.y = np.where(chunk.y > 0, 1, -1)
+            yield chunk
+
+
 def _train(args) -> int:
     if args.task == "ranking":
         return _train_ranking(args)
@@ -175,13 +234,23 @@ def _train(args) -> int:
             fit_params["fields"] = encoder.fields_
         elif args.solver == "mcmc" and not args.groups and args.task != "ordinal":
             fit_params["groups"] = encoder.groups_  # one hyperprior group per column
+    elif _streams(args, field_aware):
+        X = FileStream(args.train, format=guess_format(args.train, args.format),
+                       n_features=args.n_features)  # fmt: skip
+        first = next(iter(X.chunks()), None)
+        y = first.y if first is not None else np.empty(0)
+        if field_aware:
+            fit_params["fields"] = X.fields
     elif field_aware:
         X, y, fit_params["fields"] = read_fields_data(
             args.train, args.format, args.n_features, args.field_conflict
         )
     else:
         X, y = read_data(args.train, args.format, args.n_features)
-    check_rows(X, args.train)
+    if not isinstance(X, FileStream):
+        check_rows(X, args.train)
+    elif y.size == 0:
+        raise UsageError(f"{args.train}: the file holds no rows.")
     params = dict(
         n_factors=args.factors if args.factors is not None else _DEFAULT_K[args.model_type],
         max_iter=100 if args.iter is None else args.iter,
@@ -223,20 +292,26 @@ def _train(args) -> int:
     # libFM's convention for two labels: a label > 0 is the positive class; more than two
     # labels are classes as they are
     positive = args.task == "classification" and n_labels <= 2
-    if positive:
+    width = X.n_features if isinstance(X, Stream) else X.shape[1]
+    if positive and isinstance(X, FileStream):
+        X = _PositiveLabels(X)
+    elif positive:
         y = np.where(y > 0, 1, -1)
     if args.valid and encoder is not None:
         frame, y_valid = split_label(read_table(args.valid, args.sep), args.label_name, args.valid)
         X_valid = encoder.transform(frame)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
     elif args.valid:
-        X_valid, y_valid = read_data(args.valid, None, X.shape[1])
+        X_valid, y_valid = read_data(args.valid, None, width)
         check_rows(X_valid, args.valid)
         fit_params["eval_set"] = [(X_valid, np.where(y_valid > 0, 1, -1) if positive else y_valid)]
     if args.groups:
-        fit_params["groups"] = read_groups(args.groups, X.shape[1])
+        fit_params["groups"] = read_groups(args.groups, width)
     start = time.perf_counter()
-    model.fit(X, y, **fit_params)
+    if isinstance(X, Stream):
+        model.fit(X, **fit_params)  # the labels come with the chunks
+    else:
+        model.fit(X, y, **fit_params)
     seconds = time.perf_counter() - start
     if encoder is not None:  # saved together, so that predict reads raw tables
         from sklearn.pipeline import make_pipeline
@@ -247,7 +322,10 @@ def _train(args) -> int:
     else:
         model.save(args.model)
     summary = f"trained {type(model).__name__} ({model.solver}, k={model.n_factors}) "
-    summary += f"on {X.shape[0]:,} rows × {X.shape[1]:,} features in {seconds:.1f} s"
+    if isinstance(X, Stream):
+        summary += f"streaming {args.train} ({model.n_features_in_:,} features) in {seconds:.1f} s"
+    else:
+        summary += f"on {X.shape[0]:,} rows × {X.shape[1]:,} features in {seconds:.1f} s"
     if encoder is not None:
         summary += f" (label column {args.label_name!r}, {len(encoder.columns_)} columns encoded)"
     size = f"{os.path.getsize(args.model) / 2**20:.1f} MiB"
@@ -619,6 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--valid", help="validation file, recorded per epoch")
     train.add_argument("--groups", help="libFM -meta file: one group id per feature (MCMC)")
     train.add_argument("--n-features", type=int, help="features (default: as the data has)")
+    train.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the file chunk by chunk while training (SGD family; memory holds two "
+        "chunks, not the file); the default for files larger than 40%% of memory",
+    )
     train.add_argument("--plot", help="save the learning curve to this image file")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 

@@ -74,6 +74,9 @@ __all__ = [
 
 #: Bytes read (after decompression) per block by the ``iter_*`` readers.
 _BLOCK_BYTES = 1 << 24
+#: Numbers the parser leaves to ``float()`` (over 19 digits, halfway cases: rare) that it
+#: collects before handing them over and going on.
+_SLOW_TABLE_ROWS = 4096
 #: Rows formatted per kernel call by the writers (bounds their extra memory).
 _DUMP_ROWS = 65_536
 
@@ -577,11 +580,21 @@ def _parse(source: _Source, fmt: _Format, dtype, field_conflict: str) -> _Parsed
     y = np.empty(max_rows, dtype=np.float64)
     qid = np.empty(max_rows if fmt.allow_qid else 0, dtype=np.int64)
     row_starts = np.empty(max_rows, dtype=np.int64)
-    status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical = text_parse.parse_text(
-        buf, fmt.ffm, fmt.allow_qid, indptr, indices, data, fields, y, qid, row_starts
-    )
-    with np.errstate(over="ignore"):  # float32 overflow is reported below, with its line
-        _resolve_slow(source, slow, y, data, until=err_start if status != text_parse.OK else None)
+    slow = np.empty((_SLOW_TABLE_ROWS, 3), dtype=np.int64)
+    resume = np.array([0, 0, 0, 0, 1], dtype=np.int64)  # position, rows, entries, qids, canonical
+    while True:
+        status, n_slow, err_start, err_end = text_parse.parse_text(
+            buf, fmt.ffm, fmt.allow_qid, indptr, indices, data, fields, y, qid, row_starts,
+            slow, resume,
+        )  # fmt: skip
+        error = status not in (text_parse.OK, text_parse.SLOW_FULL)
+        with np.errstate(over="ignore"):  # float32 overflow is reported below, with its line
+            _resolve_slow(source, slow[:n_slow], y, data, until=err_start if error else None)
+        if status != text_parse.SLOW_FULL:
+            break
+        if n_slow == 0:  # one line has more slow numbers than the table has rows
+            slow = np.empty((2 * slow.shape[0], 3), dtype=np.int64)
+    _, n_rows, nnz, n_qid, canonical = resume.tolist()
     if status != text_parse.OK:
         token = bytes(buf[err_start:err_end])
         raise source.error(err_start, _kernel_message(status, token, fmt.ffm))

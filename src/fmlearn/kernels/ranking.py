@@ -68,6 +68,9 @@ from fmlearn.kernels.sgd import (
     _scalars,
     _step,
 )
+from fmlearn.kernels.shuffle import random_below as _random_below
+from fmlearn.kernels.shuffle import random_bits as _random_bits
+from fmlearn.kernels.shuffle import random_seed as _random_seed
 
 BPR = 0
 WARP = 1
@@ -117,41 +120,6 @@ def _in_sorted(pos_indptr, pos_items, u, j):
         else:
             hi = mid
     return lo < pos_indptr[u + 1] and pos_items[lo] == j
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _random_bits(state):
-    """SplitMix64 (Steele, Lea & Flood 2014; Java's SplittableRandom): (next state, 64
-    random bits). The state is a plain uint64 (a local variable in the flat path, a slot
-    of the look-ahead array in the general one): an add, two multiplies and shifts a
-    number, where numba's ``np.random.randint`` (a Mersenne Twister in thread-local
-    memory, with rejection for the range) measured ~20 ns. WARP draws up to ten items a
-    positive; trained WARP epochs on MovieLens-100K got 16–25 % faster with this."""
-    state = state + _GOLDEN
-    z = (state ^ (state >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return state, z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _random_seed(seed):
-    """The generator's state for ``seed`` (mixed, so chunks seeded seed, seed+1, … start
-    far apart)."""
-    return _random_bits(np.uint64(seed))[1]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _random_below(state, n):
-    """(next state, an integer uniform on [0, n)) for 0 < n < 2³²: the top 32 bits scaled
-    by n (Lemire 2019 without its rejection step; each value's probability is off by less
-    than n / 2³² relative, 2·10⁻⁴ at a million)."""
-    state, z = _random_bits(state)
-    return state, np.int64(((z >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -27,6 +27,8 @@ from numba.extending import intrinsic, overload
 from fmlearn.kernels.text_ascii import _COLON, _HASH, _MINUS, _NEWLINE, _PLUS, _ZERO, _is_digit
 from fmlearn.kernels.text_numbers import _scan_decimal
 
+_ONE = _ZERO + 1
+
 # Status codes returned by parse_text / scan_uint (mirrored in fmlearn.io.text messages).
 OK = 0
 ERR_MISSING_LABEL = 1  # the first token of a line contains ':'
@@ -41,6 +43,7 @@ ERR_FFM_SYNTAX = 9  # a libffm token without two ':'
 ERR_BAD_QID = 10  # qid:VALUE whose value is not an integer
 ERR_QID_PLACE = 11  # qid:VALUE anywhere but right after the label
 ERR_CAPACITY = 12  # the pre-sized arrays were too small: a bug, never the input's fault
+SLOW_FULL = 13  # not an error: the table of slow numbers is full (parse_text)
 
 
 def _borrowed(arr):
@@ -115,6 +118,8 @@ def _scan_float_token(buf, start, n):
     ``end`` is where the token ends (whitespace, '#', end of buffer); ``fast`` is False
     when the token is not a decimal on the fast path (the caller re-reads it).
     """
+    if start < n and buf[start] == _ONE and (start + 1 == n or _ends_token(buf[start + 1])):
+        return 1.0, True, start + 1  # one-hot data: nearly every value (and label) is "1"
     value, fast, stop = _scan_decimal(buf, start, n)
     if fast and (stop == n or _ends_token(buf[stop])):
         return value, True, stop
@@ -144,10 +149,9 @@ def _digits_colon(buf, pos, n):
     value = 0
     while pos < n and _is_digit(buf[pos]):
         value = value * 10 + (np.int64(buf[pos]) - _ZERO)
-        if value > MAX_INDEX:
-            return -1, pos
         pos += 1
-    if pos == start or pos == n or buf[pos] != _COLON:
+    # more than 10 digits may have overflowed: the general path reports the index
+    if pos == start or pos - start > 10 or value > MAX_INDEX or pos == n or buf[pos] != _COLON:
         return -1, pos
     return value, pos + 1
 
@@ -217,19 +221,6 @@ def _find(buf, start, end, byte):
 
 
 @njit(cache=True, nogil=True)
-def _push_slow(slow, n_slow, target, start, end):
-    """Append ``(target, start, end)`` to the growable ``slow`` table; returns the table."""
-    if n_slow == slow.shape[0]:
-        grown = np.empty((2 * n_slow, 3), dtype=np.int64)
-        grown[:n_slow] = slow
-        slow = grown
-    slow[n_slow, 0] = target
-    slow[n_slow, 1] = start
-    slow[n_slow, 2] = end
-    return slow
-
-
-@njit(cache=True, nogil=True)
 def _split_feature(buf, start, end, ffm):
     """``(status, field, index, value_start)`` of one ``[FIELD:]INDEX:VALUE`` token."""
     colon = _find(buf, start, end, _COLON)
@@ -263,30 +254,45 @@ def _is_qid(buf, start, end):
 
 
 @njit(cache=True, nogil=True)
-def parse_text(buf, ffm, allow_qid, indptr, indices, data, fields, y, qid, row_starts):
-    """Parse every line of ``buf`` into the pre-sized CSR arrays.
+def parse_text(
+    buf, ffm, allow_qid, indptr, indices, data, fields, y, qid, row_starts, slow, resume
+):
+    """Parse the lines of ``buf`` into the pre-sized CSR arrays, from where ``resume`` says.
 
     ``indptr`` (n_rows + 1), ``y``, ``row_starts`` (byte offset of each row's line) and,
     when ``allow_qid``, ``qid`` (-1 where a row has none) hold at least one slot per line;
     ``indices``, ``data`` and, when ``ffm``, ``fields`` one per entry. Raw indices are
     stored (no base shift); rows keep the file's order of entries.
 
-    Returns ``(status, n_rows, nnz, err_start, err_end, slow, n_qid, canonical)``:
-    ``err_start:err_end`` is the offending token when ``status != OK``; ``slow`` rows are
-    ``(target, start, end)`` for numbers the caller must parse (``target`` is the entry
-    position, or ``-(row + 1)`` for a label) and hold NaN until then; ``canonical`` is
-    False when some row has unsorted or repeated indices.
+    ``resume`` (int64: byte position, rows, entries, rows with a qid, canonical 0/1;
+    ``[0, 0, 0, 0, 1]`` to start) is where parsing starts, and is updated to where it
+    stopped. ``slow`` (k × 3) receives ``(target, start, end)`` for numbers the caller
+    must parse (``target`` is the entry position, or ``-(row + 1)`` for a label), which
+    hold NaN until then; ``canonical`` turns 0 when some row has unsorted or repeated
+    indices.
+
+    Returns ``(status, n_slow, err_start, err_end)``: ``err_start:err_end`` is the
+    offending token when ``status`` is an error. :data:`SLOW_FULL` is no error: ``slow``
+    filled up, and parsing stopped before the line it filled up in (``n_slow`` 0: that
+    line alone has more slow numbers than ``slow`` has rows); the caller parses the
+    numbers and calls again. The table is the caller's, not grown here: an array the
+    kernel might replace would be reference-counted at every entry (docs/design.md §9).
     """
     buf = _borrowed(buf)
+    indices, data, fields, qid = (
+        _borrowed(indices),
+        _borrowed(data),
+        _borrowed(fields),
+        _borrowed(qid),
+    )
+    slow = _borrowed(slow)
     n = buf.shape[0]
-    slow = np.empty((16, 3), dtype=np.int64)
+    pos, row, nnz, n_qid = resume[0], resume[1], resume[2], resume[3]
+    canonical = resume[4] == 1
     n_slow = 0
-    n_qid = 0
-    canonical = True
-    row = 0
-    nnz = 0
-    pos = 0
-    indptr[0] = 0
+    if row == 0:
+        indptr[0] = 0
+    status, err_start, err_end = OK, 0, 0
     while pos < n:
         line_start = pos
         while pos < n and _is_space(buf[pos]):
@@ -296,41 +302,54 @@ def parse_text(buf, ffm, allow_qid, indptr, indices, data, fields, y, qid, row_s
         if buf[pos] == _NEWLINE or buf[pos] == _HASH:
             pos = _skip_line(buf, pos, n)
             continue
+        line_slow = n_slow
         value, fast, end = _scan_float_token(buf, pos, n)
-        status = OK
         if not fast and _find(buf, pos, end, _COLON) >= 0:
-            status = ERR_MISSING_LABEL
-        elif row >= y.shape[0]:
-            status = ERR_CAPACITY
-        if status != OK:
-            return status, row, nnz, pos, end, slow[:n_slow], n_qid, canonical
+            status, err_start, err_end = ERR_MISSING_LABEL, pos, end
+            break
+        if row >= y.shape[0]:
+            status, err_start, err_end = ERR_CAPACITY, pos, end
+            break
         if not fast:
-            slow = _push_slow(slow, n_slow, -(row + 1), pos, end)
+            if n_slow == slow.shape[0]:
+                pos, status = line_start, SLOW_FULL
+                break
+            slow[n_slow, 0], slow[n_slow, 1], slow[n_slow, 2] = -(row + 1), pos, end
             n_slow += 1
             value = np.nan
         y[row] = value
         row_starts[row] = line_start
         if allow_qid:
             qid[row] = -1
-        status, pos, end, nnz, slow, n_slow, sorted_row, has_qid = _parse_features(
+        status, end_pos, end, new_nnz, n_slow, sorted_row, has_qid = _parse_features(
             buf, end, row, ffm, allow_qid, indices, data, fields, qid, nnz, slow, n_slow
         )
+        if status == SLOW_FULL:
+            pos, n_slow = line_start, line_slow  # this line again, next call
+            break
         if status != OK:
-            return status, row, nnz, pos, end, slow[:n_slow], n_qid, canonical
+            err_start, err_end = end_pos, end
+            nnz = new_nnz
+            break
+        nnz = new_nnz
         n_qid += has_qid
         canonical = canonical and sorted_row
         row += 1
         indptr[row] = nnz
-        pos = _skip_line(buf, pos, n)
-    return OK, row, nnz, 0, 0, slow[:n_slow], n_qid, canonical
+        pos = _skip_line(buf, end_pos, n)
+    resume[0], resume[1], resume[2], resume[3] = pos, row, nnz, n_qid
+    resume[4] = 1 if canonical else 0
+    return status, n_slow, err_start, err_end
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _parse_features(buf, pos, row, ffm, allow_qid, indices, data, fields, qid, nnz, slow, n_slow):
     """The entries of one line, from ``pos`` to the line's end, appended at ``nnz``.
 
-    Returns ``(status, pos, end, nnz, slow, n_slow, sorted_row, has_qid)``; on an
-    error, ``pos:end`` is the offending token.
+    Returns ``(status, pos, end, nnz, n_slow, sorted_row, has_qid)``; on an error,
+    ``pos:end`` is the offending token; :data:`SLOW_FULL` when ``slow`` has no room left.
+    Inlined into :func:`parse_text`: a call per line, with its array arguments, cost a
+    fifth of the parse in reference counts.
     """
     n = buf.shape[0]
     first = True
@@ -341,11 +360,11 @@ def _parse_features(buf, pos, row, ffm, allow_qid, indices, data, fields, qid, n
         while pos < n and _is_space(buf[pos]):
             pos += 1
         if pos == n or buf[pos] == _NEWLINE or buf[pos] == _HASH:
-            return OK, pos, pos, nnz, slow, n_slow, sorted_row, has_qid
+            return OK, pos, pos, nnz, n_slow, sorted_row, has_qid
         if allow_qid and _is_qid(buf, pos, n):
             status, end = _parse_qid(buf, pos, n, first, qid, row)
             if status != OK:
-                return status, pos, end, nnz, slow, n_slow, sorted_row, has_qid
+                return status, pos, end, nnz, n_slow, sorted_row, has_qid
             has_qid = True
             first = False
             pos = end
@@ -356,12 +375,14 @@ def _parse_features(buf, pos, row, ffm, allow_qid, indices, data, fields, qid, n
             end = _token_end(buf, pos, n)
             status, field, index, value_start = _split_feature(buf, pos, end, ffm)
             if status != OK:
-                return status, pos, end, nnz, slow, n_slow, sorted_row, has_qid
+                return status, pos, end, nnz, n_slow, sorted_row, has_qid
         if nnz >= indices.shape[0]:
-            return ERR_CAPACITY, pos, pos, nnz, slow, n_slow, sorted_row, has_qid
+            return ERR_CAPACITY, pos, pos, nnz, n_slow, sorted_row, has_qid
         value, fast, end = _scan_float_token(buf, value_start, n)
         if not fast:
-            slow = _push_slow(slow, n_slow, nnz, value_start, end)
+            if n_slow == slow.shape[0]:
+                return SLOW_FULL, pos, end, nnz, n_slow, sorted_row, has_qid
+            slow[n_slow, 0], slow[n_slow, 1], slow[n_slow, 2] = nnz, value_start, end
             n_slow += 1
             value = np.nan
         sorted_row = sorted_row and index > previous

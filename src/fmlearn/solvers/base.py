@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from fmlearn._validation import csr_arrays
 from fmlearn.relations import RelationArrays
-from fmlearn.solvers.streamed import TrainChunk, row_order
+from fmlearn.solvers.streamed import TrainChunk, row_bytes, row_order
 
 
 # ------------------------------------------------------------------------------ history
@@ -152,14 +152,14 @@ class TrainData:
             return np.empty(0, dtype=np.float64)
         return self.sample_weight
 
-    def epoch_chunks(self, rng: np.random.Generator, shuffle: bool):
+    def epoch_chunks(self, rng: np.random.Generator, shuffle):
         """One epoch's rows as the SGD family takes them: a single chunk (a stream's
         epoch has several, :class:`fmlearn.solvers.streamed.StreamData`)."""
         if self._chunk is None:
             weights = self.kernel_weights()
             total = float(self.sample_weight.sum())
             self._chunk = TrainChunk(self.arrays, self.y, weights, total, np.empty(0))
-        self._chunk.order = row_order(self.n_rows, rng, shuffle)
+        self._chunk.order = row_order(self.n_rows, rng, shuffle, row_bytes(self.X))
         yield self._chunk
 
 

@@ -87,7 +87,7 @@ class SGDConfig:
     batch_size: int
     n_epochs: int
     rng: np.random.Generator
-    shuffle: bool = True
+    shuffle: bool | str = True
     n_threads: int = 1
     first_epoch: int = 1
     beta1: float = 0.9
@@ -273,7 +273,7 @@ def make_config(
         l1_factors=float(params.get("l1_factors", 0.0)),
         n_epochs=int(n_iterations),
         rng=rng,
-        shuffle=bool(params["shuffle"]),
+        shuffle=params["shuffle"],  # True (grouped), "full" or False
         n_threads=n_threads,
         first_epoch=first_iteration,
     )

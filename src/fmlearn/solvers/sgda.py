@@ -30,6 +30,7 @@ from fmlearn.solvers.base import (
     score_eval_sets,
 )
 from fmlearn.solvers.sgd import default_callbacks, hold_out
+from fmlearn.solvers.streamed import row_bytes, row_order
 from fmlearn.tasks import Task
 
 #: The learning rate for θ and λ when None: SGDA steps along 2 (ŷ − y) (libFM's scale),
@@ -51,7 +52,7 @@ class SGDAConfig:
     fit_linear: bool
     n_epochs: int
     rng: np.random.Generator
-    shuffle: bool
+    shuffle: bool | str
     first_epoch: int
     y_range: tuple[float, float]
 
@@ -117,7 +118,7 @@ def make_config(params: dict, task: Task, *, rng, first_iteration: int, n_iterat
         fit_linear=bool(params["fit_linear"]),
         n_epochs=int(n_iterations),
         rng=rng,
-        shuffle=bool(params["shuffle"]),
+        shuffle=params["shuffle"],  # True (grouped), "full" or False
         first_epoch=first_iteration,
         y_range=(float(target.get("y_min_", -np.inf)), float(target.get("y_max_", np.inf))),
     )
@@ -150,14 +151,13 @@ def solve(data: TrainData, *, task: Task, model, params, config: SGDAConfig, sta
     Xv = csr_arrays(valid.X)
     hp = np.array([config.learning_rate, *config.y_range])
     flags = np.array([config.task, config.loss, config.fit_intercept, config.fit_linear], np.int64)
-    identity = np.arange(data.n_rows, dtype=np.int64)
     groups = groups.astype(np.int64)
     metrics = task.metrics()
     remedy = f"Try a smaller learning_rate (now {config.learning_rate:g})."
     with Monitor(callbacks, config.first_epoch, config.n_epochs, "epoch") as monitor:
         for epoch in monitor.iterations():
             with Stopwatch() as clock:
-                order = config.rng.permutation(data.n_rows) if config.shuffle else identity
+                order = row_order(data.n_rows, config.rng, config.shuffle, row_bytes(data.X))
                 total, _ = K.sgda_epoch(
                     data.arrays, data.y, order, Xv, valid.y, 0, params.as_tuple(), groups,
                     state.reg_w, state.reg_v, state.grad_w, state.grad_V, hp, flags,

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from fmlearn._utils import l2_cache_bytes
 from fmlearn._validation import csr_arrays
 from fmlearn.io.stream import Chunk, Stream
+from fmlearn.kernels.shuffle import grouped_shuffle
 
-__all__ = ["StreamData", "TrainChunk"]
+__all__ = ["StreamData", "TrainChunk", "row_order"]
 
 
 @dataclass
@@ -42,16 +44,42 @@ class TrainChunk:
         return self.y.shape[0]
 
 
-def train_chunk(X: sp.csr_matrix, y, sample_weight, order) -> TrainChunk:
-    """A validated chunk (canonical CSR, encoded ``y``, float64 weights) in kernel form."""
+def train_chunk(X: sp.csr_matrix, y, sample_weight, rng, shuffle) -> TrainChunk:
+    """A validated chunk (canonical CSR, encoded ``y``, float64 weights) in kernel form,
+    with its rows' order for this epoch."""
     ones = bool(np.all(sample_weight == 1.0))
     weights = np.empty(0, dtype=np.float64) if ones else sample_weight
     total = float(sample_weight.shape[0] if ones else sample_weight.sum())
+    order = row_order(X.shape[0], rng, shuffle, row_bytes(X))
     return TrainChunk(csr_arrays(X), y, weights, total, order)
 
 
-def row_order(n: int, rng: np.random.Generator, shuffle: bool) -> np.ndarray:
-    return rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+#: Rows per block of the grouped shuffle (kernels/shuffle.py): small, so that a group
+#: mixes rows from many places of the data (a sorted file stays mixed), and large enough
+#: to fill a few cache lines of each of the CSR's arrays.
+SHUFFLE_BLOCK_ROWS = 16
+#: Share of the L2 cache a group's rows may take: the rest holds the model rows and
+#: optimiser state a step touches.
+SHUFFLE_GROUP_CACHE_SHARE = 0.5
+
+
+def row_bytes(X: sp.csr_matrix) -> float:
+    """Bytes a step reads of the data per row: its CSR entries, its offset and label."""
+    n = max(X.shape[0], 1)
+    return (X.indices.nbytes + X.data.nbytes) / n + 16.0
+
+
+def row_order(n: int, rng: np.random.Generator, shuffle, bytes_per_row: float) -> np.ndarray:
+    """The order an epoch visits ``n`` rows in, by the estimator's ``shuffle``: file order
+    (False), a full permutation (``"full"``), or (True) the grouped shuffle of
+    kernels/shuffle.py, with groups of rows sized to half the L2 cache."""
+    if not shuffle:
+        return np.arange(n, dtype=np.int64)
+    if isinstance(shuffle, str):  # "full", the only string the parameter takes
+        return rng.permutation(n)
+    group_rows = SHUFFLE_GROUP_CACHE_SHARE * l2_cache_bytes() / max(bytes_per_row, 1.0)
+    group = max(1, int(group_rows) // SHUFFLE_BLOCK_ROWS)
+    return grouped_shuffle(n, SHUFFLE_BLOCK_ROWS, group, int(rng.integers(2**63 - 1)))
 
 
 _END_OF_EPOCH = object()
@@ -86,7 +114,7 @@ class StreamData:
         """The first chunk's rows: a sample of the data."""
         return self.first[0]
 
-    def epoch_chunks(self, rng: np.random.Generator, shuffle: bool) -> Iterator[TrainChunk]:
+    def epoch_chunks(self, rng: np.random.Generator, shuffle) -> Iterator[TrainChunk]:
         """The next epoch's chunks. The first call draws the stream's seed from ``rng``
         and starts the reader; ``shuffle`` shuffles the chunks (when the stream can be
         read in any order) and the rows within each chunk."""
@@ -115,7 +143,7 @@ class StreamData:
             self._thread.join()
 
     # ----------------------------------------------------------------- reader thread
-    def _read(self, seed: int, shuffle: bool) -> None:
+    def _read(self, seed: int, shuffle) -> None:
         try:
             epoch = 0
             while not self._stop.is_set():
@@ -132,12 +160,11 @@ class StreamData:
         except BaseException as exc:
             self._queue.put(exc)
 
-    def _train_chunk(self, chunk: Chunk, seed: int, epoch: int, j: int, shuffle: bool):
+    def _train_chunk(self, chunk: Chunk, seed: int, epoch: int, j: int, shuffle):
         try:
             X, y, sw = self.prepare(chunk)
         except (ValueError, TypeError) as exc:
             if type(exc) not in (ValueError, TypeError):
                 raise
             raise type(exc)(f"{chunk.where} of the stream: {exc}") from exc
-        rng = np.random.default_rng([seed, epoch, j, 1])
-        return train_chunk(X, y, sw, row_order(X.shape[0], rng, shuffle))
+        return train_chunk(X, y, sw, np.random.default_rng([seed, epoch, j, 1]), shuffle)
