@@ -6,11 +6,11 @@ For each size (millions of generated click rows × 39 one-hot fields, 1 M featur
 configuration runs in a fresh process, ``--repeats`` times, and the table gives the
 best and the spread:
 
-* ``order``: ``shuffle=False``; ``grouped``: ``shuffle=True`` (the grouped shuffle);
-  ``full``: ``shuffle="full"`` (a full permutation) — per-row epoch cost (ns/row), the
+* ``order``: ``shuffle=False``; ``grouped``: ``shuffle="grouped"`` (the default);
+  ``full``: ``shuffle=True`` (a full permutation) — per-row epoch cost (ns/row), the
   fixed cost of a fit (validation, initialisation: fit time minus its epochs), held-out
   AUC, peak RSS against the data and model it holds;
-* ``stream``: ``fit(FileStream(libFM file))`` with ``shuffle=True``, the file written
+* ``stream``: ``fit(FileStream(libFM file))`` with ``shuffle="grouped"``, the file written
   once by ``dump_libfm`` — its epochs against the in-memory grouped ones, and its peak
   RSS against one chunk + model + optimiser state;
 * ``predict``: ``predict_proba`` on the training rows, one thread and all;
@@ -108,6 +108,12 @@ def rss_mib() -> float:
 
 
 def peak_mib() -> float:
+    """This process's peak RSS (VmHWM: ``ru_maxrss`` would carry the parent's peak
+    across the exec that started this child)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -132,14 +138,14 @@ def child(config: str, folder: Path, epochs: int, seed: int) -> dict:
     if config == "stream":
         start = time.perf_counter()
         stream = FileStream(folder / "train.libfm", n_features=N_FEATURES, dtype=np.float32)
-        m = model(True).fit(stream)
+        m = model("grouped").fit(stream)
         rows = None
         out["chunk_mib"] = stream.chunk_bytes / 2**20
     else:
         X, y = load(folder)
         rows = X.shape[0]
         out["data_mib"] = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + y.nbytes) / 2**20
-        shuffle = {"order": False, "grouped": True, "full": "full"}[config]
+        shuffle = {"order": False, "grouped": "grouped", "full": True}[config]
         start = time.perf_counter()
         m = model(shuffle).fit(X, y)
     fit_seconds = time.perf_counter() - start
@@ -166,6 +172,40 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def orders_child(folder: Path, rounds: int) -> dict:
+    """The bare epoch kernel over the same rows in file order, grouped and fully shuffled,
+    alternated in one process: the fits above each run in their own process, whose
+    timings move by 10–30 % on this kind of machine, too much for a 1.1× target."""
+    from fmlearn import FMClassifier
+    from fmlearn._validation import csr_arrays
+    from fmlearn.solvers import sgd
+    from fmlearn.solvers.streamed import row_bytes, row_order
+
+    X, y = load(folder)
+    n = X.shape[0]
+    est = FMClassifier(n_factors=16, solver="adagrad", dtype="float32", random_state=0)
+    est.fit(X[:2000], y[:2000])
+    model = est._make_model(fitted=True)
+    config = sgd.make_config(
+        est.get_params(), est._prediction_task(), optimizer="adagrad",
+        rng=np.random.default_rng(0), first_iteration=1, n_iterations=1, n_threads=1,
+        n_features=N_FEATURES,
+    )  # fmt: skip
+    params = model.init_params(N_FEATURES, np.random.default_rng(0))
+    state = sgd.OptimizerState.fresh(config.optimizer, params, config)
+    arrays, target, unit = csr_arrays(X), np.where(y > 0, 1.0, -1.0), np.empty(0)
+    hp, codes, bytes_per_row = config.hyper(), config.codes(), row_bytes(X)
+    rng = np.random.default_rng(1)
+    times: dict[str, list[float]] = {"order": [], "grouped": [], "full": []}
+    for _ in range(rounds):
+        for name, shuffle in (("order", False), ("grouped", "grouped"), ("full", True)):
+            order = row_order(n, rng, shuffle, bytes_per_row)
+            start = time.perf_counter()
+            model.sgd_epoch(arrays, target, unit, order, params, state.arrays, hp, codes, 0, 1, 1)
+            times[name].append((time.perf_counter() - start) / n * 1e9)
+    return {"rows": n, "ns": times}
 
 
 def mcmc_child(n_ratings: int, sweeps: int) -> dict:
@@ -205,6 +245,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--ratings", default="0.1,1,5", help="millions, for MCMC")
     parser.add_argument("--sweeps", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=4, help="alternated kernel epochs")
+    parser.add_argument("--only-orders", action="store_true", help="the kernel A/B alone")
     parser.add_argument("--workdir", default=None, help="data folder (kept); default temp")
     parser.add_argument("--plot", default=None, help="PNG of epoch time against rows")
     parser.add_argument("--quick", action="store_true", help="0.05 and 0.2 M rows, 1 repeat")
@@ -213,6 +255,8 @@ def main() -> None:
     if args.child:
         if args.child[0] == "mcmc":
             print(json.dumps(mcmc_child(int(args.child[1]), int(args.child[2]))))
+        elif args.child[0] == "orders":
+            print(json.dumps(orders_child(Path(args.child[1]), int(args.child[2]))))
         else:
             config, folder, epochs, seed = args.child
             print(json.dumps(child(config, Path(folder), int(epochs), int(seed))))
@@ -230,19 +274,28 @@ def main() -> None:
     results: dict[float, dict[str, list[dict]]] = {}
     total = time.perf_counter()
     for size in sizes:
-        n_rows = int(size * 1e6)
         folder = work / f"{size:g}M"
         log(f"data {size:g} M rows …")
-        write_data(folder, n_rows)
-        results[size] = {c: [] for c in CONFIGS}
-        for rep in range(args.repeats):
-            for config in CONFIGS:
-                log(f"  {size:g} M {config} repeat {rep}")
-                r = run_child(config, str(folder), str(args.epochs), str(rep))
-                r["rows"] = n_rows
-                results[size][config].append(r)
-        report_size(size, n_rows, results[size])
-    report_targets(results)
+        write_data(folder, int(size * 1e6))
+        if not args.only_orders:
+            results[size] = run_configs(folder, int(size * 1e6), args)
+            report_size(size, results[size])
+    if results:
+        report_targets(results)
+    print("\nbare epoch kernel, the three orders alternated in one process (ns/row: best / median)")
+    for size in sizes:
+        r = run_child("orders", str(work / f"{size:g}M"), str(args.rounds))
+        best = {k: min(v) for k, v in r["ns"].items()}
+        median = {k: float(np.median(v)) for k, v in r["ns"].items()}
+        ratios = {k: f"{best[k] / best['order']:.3f}× / {median[k] / median['order']:.3f}×"
+                  for k in ("grouped", "full")}  # fmt: skip
+        print(
+            f"  {size:g} M: order {best['order']:.0f} / {median['order']:.0f}, grouped "
+            f"{best['grouped']:.0f} / {median['grouped']:.0f} ({ratios['grouped']}), full "
+            f"{best['full']:.0f} / {median['full']:.0f} ({ratios['full']})"
+        )
+    if args.only_orders:
+        return
     for millions in [float(s) for s in args.ratings.split(",")]:
         r = run_child("mcmc", str(int(millions * 1e6)), str(args.sweeps))
         print(f"MCMC (k 8, generated ratings) {millions:g} M ratings: "
@@ -252,11 +305,22 @@ def main() -> None:
     print(f"total {time.perf_counter() - total:.0f} s; data in {work}")
 
 
+def run_configs(folder: Path, n_rows: int, args) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {c: [] for c in CONFIGS}
+    for rep in range(args.repeats):
+        for config in CONFIGS:
+            log(f"  {folder.name} {config} repeat {rep}")
+            r = run_child(config, str(folder), str(args.epochs), str(rep))
+            r["rows"] = n_rows
+            runs[config].append(r)
+    return runs
+
+
 def epoch_ns(r: dict) -> list[float]:
     return [s / r["rows"] * 1e9 for s in r["epoch_s"]]
 
 
-def report_size(size, n_rows, res) -> None:
+def report_size(size, res) -> None:
     print(f"\n{size:g} M rows")
     print(
         f"{'config':8} {'epoch ns/row':>16} {'fixed s':>14} {'AUC':>8} {'peak MiB':>16} "

@@ -99,12 +99,14 @@ def test_out_of_core_example_streams_a_file(tmp_path):
     assert result["auc"] > 0.6  # learned from the stream (the planted model's AUC ≈ 0.86)
 
 
-def test_ctr_field_aware_example_field_models_beat_the_fm():
+def test_ctr_field_aware_example_field_models_match_or_beat_the_fm():
     pytest.importorskip("pandas")
     result = _load("ctr_field_aware").run(40_000)
     auc = {label: v[0] for label, v in result["models"].items()}
-    # measured at 40k rows: FM 0.717, FFM 0.744, FwFM 0.758 (planted model 0.870)
-    assert auc["FFMClassifier (k=4)"] > auc["FMClassifier (k=8)"] + 0.01
+    # measured at 40k rows over seeds 0-3, both shuffles (2026-12-01): FM 0.729-0.744, FFM
+    # 0.737-0.744 (FFM - FM from -0.005 to +0.012: a tie at k=4 against k=8), FwFM
+    # 0.783-0.789 (+0.04 to +0.055); the planted model 0.870
+    assert auc["FFMClassifier (k=4)"] > auc["FMClassifier (k=8)"] - 0.01
     assert auc["FwFMClassifier (k=8)"] > auc["FMClassifier (k=8)"] + 0.02
     assert result["top_pairs"]["planted"][0] in result["top_pairs"]["FwFM R_"]
 

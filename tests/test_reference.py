@@ -106,7 +106,7 @@ def test_reference_fm_is_the_twin_of_fm_regressor():
     ref = R.ReferenceFM(n_factors=4, max_iter=4, random_state=5).fit(X, y)
     fm = FMRegressor(
         n_factors=4, solver="sgd", learning_rate=0.01, max_iter=4, init_std=0.1, tol=None,
-        clip_predictions=False, random_state=5,
+        clip_predictions=False, shuffle=True, random_state=5,
     ).fit(X, y)  # fmt: skip
     assert ref.w0_ == pytest.approx(fm.w0_, abs=1e-12)
     np.testing.assert_allclose(ref.w_, fm.w_, rtol=0, atol=1e-12)
@@ -123,7 +123,7 @@ def test_reference_fm_logistic_is_the_twin_of_fm_classifier():
     ).fit(X, y)  # fmt: skip
     fm = FMClassifier(
         n_factors=3, solver="sgd", learning_rate=0.05, max_iter=3, init_std=0.05, tol=None,
-        random_state=0,
+        shuffle=True, random_state=0,
     ).fit(X, y)  # fmt: skip
     np.testing.assert_allclose(ref.V_, fm.V_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ref.predict(X), fm.predict_proba(X)[:, 1], rtol=0, atol=1e-10)

@@ -43,7 +43,7 @@ from fmlearn._validation import (
     validate_params,
 )
 from fmlearn.callbacks import ProgressBar
-from fmlearn.io.stream import as_stream
+from fmlearn.io.stream import as_stream, is_stream
 from fmlearn.kernels.row_stats import mean_pairs, mean_subsets
 from fmlearn.models import FM, HOFM, Model
 from fmlearn.relations import (
@@ -85,7 +85,7 @@ class BaseFM(BaseEstimator):
         "fit_intercept": [BOOLEAN],
         "fit_linear": [BOOLEAN],
         "batch_size": [Interval(int, 1, None)],
-        "shuffle": [BOOLEAN, Options(("full",))],
+        "shuffle": [BOOLEAN, Options(("grouped",))],
         "early_stopping": [BOOLEAN],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(int, 1, None)],
@@ -347,6 +347,11 @@ class BaseFM(BaseEstimator):
     def _online(self, X, y, sample_weight, *, first: bool, n_iterations: int, **target_kwargs):
         """``n_iterations`` online epochs over ``X`` (``partial_fit``: 1; a start: 0)."""
         solver = self._checked_solver() if first else get_solver(self.solver)
+        if is_stream(X):
+            raise TypeError(
+                "partial_fit takes the rows of one chunk, (X, y); give a stream to fit, "
+                "which makes the epochs over it (with warm_start=True it continues)."
+            )
         if not first and getattr(self, "relation_features_", ()):
             raise ValueError(
                 "partial_fit takes no relation blocks, and this model was fitted with "
@@ -525,7 +530,8 @@ class BaseFM(BaseEstimator):
         defaults = _init_defaults(type(self))
         specific = set().union(*(get_solver(n).parameters for n in solver_names()))
         for name in sorted((specific & params.keys()) - solver.parameters):
-            if not _is_default(params[name], defaults[name]):
+            former = _FORMER_DEFAULTS.get(name, ())
+            if not (_is_default(params[name], defaults[name]) or params[name] in former):
                 users = [n for n in solver_names() if name in get_solver(n).parameters]
                 raise ValueError(
                     f"{name} is not available for solver={self.solver!r} (it is set to "
@@ -919,6 +925,12 @@ def _init_defaults(cls) -> dict:
         for name, p in inspect.signature(cls.__init__).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
+
+
+#: Values that were a parameter's default before it changed: a solver that ignores the
+#: parameter accepts them as it accepts the default, so that models saved (and code
+#: written) before the change still load and fit (``shuffle=True`` until 2026-12-01).
+_FORMER_DEFAULTS = {"shuffle": (True,)}
 
 
 def _is_default(value, default) -> bool:

@@ -93,23 +93,31 @@ def physical_memory() -> int | None:
 
 
 @functools.cache
-def l2_cache_bytes() -> int:
-    """The per-core L2 cache's size (1 MiB where the platform does not say: Linux's
-    sysfs, then ``os.sysconf``, are asked)."""
+def cache_bytes(level: int) -> int:
+    """The size of this CPU's level-``level`` data cache (Linux's sysfs, then
+    ``os.sysconf``); where neither says, 1 MiB for L2 and 32 MiB for L3."""
     try:
-        with open("/sys/devices/system/cpu/cpu0/cache/index2/size") as fh:
-            text = fh.read().strip().upper()
-        scale = {"K": 2**10, "M": 2**20}.get(text[-1:], 1)
-        return int(text.rstrip("KM")) * scale
+        for index in range(8):
+            folder = f"/sys/devices/system/cpu/cpu0/cache/index{index}"
+            with open(f"{folder}/level") as fh:
+                if int(fh.read()) != level:
+                    continue
+            with open(f"{folder}/type") as fh:
+                if fh.read().strip() == "Instruction":
+                    continue
+            with open(f"{folder}/size") as fh:
+                text = fh.read().strip().upper()
+            scale = {"K": 2**10, "M": 2**20}.get(text[-1:], 1)
+            return int(text.rstrip("KM")) * scale
     except (OSError, ValueError):
         pass
     try:
-        size = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+        size = os.sysconf(f"SC_LEVEL{level}_CACHE_SIZE")
         if size > 0:
             return size
     except (AttributeError, OSError, ValueError):
         pass
-    return 2**20
+    return 2**20 if level == 2 else 32 * 2**20
 
 
 def format_bytes(n: int) -> str:

@@ -105,7 +105,7 @@ class FMClassifier(ClassifierMixin, BaseFM):
         fit_intercept: bool = True,
         fit_linear: bool = True,
         batch_size: int = 1,
-        shuffle: bool | str = True,
+        shuffle: bool | str = "grouped",
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,

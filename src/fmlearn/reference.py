@@ -129,8 +129,10 @@ class ReferenceFM:
     It draws from ``numpy.random.default_rng(random_state)`` what the estimators draw: first
     ``V ~ N(0, init_std²)``, then one permutation of the rows per epoch. Given the same
     ``random_state``, ``init_std``, ``learning_rate`` and ``reg``, it therefore fits the same
-    model as ``FMRegressor(solver="sgd", tol=None)`` (or ``FMClassifier`` for
-    ``loss="logistic"``), up to rounding — thousands of times slower.
+    model as ``FMRegressor(solver="sgd", tol=None, shuffle=True)`` (or ``FMClassifier``
+    for ``loss="logistic"``), up to rounding — thousands of times slower. (The estimators'
+    default ``shuffle="grouped"`` visits the rows in another order, one that stays in the
+    caches: the same algorithm, other draws.)
 
     Parameters
     ----------

@@ -76,14 +76,14 @@ class FMRegressor(RegressorMixin, BaseFM):
         Learn w0 / w (False keeps them at 0).
     batch_size : int, default=1
         *SGD family.* Rows per update: 1 is plain SGD like libFM; larger averages.
-    shuffle : bool or "full", default=True
-        *SGD family.* The rows' order in each epoch. True: shuffled in groups that stay
-        in the L2 cache (blocks of 16 rows permuted, each run of blocks shuffled as one;
-        kernels/shuffle.py): as accurate as a full permutation, at about the cost of
-        file order on data larger than the caches, where a full permutation costs
-        1.3–1.4× (benchmarks/README.md, issue 22). ``"full"``: a full permutation (what
-        True meant until 2026-12-01). False: the rows' own order. On a stream, the
-        chunks' order is shuffled too.
+    shuffle : bool or "grouped", default="grouped"
+        *SGD family.* The rows' order in each epoch. ``"grouped"``: shuffled in groups that stay
+        in cache (blocks of up to 128 rows permuted, each run of 128 blocks shuffled as
+        one; kernels/shuffle.py): as accurate as a full permutation, at about the cost
+        of file order on data larger than the caches, where a full permutation costs
+        1.3–1.5× (benchmarks/README.md, issue 22). True: a permutation of all rows
+        (the default until 2026-12-01). False: the rows' own order. On a stream, the
+        chunks' order is shuffled too (unless False).
     early_stopping : bool, default=False
         *SGD family.* Stop when the validation RMSE has not improved by ``tol`` for
         ``n_iter_no_change`` epochs and restore the best epoch's parameters. The
@@ -207,7 +207,7 @@ class FMRegressor(RegressorMixin, BaseFM):
         fit_intercept: bool = True,
         fit_linear: bool = True,
         batch_size: int = 1,
-        shuffle: bool | str = True,
+        shuffle: bool | str = "grouped",
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,

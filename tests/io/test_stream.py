@@ -232,8 +232,10 @@ def test_stream_arguments_that_make_no_sense(ctr_file):
     with pytest.raises(ValueError, match="needs an eval_set"):
         _model(early_stopping=True).fit(stream)
     empty = ChunkStream([])
-    with pytest.raises(ValueError, match="holds no rows"):
+    with pytest.raises(ValueError, match=r"ChunkStream\(0 chunks\) holds no rows"):
         _model().fit(empty)
+    with pytest.raises(TypeError, match="give a stream to fit"):
+        _model().partial_fit(stream, None, classes=[0, 1])
 
 
 def test_eval_set_and_early_stopping_on_a_stream(ctr_file):

@@ -4,9 +4,14 @@ blocks, uniform where a group spans everything, reproducible from its seed."""
 import numpy as np
 import pytest
 
-from fmlearn._utils import l2_cache_bytes
+from fmlearn._utils import cache_bytes
 from fmlearn.kernels.shuffle import grouped_shuffle
-from fmlearn.solvers.streamed import SHUFFLE_BLOCK_ROWS, SHUFFLE_GROUP_CACHE_SHARE, row_order
+from fmlearn.solvers.streamed import (
+    SHUFFLE_GROUP_BLOCKS,
+    SHUFFLE_GROUP_BYTES,
+    SHUFFLE_MAX_BLOCK_ROWS,
+    row_order,
+)
 
 
 @pytest.mark.parametrize(("n", "block", "group"), [(1, 16, 4), (96, 16, 2), (994, 7, 3),
@@ -48,12 +53,15 @@ def test_one_group_is_a_uniform_shuffle():
 def test_row_order_by_the_shuffle_parameter():
     rng = np.random.default_rng(0)
     assert np.array_equal(row_order(50, rng, False, 100.0), np.arange(50))
-    full = row_order(1000, np.random.default_rng(1), "full", 100.0)
+    full = row_order(1000, np.random.default_rng(1), True, 100.0)
     assert np.array_equal(full, np.random.default_rng(1).permutation(1000))
-    grouped = row_order(100_000, rng, True, 400.0)
-    assert np.array_equal(np.sort(grouped), np.arange(100_000))
-    group_rows = SHUFFLE_GROUP_CACHE_SHARE * l2_cache_bytes() / 400.0
-    blocks = max(1, int(group_rows) // SHUFFLE_BLOCK_ROWS)  # blocks in a group
-    first = grouped[: blocks * SHUFFLE_BLOCK_ROWS] // SHUFFLE_BLOCK_ROWS
-    assert len(np.unique(first)) == blocks  # the first group: whole blocks …
-    assert len(np.unique(first[:SHUFFLE_BLOCK_ROWS])) > 1  # … mixed
+    small = row_order(1000, rng, "grouped", 400.0)  # fits the L3 cache: one shuffle
+    assert np.array_equal(np.sort(small), np.arange(1000))
+    n = int(4 * cache_bytes(3) / 400.0)  # four times the L3: grouped
+    grouped = row_order(n, rng, "grouped", 400.0)
+    assert np.array_equal(np.sort(grouped), np.arange(n))
+    rows = SHUFFLE_GROUP_BYTES / 400.0
+    block = int(min(SHUFFLE_MAX_BLOCK_ROWS, rows // SHUFFLE_GROUP_BLOCKS))
+    first = grouped[: block * SHUFFLE_GROUP_BLOCKS] // block
+    assert len(np.unique(first)) == SHUFFLE_GROUP_BLOCKS  # the first group: whole blocks …
+    assert len(np.unique(first[:block])) > 1  # … mixed

@@ -35,7 +35,7 @@ from fmlearn.io.text import (
     _to_columns,
 )
 
-__all__ = ["ChunkStream", "FileStream", "Stream", "as_stream"]
+__all__ = ["ChunkStream", "FileStream", "Stream", "as_stream", "is_stream"]
 
 #: ``chunk_bytes``'s default: ~100,000 rows of 39 one-hot fields; a chunk's CSR arrays
 #: take about as much memory as its text, and two chunks are alive at once (the one
@@ -118,7 +118,7 @@ class FileStream(Stream):
 
     Every line is checked as :func:`~fmlearn.io.load_libfm` checks it, and errors name
     the file and line. The chunks' offsets and line numbers are learnt on the first pass
-    through the file; after that, ``fit(…, shuffle=True)`` visits them in a random order.
+    through the file; after that, ``fit`` (unless ``shuffle=False``) visits them in a random order.
 
     Examples
     --------
@@ -304,7 +304,7 @@ class ChunkStream(Stream):
     for sparse chunks: missing columns are features no row has).
 
     A function's chunks are visited in the order it gives them; a sequence's in a random
-    order when ``shuffle=True``. ``classes``: as for :class:`FileStream`.
+    order unless ``shuffle=False``. ``classes``: as for :class:`FileStream`.
 
     Examples
     --------
@@ -334,6 +334,10 @@ class ChunkStream(Stream):
                 "that makes it in a function."
             )
 
+    def __repr__(self) -> str:
+        what = f"{len(self._sequence)} chunks" if self._sequence is not None else self._make
+        return f"ChunkStream({what})"
+
     def n_chunks(self) -> int | None:
         return None if self._sequence is None else len(self._sequence)
 
@@ -358,6 +362,11 @@ def _as_chunk(item, number: int) -> Chunk:
             + (f" of length {len(item)}." if isinstance(item, tuple | list) else ".")
         )
     return Chunk(item[0], item[1], item[2] if len(item) == 3 else None, where)
+
+
+def is_stream(X) -> bool:
+    """Whether ``fit`` would read ``X`` as a stream (see :func:`as_stream`)."""
+    return isinstance(X, Stream | str | os.PathLike)
 
 
 def as_stream(X) -> Stream | None:

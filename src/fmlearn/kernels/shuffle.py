@@ -1,15 +1,15 @@
 """Epoch orders for the SGD family: a cache-friendly shuffle of the rows.
 
-A full permutation sends every row of an epoch to a random place in a CSR matrix far
-larger than the caches: on 4 M one-hot rows it made an AdaGrad epoch 1.3–1.4× slower
-than going through the rows in file order (benchmarks/README.md, issue 22). Here the
-rows are cut into blocks of ``block`` consecutive rows, the blocks are permuted, and
-each run of ``group`` consecutive (permuted) blocks is shuffled as one: an epoch visits
-one group's rows, from ``group`` random places of the file, in a random order, then the
-next group's. A group's rows are sized to stay in the L2 cache after their first touch
-(solvers/streamed.py ``row_order``), and small blocks (16 rows) keep a sorted file mixed:
-on click rows sorted by label, blocks of 1,024 rows shuffled alone lost 0.03 AUC, groups
-of 16-row blocks matched a full permutation.
+A full permutation sends every step to a random place in a CSR matrix far larger than
+the caches: on 4 M and 10 M one-hot rows an AdaGrad epoch took 1.3–1.5× as long as one in
+file order (benchmarks/README.md, issue 22): a TLB miss and a cache line or two per row.
+Here the rows are cut into blocks of ``block`` consecutive rows, the blocks are
+permuted, and each run of ``group`` consecutive (permuted) blocks is shuffled as one: an
+epoch visits one group's rows, from ``group`` random places of the data, in a random
+order, then the next group's. The group's pages and shared cache lines stay cached
+while it is visited (solvers/streamed.py ``row_order`` sizes it). Mixing needs many
+blocks per group: on click rows sorted by label, blocks of 1,024 rows shuffled alone lost
+0.03–0.06 AUC; groups of 128 blocks of 128 rows matched a full permutation.
 
 The draws come from SplitMix64 (also the ranking kernels' generator) seeded from the
 fit's generator, so an order is reproducible from ``random_state``; Fisher–Yates with

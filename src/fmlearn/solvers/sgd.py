@@ -87,7 +87,7 @@ class SGDConfig:
     batch_size: int
     n_epochs: int
     rng: np.random.Generator
-    shuffle: bool | str = True
+    shuffle: bool | str = "grouped"
     n_threads: int = 1
     first_epoch: int = 1
     beta1: float = 0.9
@@ -273,7 +273,7 @@ def make_config(
         l1_factors=float(params.get("l1_factors", 0.0)),
         n_epochs=int(n_iterations),
         rng=rng,
-        shuffle=params["shuffle"],  # True (grouped), "full" or False
+        shuffle=params["shuffle"],  # "grouped", True (a permutation) or False
         n_threads=n_threads,
         first_epoch=first_iteration,
     )

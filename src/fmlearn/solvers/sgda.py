@@ -118,7 +118,7 @@ def make_config(params: dict, task: Task, *, rng, first_iteration: int, n_iterat
         fit_linear=bool(params["fit_linear"]),
         n_epochs=int(n_iterations),
         rng=rng,
-        shuffle=params["shuffle"],  # True (grouped), "full" or False
+        shuffle=params["shuffle"],  # "grouped", True (a permutation) or False
         first_epoch=first_iteration,
         y_range=(float(target.get("y_min_", -np.inf)), float(target.get("y_max_", np.inf))),
     )
