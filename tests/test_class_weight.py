@@ -45,7 +45,7 @@ def test_class_weight_errors(clicks):
         FMClassifier(class_weight="even", max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="finite and ≥ 0"):
         FMClassifier(class_weight={7: -1.0}, max_iter=1).fit(X, y)
-    with pytest.raises(ValueError, match="partial_fit sees one batch"):
+    with pytest.raises(ValueError, match="sees one chunk at a time"):
         FMClassifier(class_weight="balanced").partial_fit(X, y, classes=[3, 7])
 
 

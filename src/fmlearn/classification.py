@@ -222,8 +222,9 @@ class FMClassifier(ClassifierMixin, BaseFM):
         if self.class_weight == "balanced":
             if online:
                 raise ValueError(
-                    "class_weight='balanced' needs every label at once, and partial_fit sees "
-                    "one batch: pass a dict of class weights instead."
+                    "class_weight='balanced' needs every label at once, and partial_fit (or "
+                    "fit on a stream) sees one chunk at a time: pass a dict of class weights "
+                    "instead."
                 )
             return weights * compute_sample_weight("balanced", y)
         classes = task.target["classes_"].tolist()

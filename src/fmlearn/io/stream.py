@@ -167,7 +167,6 @@ class FileStream(Stream):
         self.chunk_bytes = int(chunk_bytes)
         self._fmt = _FORMATS[format]
         self._base = None if zero_based == "auto" else int(not zero_based)
-        self._given_n_features = n_features
         self.n_features = n_features
         #: the field of each feature seen so far (libffm; checks that a feature keeps its
         #: field); ``fields`` is the whole file's, known after a first pass
