@@ -157,7 +157,7 @@ def _train_ranking(args) -> int:
 STREAM_MEMORY_SHARE = 0.4
 
 
-def _streams(args, field_aware: bool) -> bool:
+def _streams(args) -> bool:
     """Whether ``fmlearn train`` reads the file chunk by chunk (issue 22): ``--stream``,
     or a libFM / libSVM / libffm file too large for memory, with an SGD-family solver."""
     if not Path(args.train).exists():
@@ -234,7 +234,7 @@ def _train(args) -> int:
             fit_params["fields"] = encoder.fields_
         elif args.solver == "mcmc" and not args.groups and args.task != "ordinal":
             fit_params["groups"] = encoder.groups_  # one hyperprior group per column
-    elif _streams(args, field_aware):
+    elif _streams(args):
         X = FileStream(args.train, format=guess_format(args.train, args.format),
                        n_features=args.n_features)  # fmt: skip
         first = next(iter(X.chunks()), None)
@@ -701,7 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream",
         action="store_true",
         help="read the file chunk by chunk while training (SGD family; memory holds two "
-        "chunks, not the file); the default for files larger than 40%% of memory",
+        "chunks, not the file; with --task classification, the labels of the first chunk "
+        "decide two classes or more); the default for files larger than 40%% of memory",
     )
     train.add_argument("--plot", help="save the learning curve to this image file")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
