@@ -181,7 +181,7 @@ def orders_child(folder: Path, rounds: int) -> dict:
     from fmlearn import FMClassifier
     from fmlearn._validation import csr_arrays
     from fmlearn.solvers import sgd
-    from fmlearn.solvers.streamed import row_bytes, row_order
+    from fmlearn.solvers.order import row_bytes, row_order
 
     X, y = load(folder)
     n = X.shape[0]

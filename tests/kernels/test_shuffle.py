@@ -6,7 +6,7 @@ import pytest
 
 from fmlearn._utils import cache_bytes
 from fmlearn.kernels.shuffle import grouped_shuffle
-from fmlearn.solvers.streamed import (
+from fmlearn.solvers.order import (
     SHUFFLE_GROUP_BLOCKS,
     SHUFFLE_GROUP_BYTES,
     SHUFFLE_MAX_BLOCK_ROWS,

@@ -7,7 +7,7 @@ Here the rows are cut into blocks of ``block`` consecutive rows, the blocks are
 permuted, and each run of ``group`` consecutive (permuted) blocks is shuffled as one: an
 epoch visits one group's rows, from ``group`` random places of the data, in a random
 order, then the next group's. The group's pages and shared cache lines stay cached
-while it is visited (solvers/streamed.py ``row_order`` sizes it). Mixing needs many
+while it is visited (solvers/order.py ``row_order`` sizes it). Mixing needs many
 blocks per group: on click rows sorted by label, blocks of 1,024 rows shuffled alone lost
 0.03–0.06 AUC; groups of 128 blocks of 128 rows matched a full permutation.
 

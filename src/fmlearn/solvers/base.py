@@ -31,7 +31,8 @@ import scipy.sparse as sp
 
 from fmlearn._validation import csr_arrays
 from fmlearn.relations import RelationArrays
-from fmlearn.solvers.streamed import TrainChunk, row_bytes, row_order
+from fmlearn.solvers.order import row_bytes, row_order
+from fmlearn.solvers.streamed import TrainChunk
 
 
 # ------------------------------------------------------------------------------ history

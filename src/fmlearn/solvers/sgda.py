@@ -29,8 +29,8 @@ from fmlearn.solvers.base import (
     register_solver,
     score_eval_sets,
 )
+from fmlearn.solvers.order import row_bytes, row_order
 from fmlearn.solvers.sgd import default_callbacks, hold_out
-from fmlearn.solvers.streamed import row_bytes, row_order
 from fmlearn.tasks import Task
 
 #: The learning rate for θ and λ when None: SGDA steps along 2 (ŷ − y) (libFM's scale),
