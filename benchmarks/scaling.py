@@ -40,6 +40,8 @@ from _machine import log, machine_line
 
 N_FEATURES = 1_000_000
 N_FIELDS = 39
+#: rows per timed piece of the alternated kernel A/B (orders_child)
+SEGMENT_ROWS = 500_000
 N_TEST = 200_000
 BLOCK = 500_000  # rows generated at a time
 CONFIGS = ("order", "grouped", "full", "stream")
@@ -177,7 +179,10 @@ def _timed(fn) -> float:
 def orders_child(folder: Path, rounds: int) -> dict:
     """The bare epoch kernel over the same rows in file order, grouped and fully shuffled,
     alternated in one process: the fits above each run in their own process, whose
-    timings move by 10–30 % on this kind of machine, too much for a 1.1× target."""
+    timings move by 10–30 % on this kind of machine, too much for a 1.1× target. Each
+    epoch is timed in segments of SEGMENT_ROWS rows with the three orders run back to
+    back on each (their sequence alternating), so a ratio of two adjacent timings sees
+    the same machine: the medians of those paired ratios are the figures to read."""
     from fmlearn import FMClassifier
     from fmlearn._validation import csr_arrays
     from fmlearn.solvers import sgd
@@ -199,12 +204,18 @@ def orders_child(folder: Path, rounds: int) -> dict:
     hp, codes, bytes_per_row = config.hyper(), config.codes(), row_bytes(X)
     rng = np.random.default_rng(1)
     times: dict[str, list[float]] = {"order": [], "grouped": [], "full": []}
-    for _ in range(rounds):
-        for name, shuffle in (("order", False), ("grouped", "grouped"), ("full", True)):
-            order = row_order(n, rng, shuffle, bytes_per_row)
-            start = time.perf_counter()
-            model.sgd_epoch(arrays, target, unit, order, params, state.arrays, hp, codes, 0, 1, 1)
-            times[name].append((time.perf_counter() - start) / n * 1e9)
+    kinds = {"order": False, "grouped": "grouped", "full": True}
+    segment = min(SEGMENT_ROWS, n)
+    for r in range(rounds):
+        orders = {name: row_order(n, rng, s, bytes_per_row) for name, s in kinds.items()}
+        for j, first in enumerate(range(0, n - segment + 1, segment)):
+            names = list(kinds) if (r + j) % 2 == 0 else list(kinds)[::-1]
+            for name in names:
+                order = np.ascontiguousarray(orders[name][first : first + segment])
+                start = time.perf_counter()
+                model.sgd_epoch(arrays, target, unit, order, params, state.arrays, hp, codes,
+                                0, 1, 1)  # fmt: skip
+                times[name].append((time.perf_counter() - start) / segment * 1e9)
     return {"rows": n, "ns": times}
 
 
@@ -282,17 +293,20 @@ def main() -> None:
             report_size(size, results[size])
     if results:
         report_targets(results)
-    print("\nbare epoch kernel, the three orders alternated in one process (ns/row: best / median)")
+    print(
+        "\nbare epoch kernel, the three orders alternated in one process, by segments of "
+        f"{SEGMENT_ROWS:,} rows (median ns/row; median of the paired ratios [quartiles])"
+    )
     for size in sizes:
         r = run_child("orders", str(work / f"{size:g}M"), str(args.rounds))
-        best = {k: min(v) for k, v in r["ns"].items()}
-        median = {k: float(np.median(v)) for k, v in r["ns"].items()}
-        ratios = {k: f"{best[k] / best['order']:.3f}× / {median[k] / median['order']:.3f}×"
-                  for k in ("grouped", "full")}  # fmt: skip
+        ns = {k: np.asarray(v) for k, v in r["ns"].items()}
+        paired = {k: ns[k] / ns["order"] for k in ("grouped", "full")}
+        ratios = {k: f"{np.median(v):.3f}× [{np.quantile(v, 0.25):.3f}, "
+                     f"{np.quantile(v, 0.75):.3f}]" for k, v in paired.items()}  # fmt: skip
         print(
-            f"  {size:g} M: order {best['order']:.0f} / {median['order']:.0f}, grouped "
-            f"{best['grouped']:.0f} / {median['grouped']:.0f} ({ratios['grouped']}), full "
-            f"{best['full']:.0f} / {median['full']:.0f} ({ratios['full']})"
+            f"  {size:g} M ({len(ns['order'])} segments): order {np.median(ns['order']):.0f}, "
+            f"grouped {np.median(ns['grouped']):.0f} ({ratios['grouped']}), "
+            f"full {np.median(ns['full']):.0f} ({ratios['full']})"
         )
     if args.only_orders:
         return

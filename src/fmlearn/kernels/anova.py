@@ -220,6 +220,9 @@ def _anova_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, E, r
                 prefetch(data, hi - 1, 0)
         if large and pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
+            prefetch(y, ahead, 0)
+            if weighted:
+                prefetch(sw, ahead, 0)
             for j in range(indptr[ahead], indptr[ahead + 1]):
                 i = np.int64(indices[j])
                 prefetch(w, i, 0)

@@ -35,6 +35,7 @@ from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
 from fmlearn.kernels.prefetch import (
     PREFETCH_AHEAD,
+    prefetch,
     prefetch_csr_ahead,
     prefetch_row_blocks,
     prefetch_row_params,
@@ -188,6 +189,9 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
             prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
             if pos + PREFETCH_AHEAD < stop:
                 ahead = order[pos + PREFETCH_AHEAD]
+                prefetch(y, ahead, 0)
+                if weighted:
+                    prefetch(sw, ahead, 0)
                 prefetch_row_params(indptr, indices, ahead, w, V2)
                 prefetch_row_params(indptr, indices, ahead, s1_w, s1_V2)
         m = _gather_row(indptr, indices, data, fields, r, ent_i, ent_x, ent_f)

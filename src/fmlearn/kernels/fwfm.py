@@ -33,6 +33,7 @@ from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
 from fmlearn.kernels.prefetch import (
     PREFETCH_AHEAD,
+    prefetch,
     prefetch_csr_ahead,
     prefetch_row_blocks,
     prefetch_row_params,
@@ -174,6 +175,9 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
         prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
         if pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
+            prefetch(y, ahead, 0)
+            if weighted:
+                prefetch(sw, ahead, 0)
             prefetch_row_params(indptr, indices, ahead, w, V)
             prefetch_row_params(indptr, indices, ahead, s1_w, s1_V)
         p, n_slots = _forward(indptr, indices, data, fields, r, w0[0], w, V, R, slot_of,

@@ -137,11 +137,12 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
     for pos in range(start, stop):
         # A software pipeline over the shuffled rows, each stage the loads the next one
         # needs: the row's CSR offsets 3·A rows ahead, its indices and values 2·A ahead,
-        # its parameters and optimiser state A ahead (A = PREFETCH_AHEAD). Rows come in
-        # random order from millions, so without it nearly every load of a step waits
-        # on memory: AdaGrad 0.33 → 0.93 M rows/s on one thread on 1 M CTR rows × 39
-        # one-hot fields, k 16 (benchmarks/README.md, issue 16). Hints only: the steps
-        # and their results are the same.
+        # its parameters, optimiser state, label and weight A ahead (A = PREFETCH_AHEAD).
+        # Rows come in random order from millions, so without it nearly every load of a
+        # step waits on memory: AdaGrad 0.33 → 0.93 M rows/s on one thread on 1 M CTR
+        # rows × 39 one-hot fields, k 16 (benchmarks/README.md, issue 16); the label
+        # alone took the shuffled epoch from 1.07–1.10× to 1.04× an in-order one (issue
+        # 22). Hints only: the steps and their results are the same.
         # Written with the prefetch intrinsic only: inlined helpers taking arrays cost
         # reference counting per call (measured: +9 ms an epoch on ML-100K's 2-feature
         # rows, 2.8× the epoch).
@@ -158,6 +159,9 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
                 prefetch(data, hi - 1, 0)
         if large and pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
+            prefetch(y, ahead, 0)
+            if weighted:
+                prefetch(sw, ahead, 0)
             for j in range(indptr[ahead], indptr[ahead + 1]):
                 i = np.int64(indices[j])
                 prefetch(w, i, 0)
