@@ -133,6 +133,11 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
     row_bytes = k * V.itemsize
     has_s1, has_s2 = s1_w0.shape[0] > 0, s2_w0.shape[0] > 0  # the optimiser's state arrays
     large = V.shape[0] * row_bytes >= PREFETCH_MIN_BYTES
+    # Rows in a shuffled order are prefetched even for a model that stays in the caches
+    # (ML-100K's shuffled epoch 4.3 → 3.7 ms); consecutive rows are left to the hardware
+    # prefetcher (there the hints cost ML-100K's in-order epoch 2.6 → 3.3 ms).
+    consecutive = stop - start < 2 or order[stop - 1] - order[start] == stop - 1 - start
+    pipeline = large or not consecutive
     total = 0.0
     for pos in range(start, stop):
         # A software pipeline over the shuffled rows, each stage the loads the next one
@@ -146,9 +151,9 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
         # Written with the prefetch intrinsic only: inlined helpers taking arrays cost
         # reference counting per call (measured: +9 ms an epoch on ML-100K's 2-feature
         # rows, 2.8× the epoch).
-        if large and pos + 3 * PREFETCH_AHEAD < stop:
+        if pipeline and pos + 3 * PREFETCH_AHEAD < stop:
             prefetch(indptr, order[pos + 3 * PREFETCH_AHEAD], 0)
-        if large and pos + 2 * PREFETCH_AHEAD < stop:
+        if pipeline and pos + 2 * PREFETCH_AHEAD < stop:
             far = order[pos + 2 * PREFETCH_AHEAD]
             lo, hi = indptr[far], indptr[far + 1]
             for j in range(lo, hi, 8):  # steps of 8 entries: at most a line each
@@ -157,11 +162,13 @@ def _sgd_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, q, s):
             if hi > lo:
                 prefetch(indices, hi - 1, 0)
                 prefetch(data, hi - 1, 0)
-        if large and pos + PREFETCH_AHEAD < stop:
+        if pipeline and pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
             prefetch(y, ahead, 0)
             if weighted:
                 prefetch(sw, ahead, 0)
+        if large and pos + PREFETCH_AHEAD < stop:
+            ahead = order[pos + PREFETCH_AHEAD]
             for j in range(indptr[ahead], indptr[ahead + 1]):
                 i = np.int64(indices[j])
                 prefetch(w, i, 0)
