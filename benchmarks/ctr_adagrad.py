@@ -13,7 +13,7 @@ Model: ``FMClassifier(solver="adagrad", n_factors=16, max_iter=--epochs, tol=Non
 random_state=0)``, ``shuffle`` default (True), default learning rate and regularisation.
 
 Each configuration (dtype float64/float32 × n_jobs 1/2; n_jobs 2 = Hogwild!) runs in its
-own fresh Python process so that ``ru_maxrss`` (the process's peak RSS, which never goes
+own fresh Python process so that ``VmHWM`` (the process's peak RSS, which never goes
 down) belongs to that configuration alone. In the worker:
 
 1. import fmlearn, then a tiny warm-up fit with the same dtype/n_jobs so numba's kernels
@@ -35,7 +35,7 @@ Columns:
 * ``CSR MiB`` — ``data + indices + indptr`` bytes; ``model MiB`` — ``w0, w, V`` plus the
   optimiser state (AdaGrad's Σg² for each), computed from the public parameters:
   ``fmlearn.solvers.sgd.N_STATE_SLOTS[OPTIMIZERS[SOLVER]]`` slots (1), each the size of
-  ``w_`` + ``V_`` + one bias; ``base MiB`` baseline RSS; ``peak MiB`` ``ru_maxrss`` at the
+  ``w_`` + ``V_`` + one bias; ``base MiB`` baseline RSS; ``peak MiB`` ``VmHWM`` at the
   end.
 * ``peak/(CSR+model)`` — peak RSS / (CSR + model); ``excl. base`` — (peak − baseline) /
   (CSR + model): what the data and the fit cost beyond the interpreter and the JIT.
@@ -55,14 +55,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from _machine import log, machine_line
+from _machine import log, machine_line, peak_rss_mib
 
 N_FIELDS = 39
 N_FEATURES = 1_000_000
@@ -75,10 +74,6 @@ DEFAULT_CONFIGS = "float64:1,float64:2,float32:1,float32:2"
 # Targets from the issue.
 TARGET_ROWS_S = 1e6
 TARGET_RSS_RATIO = 2.0
-
-
-def maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def rss_now_mib() -> float:
@@ -175,13 +170,13 @@ def worker(dtype: str, n_jobs: int, rows: int, epochs: int, seed: int) -> dict:
     small = (small[0], small[1] % 100, small[2])
     estimator(1).fit(as_csr(small, 5000, n_features=100), ys)
     del small, ys
-    base_max, base_now = maxrss_mib(), rss_now_mib()
+    base_max, base_now = peak_rss_mib(), rss_now_mib()
 
     t = time.perf_counter()
     triplet, y, _ = draw(world, rows, seed + 1, np_dtype)
     X = as_csr(triplet, rows)
     gen_s = time.perf_counter() - t
-    gen_max, gen_now = maxrss_mib(), rss_now_mib()
+    gen_max, gen_now = peak_rss_mib(), rss_now_mib()
     csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
     log(
         f"  [{dtype} n_jobs={n_jobs}] generated {rows:,} rows in {gen_s:.1f} s "
@@ -196,7 +191,7 @@ def worker(dtype: str, n_jobs: int, rows: int, epochs: int, seed: int) -> dict:
     est.fit(X, y, callbacks=[timer])
     fit_s = time.perf_counter() - t
     fit_cpu = time.process_time() - c
-    peak = maxrss_mib()
+    peak = peak_rss_mib()
     after_now = rss_now_mib()
     # w0, w, V and the optimiser's memory: N_STATE_SLOTS arrays the size of each (AdaGrad:
     # one, Σg²), from the public parameters rather than the solver's internal state.

@@ -5,7 +5,7 @@ Data: benchmarks/ctr_adagrad.py's generator, imported (``make_world(seed)``, the
 out): ``--rows`` rows (default 1,000,000) × 39 one-hot fields, 1,000,000 features, CTR
 ≈ 25 %, values float32 (ones), int32 indices, int64 indptr.
 
-Configurations, each in its own fresh Python process (so that ``ru_maxrss`` belongs to it
+Configurations, each in its own fresh Python process (so that ``VmHWM`` belongs to it
 alone), which regenerates the same data from the seeds:
 
 * fmlearn: ``FMClassifier(solver=S, n_factors=16, max_iter=--epochs, tol=None,
@@ -28,8 +28,8 @@ alone), which regenerates the same data from the seeds:
 
 In each worker: import, then a warm-up fit of the same configuration on 2,000 generated
 rows with indices folded into 100 features (compiles or loads numba's kernels without
-putting a model-sized array in the baseline) → ``base MiB`` (``ru_maxrss``); generate the
-training rows; ``fit`` → ``peak MiB`` (``ru_maxrss`` right after fit: data + fit, never
+putting a model-sized array in the baseline) → ``base MiB`` (``VmHWM``); generate the
+training rows; ``fit`` → ``peak MiB`` (``VmHWM`` right after fit: data + fit, never
 the predict or ONNX runs that follow in the serving workers).
 
 Training columns (rates in M rows/s):
@@ -77,13 +77,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
-from _machine import log, machine_line
+from _machine import log, machine_line, peak_rss_mib
 from ctr_adagrad import N_FEATURES, N_FIELDS, as_csr, draw, make_world
 
 N_FACTORS = 16
@@ -99,10 +98,6 @@ SERVE_SOLVER = "adagrad"  # the model whose predict (and ONNX export) is timed
 TARGET_PREDICT = 4e6
 TARGET_EPOCH = {"adagrad": 1e6, "sgd": 2e6}
 TARGET_ONNX_DIFF = 1e-5
-
-
-def maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def timed(call) -> tuple[float, float, object]:
@@ -168,7 +163,7 @@ def worker(library, solver, n_jobs, rows, epochs, seed, serve=False, onnx_batch=
 
     world = make_world(seed)
     make_estimator(library, solver, n_jobs, 1).fit(*warmup_data(world, seed))
-    base = maxrss_mib()
+    base = peak_rss_mib()
 
     triplet, y, _ = draw(world, rows, seed + 1, np.float32)
     X = as_csr(triplet, rows)
@@ -181,7 +176,7 @@ def worker(library, solver, n_jobs, rows, epochs, seed, serve=False, onnx_batch=
     timer = Timer()
     kw = {"callbacks": [timer]} if library == "fmlearn" else {}
     fit_s, fit_cpu, _ = timed(lambda: est.fit(X, y, **kw))
-    peak = maxrss_mib()
+    peak = peak_rss_mib()
     epoch_s = min(timer.wall) if library == "fmlearn" else fit_s / epochs
     log(
         f"  [{library} {solver} n_jobs={n_jobs}] fit {fit_s:.2f} s"
@@ -319,7 +314,7 @@ def print_training(results, args) -> None:
         "† modern-fm has no per-epoch timing: rows × epochs / whole fit wall. Its fits are "
         "serial at batch_size=1 whatever n_jobs."
     )
-    print(f"oracle AUC (planted logit) {results[0]['auc_oracle']:.4f}; peak = ru_maxrss after fit")
+    print(f"oracle AUC (planted logit) {results[0]['auc_oracle']:.4f}; peak = VmHWM after fit")
 
 
 def print_predict(results, rows: int) -> None:

@@ -23,11 +23,10 @@ peak RSS of each worker process. Targets (issue 18): AUC within 0.005 of single-
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import numpy as np
-from _machine import log, machine_line
+from _machine import log, machine_line, peak_rss_mib
 from sklearn.metrics import roc_auc_score
 
 from fmlearn import FMClassifier
@@ -36,10 +35,6 @@ from fmlearn.datasets import make_ctr
 
 def estimator() -> FMClassifier:
     return FMClassifier(n_factors=16, solver="adagrad", dtype="float32", random_state=0)
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_dask(X, y, X_test, y_test, workers: int, args) -> dict:

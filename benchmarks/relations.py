@@ -27,7 +27,7 @@ Issue 19's benchmark, in three parts (``--parts a,b,c``):
     a planted rank-8 model rounded to half stars): main X = user | item one-hot, blocks =
     each user's rated-item set and each item's rater set (unit length); rank 32, a few
     sweeps; seconds per sweep (``history_.seconds`` after the first) and peak RSS
-    (``ru_maxrss`` of a fresh subprocess per case: data, blocks and fit). Targets: one
+    (``VmHWM`` of a fresh subprocess per case: data, blocks and fit). Targets: one
     sweep ≤ 30 s, peak ≤ 8 GB. Then the time Rendle et al.'s ML-10M protocol would take
     (their k = 512 and 512 sampling steps; myFM's ml-10m script: k = 128), scaled
     linearly in rows and rank from the measured sweep.
@@ -55,7 +55,6 @@ import argparse
 import functools
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -65,7 +64,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from _machine import log, machine_line
+from _machine import log, machine_line, peak_rss_mib
 from mcmc_ml100k import _no_callback, _one_hot, _quiet_myfm, _row_normalise, _table, load_ml100k
 
 from fmlearn import FMRegressor, RelationBlock
@@ -548,7 +547,7 @@ def _rss_gb() -> float:
 
 
 def child_c(spec: dict) -> dict:
-    """One case of part (c), in its own process: its ru_maxrss is this case's peak."""
+    """One case of part (c), in its own process: its VmHWM is this case's peak."""
     # compile / load the kernels on a tiny problem first
     X, y, groups, rel = generated_problem(20_000, spec["blocks"])
     FMRegressor(spec["rank"], solver="mcmc", max_iter=2, random_state=0).fit(
@@ -578,7 +577,7 @@ def child_c(spec: dict) -> dict:
         "seconds": seconds,
         "data_gb": data_gb,
         "rss_before_gb": rss_before,
-        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_gb": peak_rss_mib() / 1024,
         "train_rmse": float(np.sqrt(2 * model.history_.train_loss[-1])),
         "block_nnz": int(sum(b.X.nnz for b in rel)),
     }
@@ -657,7 +656,7 @@ def part_c(args, targets: list[Target]) -> None:
     print(
         "  setup = fit wall time − Σ sweeps (validation, block arrays, caches); sweep = mean\n"
         "  of the sweeps after the first, best = their min; data GB = X and the blocks'\n"
-        "  arrays; RSS fit GB = resident set just before fit; peak GB = ru_maxrss of the\n"
+        "  arrays; RSS fit GB = resident set just before fit; peak GB = VmHWM of the\n"
         "  case's process (generation, blocks and fit)."
     )
     r = results.get("ids + 2 blocks")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import log, machine_line
+from _machine import log, machine_line, peak_rss_mib
 
 N_FEATURES = 1_000_000
 N_FIELDS = 39
@@ -109,16 +108,6 @@ def rss_mib() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def peak_mib() -> float:
-    """This process's peak RSS (VmHWM: ``ru_maxrss`` would carry the parent's peak
-    across the exec that started this child)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(config: str, folder: Path, epochs: int, seed: int) -> dict:
     """One configuration in this (fresh) process: a JSON-able dict of its figures."""
     from sklearn.metrics import roc_auc_score
@@ -158,7 +147,7 @@ def child(config: str, folder: Path, epochs: int, seed: int) -> dict:
         fixed_s=fit_seconds - sum(epoch_seconds),
         auc=float(roc_auc_score(y_test, m.predict_proba(X_test)[:, 1])),
         base_mib=base,
-        peak_mib=peak_mib(),
+        peak_mib=peak_rss_mib(),
         model_mib=(m.w_.nbytes + m.V_.nbytes) / 2**20,
         state_mib=sum(a.nbytes for a in m._solver_state.arrays) / 2**20,
     )
