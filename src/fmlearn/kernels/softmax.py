@@ -99,28 +99,29 @@ def _shared_forward(indptr, indices, data, row, w0, w, V, P, q, s, A, scores):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH)
-def _separate_forward(indptr, indices, data, row, w0, w, V, Q, S, scores):
-    """Scores of one row (separate layout); ``Q[c, f] = Σ V[i, c, f] x_i`` is kept for
-    the gradient, ``S`` is scratch."""
-    C, k = V.shape[1], V.shape[2]
+def _separate_forward(indptr, indices, data, row, w0, w, V2, k, Q, S, scores):
+    """Scores of one row (separate layout); ``Q[c·k + f] = Σ V[i, c, f] x_i`` is kept for
+    the gradient, ``S`` is scratch. ``V2`` is V viewed as (n, C·k): one feature's C·k
+    factors are one contiguous loop (C loops of k vectorise worse: k is short)."""
+    C, width = w0.shape[0], V2.shape[1]
     for c in range(C):
         scores[c] = w0[c]
-        for f in range(k):
-            Q[c, f] = 0.0
-            S[c, f] = 0.0
+    for j in range(width):
+        Q[j] = 0.0
+        S[j] = 0.0
     for ptr in range(indptr[row], indptr[row + 1]):
         i = indices[ptr]
         x = np.float64(data[ptr])
         for c in range(C):
             scores[c] += w[i, c] * x
-            for f in range(k):
-                vx = V[i, c, f] * x
-                Q[c, f] += vx
-                S[c, f] += vx * vx
+        for j in range(width):
+            vx = V2[i, j] * x
+            Q[j] += vx
+            S[j] += vx * vx
     for c in range(C):
         acc = 0.0
-        for f in range(k):
-            acc += Q[c, f] * Q[c, f] - S[c, f]
+        for f in range(c * k, (c + 1) * k):
+            acc += Q[f] * Q[f] - S[f]
         scores[c] += 0.5 * acc
 
 
@@ -137,10 +138,12 @@ def _predict_shared_rows(indptr, indices, data, w0, w, V, P, out, start, stop):
 
 @njit(cache=True, nogil=True)
 def _predict_separate_rows(indptr, indices, data, w0, w, V, out, start, stop):
-    Q, S = np.empty(V.shape[1:]), np.empty(V.shape[1:])
+    width = V.shape[1] * V.shape[2]
+    V2 = V.reshape((V.shape[0], width))
+    Q, S = np.empty(width), np.empty(width)
     scores = np.empty(w0.shape[0])
     for row in range(start, stop):
-        _separate_forward(indptr, indices, data, row, w0, w, V, Q, S, scores)
+        _separate_forward(indptr, indices, data, row, w0, w, V2, V.shape[2], Q, S, scores)
         out[row, :] = scores
 
 
@@ -266,6 +269,32 @@ def _shared_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, eve
         pending += 1
         if pending < every and pos < stop - 1:
             continue
+        if opt == SGD or opt == ADAGRAD:
+            # written out as above: ``_step`` per element of P, C·k of them every row, was
+            # most of a shared epoch (C = 20, k = 8: 255 → see benchmarks/README.md)
+            lr, eps = ohp[0], ohp[3]
+            adagrad = opt == ADAGRAD
+            for c in range(C):
+                if fit_intercept:
+                    g = G0[c]
+                    if adagrad:
+                        acc = s1_w0[c] + g * g
+                        s1_w0[c] = acc
+                        w0[c] -= lr * g / (np.sqrt(acc) + eps)
+                    else:
+                        w0[c] -= lr * g
+                G0[c] = 0.0
+                for f in range(k):
+                    g = GP[c, f]
+                    if adagrad:
+                        acc = s1_P[c, f] + g * g
+                        s1_P[c, f] = acc
+                        P[c, f] -= lr * g / (np.sqrt(acc) + eps)
+                    else:
+                        P[c, f] -= lr * g
+                    GP[c, f] = 0.0
+            pending = 0
+            continue
         for c in range(C):
             if fit_intercept:
                 a1 = s1_w0[c] if has_s1 else 0.0
@@ -304,18 +333,24 @@ def _separate_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, e
     ohp_w, ohp_v = _with_l1(ohp, hp[L1_LINEAR]), _with_l1(ohp, hp[L1_FACTORS])
     weighted = sw.shape[0] > 0
     C, k = V.shape[1], V.shape[2]
-    Q, S = np.empty((C, k)), np.empty((C, k))
+    width = C * k
+    # (n, C·k) views: a feature's C·k factors (and their AdaGrad sums) as one loop
+    V2 = V.reshape((V.shape[0], width))
+    s1_V2 = s1_V.reshape((s1_V.shape[0], width if s1_V.shape[0] else 0))
+    Q, S, Gk = np.empty(width), np.empty(width), np.empty(width)
     scores, prob, G, G0 = np.empty(C), np.empty(C), np.empty(C), np.zeros(C)
     pending = 0
     total = 0.0
     for pos in range(start, stop):
         r = order[pos]
-        _separate_forward(indptr, indices, data, r, w0, w, V, Q, S, scores)
+        _separate_forward(indptr, indices, data, r, w0, w, V2, k, Q, S, scores)
         weight = sw[r] if weighted else 1.0
         label = np.int64(y[r])
         total += weight * _softmax_loss(scores, label, prob)
         for c in range(C):
             G[c] = weight * (prob[c] - (1.0 if c == label else 0.0))
+            for f in range(c * k, (c + 1) * k):
+                Gk[f] = G[c]
         r_bias, r_lin, r_fac = weight * reg_bias, weight * reg_linear, weight * reg_factors
         c1, c2 = _bias_corrections(opt, ohp, t0 + pos + 1)
         for ptr in range(indptr[r], indptr[r + 1]):
@@ -324,23 +359,22 @@ def _separate_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, e
             if opt == SGD or opt == ADAGRAD:  # written out, as in _shared_rows
                 lr, eps = ohp[0], ohp[3]
                 adagrad = opt == ADAGRAD
-                for c in range(C):
-                    gx = G[c] * x
-                    if fit_linear:
-                        g = gx + r_lin * w[i, c]
+                if fit_linear:
+                    for c in range(C):
+                        g = G[c] * x + r_lin * w[i, c]
                         if adagrad:
                             acc = s1_w[i, c] + g * g
                             s1_w[i, c] = acc
                             g = g / (np.sqrt(acc) + eps)
                         w[i, c] -= lr * g
-                    for f in range(k):
-                        v = V[i, c, f]
-                        gv = gx * (Q[c, f] - v * x) + r_fac * v
-                        if adagrad:
-                            acc = s1_V[i, c, f] + gv * gv
-                            s1_V[i, c, f] = acc
-                            gv = gv / (np.sqrt(acc) + eps)
-                        V[i, c, f] = v - lr * gv
+                for j in range(width):
+                    v = V2[i, j]
+                    gv = Gk[j] * x * (Q[j] - v * x) + r_fac * v
+                    if adagrad:
+                        acc = s1_V2[i, j] + gv * gv
+                        s1_V2[i, j] = acc
+                        gv = gv / (np.sqrt(acc) + eps)
+                    V2[i, j] = v - lr * gv
                 continue
             for c in range(C):
                 gx = G[c] * x
@@ -355,7 +389,7 @@ def _separate_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, e
                         s2_w[i, c] = a2
                 for f in range(k):
                     v = V[i, c, f]
-                    gv = gx * (Q[c, f] - v * x) + r_fac * v
+                    gv = gx * (Q[c * k + f] - v * x) + r_fac * v
                     a1 = s1_V[i, c, f] if has_s1 else 0.0
                     a2 = s2_V[i, c, f] if has_s2 else 0.0
                     V[i, c, f], a1, a2 = _step(opt, v, gv, a1, a2, ohp_v, c1, c2)
