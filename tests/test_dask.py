@@ -4,6 +4,7 @@ survives a killed worker, and refuses bad input with the fix in the message."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import dask.array as da
 from fmlearn import FFMClassifier, FMClassifier, FMRegressor, FwFMClassifier
 from fmlearn.dask import DaskFMClassifier, DaskFMRegressor, from_sparse, read_libfm
 from fmlearn.datasets import make_ctr, make_recommendation
-from fmlearn.io import dump_libfm
+from fmlearn.io import dump_libfm, load_libfm
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +136,58 @@ def test_read_libfm_one_block_per_file(tmp_path, clicks):
         np.testing.assert_array_equal(dy.compute(), y[:3000])
     with pytest.raises(FileNotFoundError, match="no file matches"):
         read_libfm(tmp_path / "week_*.libfm")
+
+
+def test_read_cuts_a_large_file_into_blocks_at_line_ends(tmp_path, clicks):
+    X, y, *_ = clicks
+    X, y = X[:3000], y[:3000]
+    path = tmp_path / "train.libfm"
+    dump_libfm(X, y, path)
+    size = path.stat().st_size
+    for n_features in (None, X.shape[1]):
+        dX, dy = read_libfm(path, n_features=n_features, blocksize=size // 5)
+        assert len(dX.chunks[0]) >= 5 and sum(dX.chunks[0]) == 3000
+        with dask.config.set(scheduler="threads"):
+            got, labels = dX.compute(), dy.compute()
+        expected, expected_y = load_libfm(path, n_features=dX.shape[1])
+        assert (got != expected).nnz == 0
+        np.testing.assert_array_equal(labels, expected_y)
+        model = DaskFMClassifier(FMClassifier(n_factors=2), max_iter=1, random_state=0)
+        with dask.config.set(scheduler="threads"):
+            assert model.fit(dX, dy).estimator_.n_features_in_ == dX.shape[1]
+    # "kB"-style sizes, as Dask's readers take them; a compressed file stays one block
+    assert len(read_libfm(path, blocksize="20kB")[0].chunks[0]) == -(-size // 20_000)
+    packed = tmp_path / "train.libfm.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_libfm(packed, blocksize=1000)[0].chunks[0] == (3000,)
+    with pytest.raises(ValueError, match="blocksize must be a number of bytes"):
+        read_libfm(path, blocksize=0)
+
+
+def test_a_bad_line_in_a_later_block_names_its_line(tmp_path):
+    lines = [f"{i % 2} {i % 7}:1 {7 + i % 5}:1" for i in range(2000)]
+    lines[1500] = "1 3:1 oops"
+    path = tmp_path / "bad.libfm"
+    path.write_text("\n".join(lines) + "\n")
+    with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="line 1501"):
+        read_libfm(path, n_features=12, blocksize=2000)  # the first pass finds it
+
+
+def test_read_libffm_in_blocks_keeps_the_fields(tmp_path):
+    from fmlearn.dask import read_libffm
+    from fmlearn.io import dump_libffm, load_libffm
+
+    X, y, _ = make_ctr(2000, n_fields=6, n_features=300, random_state=3)
+    fields = np.arange(300) % 6
+    path = tmp_path / "train.ffm"
+    dump_libffm(X, y, path, fields=fields)
+    dX, dy, got = read_libffm(path, n_features=300, blocksize=path.stat().st_size // 4)
+    assert len(dX.chunks[0]) >= 4
+    expected_X, expected_y, expected_fields = load_libffm(path, n_features=300)
+    with dask.config.set(scheduler="threads"):
+        assert (dX.compute() != expected_X).nnz == 0
+        np.testing.assert_array_equal(dy.compute(), expected_y)
+    np.testing.assert_array_equal(got, expected_fields)
 
 
 @pytest.mark.filterwarnings("ignore:fmlearn.dask. a round lost data")
