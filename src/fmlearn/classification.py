@@ -62,8 +62,8 @@ class FMClassifier(ClassifierMixin, BaseFM):
     ``sklearn.multiclass.OneVsRestClassifier``. Over 1,000 classes a fit warns about the
     model's size. benchmarks/multiclass.py compares the two layouts with one-vs-rest.
 
-    ``degree`` (3 … 5: a higher-order FM, SGD family) is as in :class:`FMRegressor`; it is
-    for two classes.
+    ``degree`` (3 … 5: a higher-order FM, SGD family or ALS, the latter by probit EM) is
+    as in :class:`FMRegressor`; it is for two classes.
 
     Examples
     --------

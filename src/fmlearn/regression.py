@@ -138,9 +138,9 @@ class FMRegressor(RegressorMixin, BaseFM):
         factors of their own (the higher-order FM of Blondel et al. 2016, by their
         ANOVA-kernel recursion in O(d² · k · nnz) per row). ``V_`` is then
         (n_features, degree − 1, n_factors), ``V_[:, m − 2]`` the order-m factors. Trained
-        by the SGD family, row by row (``batch_size=1``), or by ALS for regression
-        (coordinate descent, Blondel et al.'s section 4, with per-row caches of n_rows ·
-        (d − 1)(d + 1) · k floats); MCMC is for degree 2.
+        by the SGD family, row by row (``batch_size=1``), or by ALS (coordinate descent,
+        Blondel et al.'s section 4, with per-row caches of n_rows · (d − 1)(d + 1) · k
+        floats; :class:`FMClassifier`'s by probit EM, as its FM); MCMC is for degree 2.
         Its defaults differ where the FM's would keep the higher orders at 0:
         ``reg_factors=None`` is 0.01, and ``init_std="auto"`` starts each order m ≥ 3 so
         that its initial term has spread 0.3 (benchmarks/higher_order.py). Cost per row

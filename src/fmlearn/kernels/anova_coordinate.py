@@ -11,7 +11,8 @@ symmetric polynomials ``E[n, m−2, t, f] = e_t(a)`` for t = 0 … m. A row's ``
 without j comes from them by deflation (``r_0 = 1, r_t = E_t − a_j r_{t−1}``, as
 kernels/anova.py); after a change Δ of θ the caches follow exactly:
 ``e_n += Δ h_n`` and ``E_t += Δ x_nj r_{t−1}`` (``e_t`` is linear in a_j). A sweep costs
-O(d² k nnz) and the caches O(n_rows · d² · k) memory. Regression only.
+O(d² k nnz) and the caches O(n_rows · d² · k) memory. Classification runs the same
+sweep on probit latent targets, reset before each sweep by the solver (EM).
 """
 
 import numpy as np

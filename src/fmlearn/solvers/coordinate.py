@@ -341,7 +341,7 @@ def solve(
     with the chain as state. ALS returns the last parameters and no state. Relation
     blocks (``data.relations``) are swept by kernels/relational.py after X's features,
     each block row's sums computed once. A higher-order
-    FM (ALS, regression) sweeps with kernels/anova_coordinate.py (:func:`_solve_anova`).
+    FM (ALS) sweeps with kernels/anova_coordinate.py (:func:`_solve_anova`).
     """
     if isinstance(model, HOFM):
         return _solve_anova(data, task=task, model=model, params=params, config=config,
@@ -458,12 +458,15 @@ def _columns(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> FitResult:
-    """ALS sweeps of a higher-order FM (regression): each parameter set to its exact
-    coordinate minimiser, with per-row caches of the ANOVA polynomials."""
-    if config.sample or task.likelihood != K.REGRESSION:
+    """ALS sweeps of a higher-order FM: each parameter set to its exact coordinate
+    minimiser, with per-row caches of the ANOVA polynomials. Classification is probit
+    EM, as for the FM: before each sweep the targets become the latent scores' expected
+    values given the labels and ŷ (``kernels.coordinate.update_latent``)."""
+    if config.sample or task.likelihood not in (K.REGRESSION, K.PROBIT):
         raise ValueError(
             f"degree={model.degree} (a higher-order FM) is trained by ALS for regression "
-            "only; for classification use the SGD family (solver='adagrad')."
+            "and two-class classification only (not MCMC, not ordinal); use ALS or the SGD "
+            "family (solver='adagrad')."
         )
     if data.groups is not None or any(np.ndim(r) for r in (config.reg_linear, config.reg_factors)):
         raise ValueError(
@@ -481,7 +484,10 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
     E = np.empty((n, orders, orders + 2, k))
     e = np.empty(n)
     w0, w, V = params.as_tuple()
-    AK.anova_caches(data.arrays, data.y, w0, w, V, E, e)
+    probit = task.likelihood == K.PROBIT
+    t = np.array(data.y, dtype=np.float64)  # the targets: the latent scores for probit
+    AK.anova_caches(data.arrays, t, w0, w, V, E, e)
+    codes, cut = config.codes(), task.initial_link_params(data.y)
     regs = np.array([config.reg_bias, config.reg_linear, config.reg_factors], dtype=np.float64)
     weights = data.kernel_weights()
     weight_total = float(data.sample_weight.sum()) or 1.0
@@ -489,11 +495,17 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
     with Monitor(callbacks, config.first_sweep, config.n_sweeps, "sweep") as monitor:
         for sweep in monitor.iterations():
             with Stopwatch() as clock:
+                if probit:  # E-step: e = ŷ − t stays exact, t moves
+                    K.update_latent(config.rng, data.y, codes, e, t, cut)
                 sse = AK.anova_als_sweep(Xc, weights, w0, w, V, E, e, regs,
                                          config.fit_intercept, config.fit_linear)  # fmt: skip
                 mean_loss = 0.5 * sse / weight_total
                 check_finite(sweep, "sweep", mean_loss, params, "Try stronger regularisation.")
-                predictions = [es.decision(model, params) for es in data.eval_sets]
+                predictions = [
+                    np.array(task.from_mean_scale(task.to_mean_scale(es.decision(model, params),
+                                                                     cut)))
+                    for es in data.eval_sets
+                ]  # fmt: skip
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(sweep, params, None, mean_loss, scores, clock.seconds, predictions):
                 break
