@@ -11,6 +11,7 @@ it was.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -42,8 +43,12 @@ def _prepare(X, y, weight, n_parts: int) -> list[dict]:
     slices = []
     for part in range(n_parts):
         lo, hi = _slice(X.shape[0], part, n_parts)
-        rows = X[lo:hi]
-        rows.sum_duplicates()
+        # the whole block as it is when it is one slice: the renumbered rows below then
+        # share its values and offsets (the worker keeps one new index array, not a copy)
+        rows = X if n_parts == 1 and X.has_canonical_format else X[lo:hi]
+        if not rows.has_canonical_format:
+            rows = rows.copy()  # sum_duplicates works in place: not on the caller's block
+            rows.sum_duplicates()
         features, counts = np.unique(rows.indices, return_counts=True)
         renumber = np.empty(X.shape[1], dtype=np.int32)  # feature → its column here
         renumber[features] = np.arange(features.size, dtype=np.int32)
@@ -61,13 +66,16 @@ def _touched(prepared: list[dict]) -> list[np.ndarray]:
     return [s["features"] for s in prepared]
 
 
-def _local_round(cls, meta, arrays, prepared: list[dict], part: int) -> dict:
+def _local_round(cls, meta, arrays, prepared: list[dict], part: int, driver: int) -> dict:
     """One ``partial_fit`` epoch over slice ``part`` of a prepared block (on a worker), on
-    the model rows of the features it touches (``arrays``, cut by the driver)."""
+    the model rows of the features it touches (``arrays``, cut by the driver, whose
+    process id is ``driver``)."""
     block = prepared[part]
-    # partial_fit trains in place, and the driver still reads the rows it sent (the merge
-    # takes the change); a worker's copy, as partial_fit itself made before
-    local = cls._from_file(meta, {k: v.copy() for k, v in arrays.items()})
+    # partial_fit trains in place. In the driver's process (Dask's threads, or in-process
+    # workers) these are the driver's own rows, which its merge reads afterwards (it
+    # takes the change): trained on a copy. A worker process received its own copy.
+    own = os.getpid() != driver and all(v.flags.writeable for v in arrays.values())
+    local = cls._from_file(meta, arrays if own else {k: v.copy() for k, v in arrays.items()})
     local.partial_fit(block["X"], block["y"], block["weight"])
     _, out = local._to_file()
     keep = set(_merge.PER_FEATURE + _merge.PER_MODEL)
@@ -404,7 +412,9 @@ def _run_round(client, cls, locals_, payloads, prepared, part: int) -> list[dict
     for attempt in range(_ROUND_ATTEMPTS):
         try:
             tasks = [
-                dask.delayed(_local_round)(cls, local, _shipped(client, payload), block, part)
+                dask.delayed(_local_round)(
+                    cls, local, _shipped(client, payload), block, part, os.getpid()
+                )
                 for local, payload, block in zip(locals_, payloads, prepared, strict=True)
             ]
             return list(dask.compute(*tasks))
