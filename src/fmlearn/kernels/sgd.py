@@ -32,7 +32,13 @@ from numba import njit, prange
 from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
 from fmlearn.kernels.predict import row_predict
-from fmlearn.kernels.prefetch import PREFETCH_AHEAD, PREFETCH_MIN_BYTES, prefetch
+from fmlearn.kernels.prefetch import (
+    PREFETCH_AHEAD,
+    PREFETCH_MIN_BYTES,
+    prefetch,
+    prefetch_csr_ahead,
+    prefetch_row_params,
+)
 
 SGD = 0
 ADAGRAD = 1
@@ -287,17 +293,39 @@ def _batch_buffers(indptr, order, start, stop, batch_size, n_features, k):
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=FASTMATH, error_model="numpy")
-def _batch_forward(X, y, sw, rows, params, loss, Q, G, total, s):
-    """Predict the batch ``rows`` (q into ``Q``, weighted ∂loss/∂ŷ into ``G``); returns
-    the running loss ``total`` plus theirs, and the batch's Σ G and Σ weights."""
+def _batch_forward(X, y, sw, order, first, last, stop, params, s1, loss, Q, G, total, q, s,
+                   pipeline, large):  # fmt: skip
+    """Predict the batch ``order[first:last]`` (q into ``Q``, weighted ∂loss/∂ŷ into
+    ``G``); returns the running loss ``total`` plus theirs, and the batch's Σ G and Σ
+    weights. ``s1`` is the optimiser's first state pair (w, V) or empty arrays.
+
+    With ``pipeline`` (shuffled rows, or a model larger than the caches) it prefetches
+    as ``_sgd_rows`` does, the rows ``order[… stop]`` after the batch's included: CSR
+    entries and label ahead, and with ``large`` the parameters and optimiser state the
+    step will read (``_batch_apply`` then finds them in cache)."""
     indptr, indices, data = X
     w0, w, V = params
+    s1_w, s1_V = s1
     weighted = sw.shape[0] > 0
+    k = V.shape[1]
     g0 = 0.0
     c0 = 0.0
-    for j in range(rows.shape[0]):
-        r = rows[j]
-        p = row_predict(indptr, indices, data, r, w0[0], w, V, Q[j], s)
+    for pos in range(first, last):
+        if pipeline:
+            prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+            if pos + PREFETCH_AHEAD < stop:
+                ahead = order[pos + PREFETCH_AHEAD]
+                prefetch(y, ahead, 0)
+                if weighted:
+                    prefetch(sw, ahead, 0)
+                if large:
+                    prefetch_row_params(indptr, indices, ahead, w, V)
+                    prefetch_row_params(indptr, indices, ahead, s1_w, s1_V)
+        j = pos - first
+        r = order[pos]
+        p = row_predict(indptr, indices, data, r, w0[0], w, V, q, s)
+        for f in range(k):  # into Q's row j (a view Q[j] would be reference-counted)
+            Q[j, f] = q[f]
         weight = sw[r] if weighted else 1.0
         total += weight * loss_value(loss, p, y[r])
         G[j] = weight * loss_derivative(loss, p, y[r])
@@ -347,6 +375,33 @@ def _batch_apply(
     has_s1, has_s2 = s1_V.shape[0] > 0, s2_V.shape[0] > 0
     _, reg_linear, reg_factors = reg
     ohp_w, ohp_v = ohps
+    if opt == SGD or opt == ADAGRAD:
+        # written out as in _sgd_rows (same formulas as _step): the k-loop vectorises
+        lr, eps = ohp_v[0], ohp_v[3]
+        lr_w = ohp_w[0]
+        adagrad = opt == ADAGRAD
+        for s in range(n_touched):
+            i = touched[s]
+            slot[i] = -1
+            if fit_linear:
+                g = (gw[s] + cw[s] * reg_linear * w[i]) * scale
+                if adagrad:
+                    acc = s1_w[i] + g * g
+                    s1_w[i] = acc
+                    w[i] = w[i] - lr_w * g / (np.sqrt(acc) + eps)
+                else:
+                    w[i] = w[i] - lr_w * g
+            reg_s = cw[s] * reg_factors
+            for f in range(V.shape[1]):
+                v = V[i, f]
+                g = (gV[s, f] + reg_s * v) * scale
+                if adagrad:
+                    acc = s1_V[i, f] + g * g
+                    s1_V[i, f] = acc
+                    V[i, f] = v - lr * g / (np.sqrt(acc) + eps)
+                else:
+                    V[i, f] = v - lr * g
+        return
     for s in range(n_touched):
         i = touched[s]
         slot[i] = -1
@@ -394,10 +449,18 @@ def _minibatch_rows(X, y, sw, order, start, stop, params, state, hp, codes, t0, 
     Q, G, slot, touched, gw, cw, gV, s = _batch_buffers(
         X[0], order, start, stop, batch_size, w.shape[0], V.shape[1]
     )
+    q = np.empty(V.shape[1])
+    # the pipeline as _sgd_rows decides it: shuffled rows, or a model beyond the caches
+    large = V.shape[0] * V.shape[1] * V.itemsize >= PREFETCH_MIN_BYTES
+    consecutive = stop - start < 2 or order[stop - 1] - order[start] == stop - 1 - start
+    pipeline = large or not consecutive
+    s1 = (state[2], state[4])
     total = 0.0
     for b_start in range(start, stop, batch_size):
-        rows = order[b_start : min(b_start + batch_size, stop)]
-        total, g0, c0 = _batch_forward(X, y, sw, rows, params, codes[LOSS], Q, G, total, s)
+        b_stop = min(b_start + batch_size, stop)
+        rows = order[b_start:b_stop]
+        total, g0, c0 = _batch_forward(X, y, sw, order, b_start, b_stop, stop, params, s1,
+                                       codes[LOSS], Q, G, total, q, s, pipeline, large)  # fmt: skip
         n_touched = _batch_gradients(X, sw, rows, V, Q, G, slot, touched, gw, cw, gV)
         scale = 1.0 / rows.shape[0]
         c1, c2 = _bias_corrections(opt, ohp, t0 + b_start // batch_size + 1)
