@@ -627,3 +627,27 @@ def test_the_parser_runs_in_pure_python(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[[1.0, 0.0, 0.0, 2.5], [0.0, 0.0, 1.0, 0.0]] [1.0, 0.0]"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(st.text(alphabet="ab: ", max_size=40), max_size=30),
+    trailing=st.booleans(),
+    block=st.integers(1, 64),
+)
+def test_read_blocks_cut_whole_lines_and_count_them(tmp_path, lines, trailing, block):
+    """The block reader the streaming readers share: blocks of whole lines (the last one
+    may lack its line end), together the file, each with the lines before it; lines
+    longer than a block included."""
+    text = ("\n".join(lines) + ("\n" if trailing and lines else "")).encode()
+    path = tmp_path / "blocks.txt"
+    path.write_bytes(text)
+    blocks = list(text_module._read_blocks(str(path), block))
+    assert b"".join(bytes(b) for b, _ in blocks) == text
+    before = 0
+    for i, (b, line_base) in enumerate(blocks):
+        assert line_base == before
+        assert i == len(blocks) - 1 or bytes(b).endswith(b"\n")
+        before += bytes(b).count(b"\n")

