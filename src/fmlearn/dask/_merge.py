@@ -20,9 +20,8 @@ Features no partition touched keep their rows unchanged, so only touched rows tr
 from __future__ import annotations
 
 import numpy as np
-from numba.typed import List
 
-from fmlearn.kernels.merge import add_changes, ftrl_duals, weighted_mean_rows
+from fmlearn.kernels.merge import add_changes, add_weighted_rows, divide_rows, ftrl_duals
 
 # the model file's names (BaseFM._to_file) of the arrays with one row per feature
 PER_FEATURE = ("w_", "V_", "state/slot1_1", "state/slot2_1", "state/slot1_2", "state/slot2_2")
@@ -66,7 +65,7 @@ def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: st
     """The global arrays after one round, updated in place: ``results`` hold, per
     partition, ``features``, ``counts``, ``rows`` and ``arrays`` (its model file's arrays,
     cut to its features' rows), ``sent`` what it was sent. Only those rows are touched."""
-    rows = List([r["features"].astype(np.int64) for r in results])
+    rows = [r["features"].astype(np.int64) for r in results]
     weight = np.zeros(arrays["w_"].shape[0])  # one scratch entry per feature
     for name in PER_FEATURE + PER_MODEL:
         old = arrays.get(name)
@@ -75,14 +74,18 @@ def merge_rounds(arrays: dict, results: list[dict], sent: list[dict], solver: st
         per_feature = name in PER_FEATURE
         shape = _columns if per_feature else _one_row
         target = shape(old)
-        here = rows if per_feature else List([np.zeros(1, dtype=np.int64)] * len(results))
-        values = List([shape(r["arrays"][name]) for r in results])
+        here = rows if per_feature else [np.zeros(1, dtype=np.int64)] * len(results)
+        values = [shape(r["arrays"][name]) for r in results]
         if _rule(name, solver, merge) == "add":
-            add_changes(target, here, values, List([shape(s[name]) for s in sent]))
+            for part_rows, part_values, s in zip(here, values, sent, strict=True):
+                add_changes(target, part_rows, part_values, shape(s[name]))
         else:
             w = [r["counts"] if per_feature else np.full(1, float(r["rows"])) for r in results]
             scratch = weight if per_feature else np.zeros(1)
-            weighted_mean_rows(target, scratch, here, values, List(w))
+            for part_rows, part_values, part_w in zip(here, values, w, strict=True):
+                add_weighted_rows(target, scratch, part_rows, part_values, part_w)
+            for part_rows in here:
+                divide_rows(target, scratch, part_rows)
     if solver == "ftrl":
         _ftrl_duals(arrays, rows, ftrl_hyper)
     return arrays

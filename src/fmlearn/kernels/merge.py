@@ -7,43 +7,48 @@ import numpy as np
 from numba import njit
 
 
+# One call per part (block) with plain arrays: a numba typed List of the parts cost ~1.7 s
+# of compilation in every process that merged (typed-list code is not cached).
 @njit(cache=True, nogil=True)
-def weighted_mean_rows(target, weight, parts_rows, parts_values, parts_weights):
-    """``target[i] = Σ_p w_pi · v_pi / Σ_p w_pi`` over the parts that hold row i; rows no
-    part holds are left alone. ``weight`` is an all-zero scratch array of one entry per
-    row of ``target``, returned all zero. Arrays are 2-D (rows × columns)."""
+def add_weighted_rows(target, weight, rows, values, w):
+    """First half of ``target[i] = Σ_p w_pi · v_pi / Σ_p w_pi`` over the parts p that hold
+    row i: add one part's ``w · v`` (a row's first part zeroes it) and ``w`` into the
+    all-zero scratch ``weight`` (one entry per row of ``target``). Arrays are 2-D (rows ×
+    columns)."""
     k = target.shape[1]
-    for p in range(len(parts_rows)):
-        rows, values, w = parts_rows[p], parts_values[p], parts_weights[p]
-        for j in range(rows.shape[0]):
-            i = rows[j]
-            if weight[i] == 0.0:
-                for f in range(k):
-                    target[i, f] = 0.0
-            weight[i] += w[j]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        if weight[i] == 0.0:
             for f in range(k):
-                target[i, f] += w[j] * np.float64(values[j, f])
-    for p in range(len(parts_rows)):
-        rows = parts_rows[p]
-        for j in range(rows.shape[0]):
-            i = rows[j]
-            if weight[i] != 0.0:
-                for f in range(k):
-                    target[i, f] /= weight[i]
-                weight[i] = 0.0
+                target[i, f] = 0.0
+        weight[i] += w[j]
+        for f in range(k):
+            target[i, f] += w[j] * np.float64(values[j, f])
 
 
 @njit(cache=True, nogil=True)
-def add_changes(target, parts_rows, parts_values, parts_sent):
-    """``target[rows_p[j]] += values_p[j] − sent_p[j]`` for every part: the changes each
-    block made to the rows it was sent, added up."""
+def divide_rows(target, weight, rows):
+    """Second half, per part once every part was added: divide the rows it holds by
+    their summed weight (once: the weight goes back to 0). Rows no part holds are left
+    alone."""
     k = target.shape[1]
-    for p in range(len(parts_rows)):
-        rows, values, sent = parts_rows[p], parts_values[p], parts_sent[p]
-        for j in range(rows.shape[0]):
-            i = rows[j]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        if weight[i] != 0.0:
             for f in range(k):
-                target[i, f] += np.float64(values[j, f]) - np.float64(sent[j, f])
+                target[i, f] /= weight[i]
+            weight[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def add_changes(target, rows, values, sent):
+    """``target[rows[j]] += values[j] − sent[j]``: the change one block made to the rows
+    it was sent (called for every block: their changes add up)."""
+    k = target.shape[1]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        for f in range(k):
+            target[i, f] += np.float64(values[j, f]) - np.float64(sent[j, f])
 
 
 @njit(cache=True, nogil=True)
