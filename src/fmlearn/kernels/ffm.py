@@ -35,10 +35,9 @@ from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
 from fmlearn.kernels.prefetch import (
     PREFETCH_AHEAD,
-    prefetch,
-    prefetch_csr_ahead,
     prefetch_row_blocks,
     prefetch_row_params,
+    prefetch_rows_ahead,
 )
 from fmlearn.kernels.sgd import (
     ADAGRAD,
@@ -186,12 +185,9 @@ def _ffm_rows(X, y, sw, order, start, stop, fields, n_fields, params, state, hp,
             # 2·A ahead, its blocks, weights and their optimiser state A ahead. A row reads
             # and writes ~nnz·n_fields·k values at random places; the loads of one row are
             # then in flight during another.
-            prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+            prefetch_rows_ahead(order, pos, stop, indptr, indices, data, y, sw, PREFETCH_AHEAD)
             if pos + PREFETCH_AHEAD < stop:
                 ahead = order[pos + PREFETCH_AHEAD]
-                prefetch(y, ahead, 0)
-                if weighted:
-                    prefetch(sw, ahead, 0)
                 prefetch_row_params(indptr, indices, ahead, w, V2)
                 prefetch_row_params(indptr, indices, ahead, s1_w, s1_V2)
         m = _gather_row(indptr, indices, data, fields, r, ent_i, ent_x, ent_f)

@@ -33,10 +33,9 @@ from fmlearn.kernels import FASTMATH
 from fmlearn.kernels.losses import loss_derivative, loss_value
 from fmlearn.kernels.prefetch import (
     PREFETCH_AHEAD,
-    prefetch,
-    prefetch_csr_ahead,
     prefetch_row_blocks,
     prefetch_row_params,
+    prefetch_rows_ahead,
 )
 from fmlearn.kernels.sgd import (
     ADAGRAD,
@@ -172,12 +171,9 @@ def _fwfm_rows(X, y, sw, order, start, stop, fields, params, state, hp, codes, t
         r = order[pos]
         # a pipeline over the shuffled rows (as kernels/sgd.py): the row's CSR entries
         # 2·A ahead, its vectors, weights and their AdaGrad/Adam/FTRL memory A ahead
-        prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+        prefetch_rows_ahead(order, pos, stop, indptr, indices, data, y, sw, PREFETCH_AHEAD)
         if pos + PREFETCH_AHEAD < stop:
             ahead = order[pos + PREFETCH_AHEAD]
-            prefetch(y, ahead, 0)
-            if weighted:
-                prefetch(sw, ahead, 0)
             prefetch_row_params(indptr, indices, ahead, w, V)
             prefetch_row_params(indptr, indices, ahead, s1_w, s1_V)
         p, n_slots = _forward(indptr, indices, data, fields, r, w0[0], w, V, R, slot_of,

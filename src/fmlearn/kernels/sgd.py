@@ -36,8 +36,8 @@ from fmlearn.kernels.prefetch import (
     PREFETCH_AHEAD,
     PREFETCH_MIN_BYTES,
     prefetch,
-    prefetch_csr_ahead,
     prefetch_row_params,
+    prefetch_rows_ahead,
 )
 
 SGD = 0
@@ -312,12 +312,9 @@ def _batch_forward(X, y, sw, order, first, last, stop, params, s1, loss, Q, G, t
     c0 = 0.0
     for pos in range(first, last):
         if pipeline:
-            prefetch_csr_ahead(order, pos, stop, indptr, indices, data, PREFETCH_AHEAD)
+            prefetch_rows_ahead(order, pos, stop, indptr, indices, data, y, sw, PREFETCH_AHEAD)
             if pos + PREFETCH_AHEAD < stop:
                 ahead = order[pos + PREFETCH_AHEAD]
-                prefetch(y, ahead, 0)
-                if weighted:
-                    prefetch(sw, ahead, 0)
                 if large:
                     prefetch_row_params(indptr, indices, ahead, w, V)
                     prefetch_row_params(indptr, indices, ahead, s1_w, s1_V)
