@@ -398,7 +398,7 @@ def _read_blocks(name: str, block_bytes: int | None = None) -> Iterator[tuple[np
     opener = _opener(name)
     line_base = 0
     with (opener or open)(name, "rb") as f:
-        carry = b""
+        carry: list[bytes] = []  # an unfinished line's pieces (no line end among them)
         while True:
             try:
                 chunk = f.read(block_bytes)
@@ -409,17 +409,18 @@ def _read_blocks(name: str, block_bytes: int | None = None) -> Iterator[tuple[np
             if not chunk:
                 break
             cut = chunk.rfind(b"\n")
-            if cut < 0:
-                carry += chunk
+            if cut < 0:  # a line longer than a block: joined once its end is read
+                carry.append(chunk)
                 continue
             lines = np.frombuffer(chunk, dtype=np.uint8, count=cut + 1)
             if carry:
-                lines = np.concatenate([np.frombuffer(carry, dtype=np.uint8), lines])
+                head = np.frombuffer(b"".join(carry), dtype=np.uint8)
+                lines = np.concatenate([head, lines])
             yield lines, line_base
-            line_base += carry.count(b"\n") + chunk.count(b"\n", 0, cut + 1)
-            carry = chunk[cut + 1 :]
+            line_base += chunk.count(b"\n", 0, cut + 1)
+            carry = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
         if carry:
-            yield np.frombuffer(carry, dtype=np.uint8), line_base
+            yield np.frombuffer(b"".join(carry), dtype=np.uint8), line_base
 
 
 # ----------------------------------------------------------------------------- errors
