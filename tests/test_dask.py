@@ -171,6 +171,14 @@ def test_a_bad_line_in_a_later_block_names_its_line(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="line 1501"):
         read_libfm(path, n_features=12, blocksize=2000)  # the first pass finds it
+    # an index out of range is found after parsing, when the block is read: its line too
+    lines[1500] = "1 3:1 99:2"
+    path.write_text("\n".join(lines) + "\n")
+    dX, _ = read_libfm(path, n_features=12, blocksize=2000)
+    with dask.config.set(scheduler="threads"), pytest.raises(ValueError, match="line 1501"):
+        dX.compute()
+    with pytest.raises(ValueError, match='zero_based="auto"'):
+        read_libfm(path, zero_based="auto", blocksize=2000)
 
 
 def test_read_libffm_in_blocks_keeps_the_fields(tmp_path):

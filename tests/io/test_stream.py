@@ -78,6 +78,16 @@ def test_file_stream_errors_name_file_and_line(tmp_path):
         list(stream.chunks())
     with pytest.raises(ValueError, match="out of range for n_features=20"):
         list(FileStream(_good(tmp_path), n_features=20).chunks())
+    # found after parsing, in a chunk read first (its lines before were never counted)
+    lines[37] = "1 3:1 99:1"
+    path.write_text("\n".join(lines) + "\n")
+    stream = FileStream(path, n_features=60, chunk_bytes=64)
+    last = stream.n_chunks() - 1
+    late = next(
+        j for j in range(last, -1, -1) if stream._starts[j] < path.read_bytes().index(b"99:1")
+    )
+    with pytest.raises(ValueError, match=r"bad\.libfm, line 38: index 99"):
+        list(stream.chunks(order=[late]))
     with pytest.raises(FileNotFoundError):
         FileStream(tmp_path / "missing.libfm")
     with pytest.raises(ValueError, match="format"):

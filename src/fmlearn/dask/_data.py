@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import glob
 import os
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
 
 from fmlearn.io import load_libffm, load_libfm, load_libsvm
-from fmlearn.io.stream import _FORMATS, FileStream, _chunk_starts
-from fmlearn.io.text import _opener, _parse, _Source
+from fmlearn.io.stream import _FORMATS, _chunk_starts, lines_before, parse_range
+from fmlearn.io.text import _assign_fields, _csr, _opener, _to_columns
 
 
 def from_sparse(X, y=None, *, chunk_rows: int = 100_000):
@@ -72,38 +73,41 @@ def _blocksize(blocksize) -> int | None:
     return int(blocksize)
 
 
-def _stream(fmt: str, path: str, kwargs: dict, blocksize: int, n_features: int) -> FileStream:
-    return FileStream(path, format=fmt, n_features=n_features, zero_based=kwargs["zero_based"],
-                      dtype=kwargs["dtype"], chunk_bytes=blocksize)  # fmt: skip
-
-
-def _block_shape(fmt, path, j, kwargs, blocksize) -> tuple[int, int]:
-    """Rows of block j of a file and the columns its indices need (parsed from its byte
-    range alone: no first pass over the whole file). A malformed line is reported when
-    the block is read (:func:`_block`), with its line number."""
-    starts = _chunk_starts(path, blocksize)
-    start, stop = int(starts[j]), int(starts[j + 1])
+def _range(path: str, start: int, stop: int) -> np.ndarray:
     buf = np.empty(stop - start, dtype=np.uint8)
     with open(path, "rb") as f:
         f.seek(start)
         f.readinto(memoryview(buf))
-    try:
-        parsed = _parse(_Source(path, buf, 0), _FORMATS[fmt], kwargs["dtype"], "first")
-    except ValueError:  # named with the right line number where the block is read
-        return _block(fmt, path, j, kwargs, blocksize, 1)[0].shape
+    return buf
+
+
+def _parsed_range(fmt: str, path: str, start: int, stop: int, kwargs: dict):
+    """Bytes ``start``–``stop`` of a file (whole lines) parsed; an error names the file's
+    line, the lines before the range counted only then."""
+    return parse_range(path, _range(path, start, stop), _FORMATS[fmt], kwargs["dtype"],
+                       lambda: lines_before(path, start))  # fmt: skip
+
+
+def _block_shape(fmt, path, start, stop, kwargs) -> tuple[int, int]:
+    """Rows of a block (a byte range of a file, cut at line ends) and the columns its
+    indices need, from that range alone (no pass over the whole file)."""
+    parsed = _parsed_range(fmt, path, start, stop, kwargs)
     base = int(not kwargs["zero_based"])
     width = int(parsed.indices.max()) + 1 - base if parsed.indices.shape[0] else 0
     return parsed.y.shape[0], width
 
 
-def _block(fmt, path, j, kwargs, blocksize, n_features):
-    """``(X, y, fields)`` of block j (a byte range cut at a line end) of a file; errors
-    name the file's line, as FileStream's chunks do (it reads them)."""
-    stream = _stream(fmt, path, kwargs, blocksize, n_features)
-    chunk = next(iter(stream.chunks(order=[j])), None)
-    if chunk is None:  # a range of blank or comment lines only
-        return sp.csr_matrix((0, n_features), dtype=stream.dtype), np.zeros(0), stream._field_of
-    return chunk.X, chunk.y, stream._field_of
+def _block(fmt, path, start, stop, kwargs, n_features):
+    """``(X, y, fields)`` of a block: its rows as CSR with ``n_features`` columns, checked
+    as the file readers check them (errors name the file's line)."""
+    parsed = _parsed_range(fmt, path, start, stop, kwargs)
+    base = int(not kwargs["zero_based"])
+    _to_columns(parsed, base, n_features)
+    ffm = _FORMATS[fmt].ffm
+    field_of = np.full(n_features if ffm else 0, -1, dtype=np.int32)
+    if ffm:
+        _assign_fields(parsed, field_of, base, "error")
+    return _csr(parsed, n_features), parsed.y, field_of
 
 
 def _read(loader, paths, n_features, kwargs, blocksize=None):
@@ -115,24 +119,31 @@ def _read(loader, paths, n_features, kwargs, blocksize=None):
     blocksize = _blocksize(blocksize)
     fmt = {load_libfm: "libfm", load_libsvm: "libsvm", load_libffm: "libffm"}[loader]
     # one block per file, or per blocksize bytes of an uncompressed file
-    parts = []
+    if blocksize is not None and kwargs["zero_based"] == "auto":
+        raise ValueError(
+            'zero_based="auto" decides from a whole file, and blocksize reads byte ranges: '
+            "give zero_based=True or False."
+        )
+    parts = []  # (path, None) for a whole file, else (path, (start, stop)) of a block
     for p in paths:
-        n = 1 if blocksize is None or _opener(p) else len(_chunk_starts(p, blocksize)) - 1
-        parts.extend((p, j if blocksize is not None and n > 1 else None) for j in range(n))
+        starts = None if blocksize is None or _opener(p) else _chunk_starts(p, blocksize)
+        if starts is None or len(starts) < 3:
+            parts.append((p, None))
+        else:
+            parts.extend((p, (int(a), int(b))) for a, b in pairwise(starts))
     shape = dask.delayed(_shape)
     block_shape = dask.delayed(_block_shape)
     shapes = dask.compute(*[
-        shape(loader, p, kwargs) if j is None else block_shape(fmt, p, j, kwargs, blocksize)
-        for p, j in parts
+        shape(loader, p, kwargs) if r is None else block_shape(fmt, p, *r, kwargs)
+        for p, r in parts
     ])  # fmt: skip
     width = max(s[1] for s in shapes) if n_features is None else int(n_features)
     kwargs["n_features"] = width
     dtype = np.dtype(kwargs.get("dtype", np.float64))
     read_file, read_block = dask.delayed(loader), dask.delayed(_block, nout=3)
     loaded = [
-        read_file(p, **kwargs) if j is None
-        else read_block(fmt, p, j, kwargs, blocksize, width)
-        for p, j in parts
+        read_file(p, **kwargs) if r is None else read_block(fmt, p, *r, kwargs, width)
+        for p, r in parts
     ]  # fmt: skip
     meta = sp.csr_matrix((0, width), dtype=dtype)
     X = da.concatenate(

@@ -215,17 +215,11 @@ class FileStream(Stream):
                 yield chunk
 
     def _parsed(self, buf: np.ndarray, offset: int):
-        """``buf`` parsed; on a bad line, parsed again with the lines before it counted,
-        so that the error names the file's line."""
+        """``buf`` parsed (:func:`parse_range`); the lines before it are remembered where
+        known, for the next chunk's messages."""
         known = self._lines_before.get(offset)
-        try:
-            parsed = _parse(_Source(self.path, buf, known or 0), self._fmt, self.dtype, "error")
-        except ValueError:
-            if known is not None:
-                raise
-            _parse(_Source(self.path, buf, self._count_lines(offset)), self._fmt, self.dtype,
-                   "error")  # fmt: skip
-            raise
+        lines = known if known is not None else lambda: self._count_lines(offset)
+        parsed = parse_range(self.path, buf, self._fmt, self.dtype, lines)
         if known is not None:
             self._lines_before[offset + buf.shape[0]] = known + parsed.n_newlines
         return parsed
@@ -233,12 +227,7 @@ class FileStream(Stream):
     def _count_lines(self, offset: int) -> int:
         """Lines before byte ``offset`` (read and counted: only for error messages)."""
         if offset not in self._lines_before:
-            count = 0
-            with open(self.path, "rb") as f:
-                while f.tell() < offset:
-                    block = f.read(min(1 << 24, offset - f.tell()))
-                    count += block.count(b"\n")
-            self._lines_before[offset] = count
+            self._lines_before[offset] = lines_before(self.path, offset)
         return self._lines_before[offset]
 
     def _first_pass(self) -> None:
@@ -269,6 +258,45 @@ class FileStream(Stream):
             return f"{self.path}, {lines} (bytes {offset}–{offset + size})"
 
         return Chunk(_csr(parsed, self.n_features), parsed.y, None, where)
+
+
+class _LinesCountedOnDemand(_Source):
+    """A chunk's source whose line numbers count the lines before it only when an error
+    asks for one: reading the file up to the chunk is then worth it, and only then."""
+
+    def __init__(self, name: str, buf: np.ndarray, count: Callable[[], int]):
+        super().__init__(name, buf, 0)
+        self._count = count
+
+    def line_number(self, pos: int) -> int:
+        return self._count() + int(np.count_nonzero(self.buf[:pos] == 10)) + 1
+
+
+def lines_before(path: str, offset: int) -> int:
+    """Line ends before byte ``offset`` of an uncompressed file (for error messages)."""
+    count = 0
+    with open(path, "rb") as f:
+        while f.tell() < offset:
+            block = f.read(min(1 << 24, offset - f.tell()))
+            count += block.count(b"\n")
+    return count
+
+
+def parse_range(path: str, buf: np.ndarray, fmt, dtype, lines):
+    """``buf``, whole lines of ``path``, parsed.
+
+    ``lines`` is the number of lines before ``buf`` in the file, or a function that counts them:
+    called only if an error needs a line number, whether the parser raises it or a later
+    check on the parsed rows does (an index out of range, a feature changing field)."""
+    if not callable(lines):
+        return _parse(_Source(path, buf, lines), fmt, dtype, "error")
+    try:
+        parsed = _parse(_Source(path, buf, 0), fmt, dtype, "error")
+    except ValueError:
+        _parse(_Source(path, buf, lines()), fmt, dtype, "error")  # the same error, numbered
+        raise
+    parsed.source = _LinesCountedOnDemand(path, buf, lines)
+    return parsed
 
 
 def _chunk_starts(path: str, chunk_bytes: int) -> np.ndarray:

@@ -187,7 +187,8 @@ class SoftmaxFM(Model):
             raise ValueError(f"V_ has rank {V.shape[-1]} but n_factors={self.n_factors}")
         if check_values and not all(np.all(np.isfinite(a)) for a in learned):
             raise ValueError("parameters contain NaN or infinity")
-        return SoftmaxParams(w0, w, V, P)
+        # the separate layout's kernels view V as (n, C·k): C order (a copy only if not)
+        return SoftmaxParams(w0, w, np.ascontiguousarray(V), P)
 
     @classmethod
     def saved_rank(cls, arrays):
@@ -195,9 +196,8 @@ class SoftmaxFM(Model):
         return int(V.shape[-1]) if isinstance(V, np.ndarray) and V.ndim in (2, 3) else None
 
     def params_from_estimator(self, estimator) -> SoftmaxParams:
-        return SoftmaxParams(
-            estimator.w0_, estimator.w_, estimator.V_, getattr(estimator, "P_", None)
-        )
+        V = np.ascontiguousarray(estimator.V_)  # the kernels view V as (n, C·k)
+        return SoftmaxParams(estimator.w0_, estimator.w_, V, getattr(estimator, "P_", None))
 
 
 def _check_size(n_features: int, n_classes: int, k: int, shared: bool, dtype) -> None:
