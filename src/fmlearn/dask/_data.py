@@ -118,13 +118,14 @@ def _read(loader, paths, n_features, kwargs, blocksize=None):
     kwargs = dict(kwargs)
     blocksize = _blocksize(blocksize)
     fmt = {load_libfm: "libfm", load_libsvm: "libsvm", load_libffm: "libffm"}[loader]
-    # one block per file, or per blocksize bytes of an uncompressed file
     if blocksize is not None and kwargs["zero_based"] == "auto":
         raise ValueError(
             'zero_based="auto" decides from a whole file, and blocksize reads byte ranges: '
             "give zero_based=True or False."
         )
-    parts = []  # (path, None) for a whole file, else (path, (start, stop)) of a block
+    # one block per file, or per blocksize bytes of an uncompressed file:
+    # (path, None) for a whole file, else (path, (start, stop)) of a block
+    parts = []
     for p in paths:
         starts = None if blocksize is None or _opener(p) else _chunk_starts(p, blocksize)
         if starts is None or len(starts) < 3:

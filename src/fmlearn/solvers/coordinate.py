@@ -501,11 +501,7 @@ def _solve_anova(data: TrainData, *, task, model, params, config, callbacks) -> 
                                          config.fit_intercept, config.fit_linear)  # fmt: skip
                 mean_loss = 0.5 * sse / weight_total
                 check_finite(sweep, "sweep", mean_loss, params, "Try stronger regularisation.")
-                predictions = [
-                    np.array(task.from_mean_scale(task.to_mean_scale(es.decision(model, params),
-                                                                     cut)))
-                    for es in data.eval_sets
-                ]  # fmt: skip
+                predictions = [es.decision(model, params) for es in data.eval_sets]
                 scores = score_eval_sets(data.eval_sets, predictions, metrics)
             if monitor.record(sweep, params, None, mean_loss, scores, clock.seconds, predictions):
                 break
